@@ -1,0 +1,189 @@
+r"""Gaussian refitting chains in ``d`` dimensions (Shumailov et al., Theorem 3.1).
+
+Fit ``g`` estimates a mean and covariance from ``M_g`` samples of generation ``g − 1`` and
+generation ``g`` is ``N(μ_g, Σ_g)``.  For Gaussian data the fitted statistics have the exact law
+
+.. math::
+   μ_g = μ_{g-1} + L_{g-1} z / \sqrt{M_g},\qquad
+   Σ_g = c_g\, L_{g-1} A A^\top L_{g-1}^\top,\qquad A A^\top \sim \mathrm{Wishart}_d(M_g - 1, I),
+
+with ``L`` the Cholesky factor of ``Σ``, ``z ~ N(0, I)`` independent of ``A`` and
+``c_g = 1/(M_g − 1)`` (unbiased) or ``1/M_g`` (MLE).  ``A`` is the Bartlett factor: lower
+triangular, ``A_jj² ~ χ²_{M−j}``, ``A_jk ~ N(0, 1)`` below the diagonal, so ``L_g = √c_g L_{g-1} A``
+is again a Cholesky factor.  ``method="exact"`` samples ``(z, A)`` directly (O(d³) per step,
+whatever M); ``method="samples"`` draws the ``M_g`` points and refits, the literal process.
+
+Collapse drives ``Σ_g → 0`` exponentially, so the factor is stored as
+``L = U diag(exp(ℓ))`` with ``U`` unit lower triangular and ``ℓ`` the log-diagonal:
+``log det Σ = 2 Σ_j ℓ_j`` stays finite for any chain length in float32 and float64.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate, engine
+from .sources import RealData, real_data
+
+ESTIMATORS = ("unbiased", "mle")
+METHODS = ("exact", "samples")
+#: Bytes of sample buffers one chunk may hold before trials are split into more chunks.
+_CHUNK_BYTES = 1 << 28
+
+
+class GaussianResult(NamedTuple):
+    """Recorded generations of a Gaussian refitting chain (a pytree).
+
+    Attributes:
+      generation: ``(R,)`` recorded generations; 0 is D0, ``g ≥ 1`` the ``g``-th fit.
+      mean: ``(trials, R, dim)`` fitted means μ_g.
+      log_det: ``(trials, R)`` log det Σ_g (log σ²_g in 1-D).
+      log_diag: ``(trials, R, dim)`` log of the Cholesky diagonal, ℓ (``log_det = 2 Σ ℓ``).
+      unit_chol: ``(trials, R, dim, dim)`` unit lower-triangular ``U``: ``chol Σ = U diag(e^ℓ)``.
+    """
+
+    generation: jax.Array
+    mean: jax.Array
+    log_det: jax.Array
+    log_diag: jax.Array
+    unit_chol: jax.Array
+
+    @property
+    def chol(self) -> jax.Array:
+        """Cholesky factor ``U diag(e^ℓ)`` (underflows to 0 once the chain has collapsed)."""
+        return self.unit_chol * jnp.exp(self.log_diag)[..., None, :]
+
+    @property
+    def cov(self) -> jax.Array:
+        """Covariance Σ_g (underflows to 0 once the chain has collapsed; prefer ``log_det``)."""
+        chol = self.chol
+        return chol @ jnp.swapaxes(chol, -1, -2)
+
+
+class _State(NamedTuple):
+    mean: jax.Array  # (d,)
+    log_diag: jax.Array  # (d,)  ℓ
+    unit: jax.Array  # (d, d) unit lower triangular U
+
+
+def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=None,
+             estimator="unbiased", method="exact", record=None, data="gaussian",
+             chunk_size=None, progress=False) -> GaussianResult:
+    """Run ``trials`` independent Gaussian refitting chains for ``generations`` fits.
+
+    Args:
+      key: ``jax.random.key``; trial ``i`` depends only on ``(key, i)``.
+      sample_size: ``M`` (int) or a schedule ``(M_1, ..., M_G)``; ``M_g ≥ dim + 1``.
+      generations: number of fits ``G ≥ 0``.
+      trials: number of independent chains.
+      dim: dimension ``d``.
+      mean, cov: D0's mean and covariance (default ``0`` and ``I``).
+      estimator: ``"unbiased"`` (÷(M−1), the paper's theorem) or ``"mle"`` (÷M).
+      method: ``"exact"`` (Bartlett decomposition) or ``"samples"`` (draw and refit).
+      record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
+      data: D0's shape: ``"gaussian"``, ``"student-t[:df]"``, ``"uniform"``, ``"laplace"``,
+        ``"mixture[:delta]"`` or a :class:`~collapse_theory.sources.RealData`; D0 is
+        ``mean + chol(cov) ξ`` with ξ i.i.d. standardised per coordinate.  The first fit
+        always uses ``M_1`` real samples; later generations are Gaussian.
+      chunk_size: trials per chunk (default: bounded by sample-buffer memory).
+      progress: report progress on stderr.
+    """
+    key = _validate.key("key", key)
+    generations = _validate.integer("generations", generations, minimum=0)
+    trials = _validate.integer("trials", trials, minimum=1)
+    dim = _validate.integer("dim", dim, minimum=1)
+    estimator = _validate.choice("estimator", estimator, ESTIMATORS)
+    method = _validate.choice("method", method, METHODS)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=dim + 1)
+    mean0 = np.zeros(dim) if mean is None else _validate.vector("mean", mean, dim)
+    cov0 = np.eye(dim) if cov is None else _validate.spd_matrix("cov", cov, dim)
+    source = real_data(data)
+    dtype = engine.float_dtype()
+
+    chol0 = np.linalg.cholesky(cov0)
+    state0 = _State(jnp.asarray(mean0, dtype), jnp.asarray(np.log(np.diag(chol0)), dtype),
+                    jnp.asarray(chol0 / np.diag(chol0), dtype))
+    unbiased = estimator == "unbiased"
+    m_max = int(m.max()) if generations else 0
+
+    def exact_step(k, state, m_g):
+        k_z, k_chi, k_low = jax.random.split(k, 3)
+        z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(m_g)
+        dof = m_g - jnp.arange(1, dim + 1, dtype=dtype)
+        log_a = 0.5 * (math.log(2.0) + jax.random.loggamma(k_chi, 0.5 * dof, dtype=dtype))
+        lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
+        return _refit(state, z, log_a, lower, m_g, unbiased)
+
+    def draw_and_fit(k, state, m_g, n_max, draw):
+        """Fit to ``m_g`` points ``x = μ + L ξ``; statistics of ξ are mapped by ``L``."""
+        xi = draw(k, (n_max, dim), dtype)
+        mask = (jnp.arange(n_max) < m_g)[:, None]
+        xi_bar = jnp.sum(jnp.where(mask, xi, 0.0), axis=0) / m_g
+        centred = jnp.where(mask, xi - xi_bar, 0.0)
+        log_a, lower = _scatter_factor(centred)
+        return _refit(state, xi_bar, log_a, lower, m_g, unbiased)
+
+    def sample_step(k, state, m_g):
+        return draw_and_fit(k, state, m_g, m_max, lambda k, s, t: jax.random.normal(k, s, t))
+
+    first_step = None
+    if not source.is_gaussian:
+        m_1 = int(m[0]) if generations else 0
+        first_step = lambda k, state, m_g: draw_and_fit(k, state, m_g, m_1, source.sample)  # noqa: E731
+
+    buffer_points = max(m_max if method == "samples" else 0,
+                        int(m[0]) if first_step is not None and generations else 0)
+    if chunk_size is None and buffer_points:
+        per_trial = 4 * buffer_points * dim * np.dtype(dtype).itemsize
+        chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
+
+    gens, rec = engine.run_chain(
+        key,
+        init=lambda k: state0,
+        step=exact_step if method == "exact" else sample_step,
+        first_step=first_step,
+        observe=lambda s: (s.mean, 2.0 * jnp.sum(s.log_diag), s.log_diag, s.unit),
+        generations=generations, trials=trials, record=record,
+        xs=jnp.asarray(m, dtype), chunk_size=chunk_size, progress=progress,
+        label=f"gaussian d={dim} {method}",
+    )
+    return GaussianResult(jnp.asarray(gens), *rec)
+
+
+def _scatter_factor(centred):
+    """Log-diagonal and strictly-lower part of ``B`` with ``B Bᵀ = centredᵀ centred``.
+
+    From the QR decomposition (``B = Rᵀ`` up to signs), more accurate than a Cholesky of the
+    Gram matrix.  An exactly-zero scatter (equal float draws) is floored at the dtype's
+    smallest normal number so that the log stays finite.
+    """
+    tiny = jnp.finfo(centred.dtype).tiny
+    if centred.shape[-1] == 1:
+        norm = jnp.sqrt(jnp.sum(centred ** 2, axis=0))
+        return jnp.log(jnp.maximum(norm, tiny)), jnp.zeros((1, 1), centred.dtype)
+    r = jnp.linalg.qr(centred, mode="r")
+    diag = jnp.diagonal(r)
+    b = (r * jnp.sign(diag)[:, None]).T  # lower, positive diagonal
+    return jnp.log(jnp.maximum(jnp.abs(diag), tiny)), jnp.tril(b, -1)
+
+
+def _refit(state: _State, z_mean, log_a, lower, m_g, unbiased: bool) -> _State:
+    """New state from a whitened mean ``z_mean`` and scatter factor ``A`` (see module doc).
+
+    ``L' = √c L A`` with ``L = U diag(e^ℓ)`` and ``A = lower + diag(e^{log_a})`` gives
+    ``U' = U W``, ``W = I + lower ∘ exp(ℓ_k − ℓ_j − log a_j)`` (row k, column j) and
+    ``ℓ' = ℓ + log a + log √c``.  The exponent is capped below the float overflow point; it
+    drifts to −∞ (later Bartlett diagonals have fewer degrees of freedom).
+    """
+    mean, ell, unit = state
+    new_mean = mean + unit @ (jnp.exp(ell) * z_mean)
+    cap = 0.9 * math.log(jnp.finfo(ell.dtype).max)
+    expo = jnp.minimum(ell[:, None] - ell[None, :] - log_a[None, :], cap)
+    w = jnp.eye(ell.shape[0], dtype=ell.dtype) + lower * jnp.exp(expo)
+    log_c = -0.5 * jnp.log(m_g - 1.0 if unbiased else m_g)
+    return _State(new_mean, ell + log_a + log_c, unit @ w)

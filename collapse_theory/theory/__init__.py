@@ -1,0 +1,1 @@
+"""Closed forms derived in ``proofs/`` (sympy) and verified against simulation."""
