@@ -1,0 +1,5 @@
+"""CLI for the discrete family (being written)."""
+
+
+def register(commands):
+    pass

@@ -1,0 +1,5 @@
+"""CLI for the gaussian family (being written)."""
+
+
+def register(commands):
+    pass

@@ -1,0 +1,1 @@
+"""Figures (PNG, matplotlib's Agg backend): simulated curves with closed-form overlays."""
