@@ -34,6 +34,8 @@ PyTree = Any
 #: Generations per block when the run is long enough to report progress.
 _MIN_BLOCK = 256
 _BLOCKS_FOR_PROGRESS = 20
+#: Per-device batches are padded to a multiple of this many trials.
+_LANES = 8
 
 
 def record_generations(record, generations: int) -> np.ndarray:
@@ -113,8 +115,10 @@ def run_chain(
     if chunk_size is None:
         chunk_size = min(trials, 65536)
     chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
-    chunk_size = min(chunk_size, trials)
-    chunk_size = n_dev * math.ceil(chunk_size / n_dev)
+    # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can round
+    # differently for other batch sizes, and results must not depend on batch or device count.
+    per_device = _LANES * math.ceil(min(chunk_size, trials) / (n_dev * _LANES))
+    chunk_size = n_dev * per_device
     n_chunks = math.ceil(trials / chunk_size)
 
     # Generations 2..G (or 1..G without a first step) run in blocks of equal length.
