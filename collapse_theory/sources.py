@@ -26,7 +26,7 @@ class RealData:
     Attributes:
       name: the spec it was built from, e.g. ``"student-t:5"``.
       sample: ``sample(key, shape, dtype) -> array`` of i.i.d. draws of ξ.
-      dist: a frozen scipy distribution of ξ (its ``cdf``, ``sf``, ``pdf``, ``ppf``).
+      dist: the law of ξ with scipy's ``cdf``, ``sf``, ``pdf`` and ``support`` methods.
     """
 
     name: str
@@ -48,12 +48,16 @@ class RealData:
             return 1.0
         d = self.dist
 
-        def score(x):  # Φ⁻¹(F(x)), computed from the nearer tail
-            return special.ndtri(d.cdf(x)) if x < 0 else -special.ndtri(d.sf(x))
+        def integrand(x):  # x Φ⁻¹(F(x)) f(x), the score taken from the nearer tail
+            tail = d.cdf(x) if x < 0 else d.sf(x)
+            if tail <= 0.0:
+                return 0.0
+            score = special.ndtri(tail) if x < 0 else -special.ndtri(tail)
+            return x * score * d.pdf(x)
 
         lo, hi = d.support()
         parts = [(max(lo, -np.inf), 0.0), (0.0, min(hi, np.inf))]
-        return float(sum(integrate.quad(lambda x: x * score(x) * d.pdf(x), a, b, limit=200)[0]
+        return float(sum(integrate.quad(integrand, a, b, limit=200)[0]
                          for a, b in parts))
 
 
@@ -87,21 +91,24 @@ def _laplace() -> RealData:
                     stats.laplace(scale=b))
 
 
-class _SymmetricMixture(stats.rv_continuous):
-    """½ N(−δ, s²) + ½ N(δ, s²) with δ² + s² = 1."""
+class _SymmetricMixture:
+    """½ N(−δ, s²) + ½ N(δ, s²) with δ² + s² = 1 (the scipy-like methods ``kappa`` needs)."""
 
     def __init__(self, delta: float):
-        super().__init__(name="mixture")
-        self.delta, self.s = delta, float(np.sqrt(1.0 - delta ** 2))
+        self.parts = (stats.norm(-delta, np.sqrt(1.0 - delta ** 2)),
+                      stats.norm(delta, np.sqrt(1.0 - delta ** 2)))
 
-    def _pdf(self, x):
-        return 0.5 * (stats.norm.pdf(x, -self.delta, self.s) + stats.norm.pdf(x, self.delta, self.s))
+    def pdf(self, x):
+        return 0.5 * (self.parts[0].pdf(x) + self.parts[1].pdf(x))
 
-    def _cdf(self, x):
-        return 0.5 * (stats.norm.cdf(x, -self.delta, self.s) + stats.norm.cdf(x, self.delta, self.s))
+    def cdf(self, x):
+        return 0.5 * (self.parts[0].cdf(x) + self.parts[1].cdf(x))
 
-    def _sf(self, x):
-        return 0.5 * (stats.norm.sf(x, -self.delta, self.s) + stats.norm.sf(x, self.delta, self.s))
+    def sf(self, x):
+        return 0.5 * (self.parts[0].sf(x) + self.parts[1].sf(x))
+
+    def support(self):
+        return -np.inf, np.inf
 
 
 def _mixture(delta: float = 0.9) -> RealData:
@@ -114,7 +121,7 @@ def _mixture(delta: float = 0.9) -> RealData:
         sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, shape), 1.0, -1.0).astype(dtype)
         return sign * delta + s * jax.random.normal(k_norm, shape, dtype)
 
-    return RealData(f"mixture:{delta:g}", sample, _SymmetricMixture(delta)())
+    return RealData(f"mixture:{delta:g}", sample, _SymmetricMixture(delta))
 
 
 _NAMED = {"gaussian": _gaussian, "student-t": _student_t, "uniform": _uniform,
