@@ -1,0 +1,318 @@
+r"""Discrete resampling chains: a categorical law refitted to ``M`` samples of itself.
+
+Fit ``g`` draws ``c_g ~ Multinomial(M_g, q_{g−1})`` and refits ``q_g = c_g / M_g`` exactly
+(Shumailov et al., "discrete distributions with exact approximation"; the neutral haploid
+Wright–Fisher model with population ``M``), with ``q_0 = p_0``.  States with ``q ≲ 1/M`` vanish
+first (early collapse: the tails), every extinct category stays extinct, and the chain is absorbed
+in a delta, at category ``i`` with probability ``p_0(i)`` (late collapse).
+
+*Smoothed fits* (the mutation analogue, no absorbing state): ``pseudocount=α`` adds α to every
+count and ``mix=ε`` mixes with the uniform law,
+``q_g = (1 − ε)(c_g + α)/(M_g + Kα) + ε/K``.
+
+Counts are sampled exactly by conditional binomials (:func:`collapse_theory.samplers.multinomial`)
+and kept as integers: int32 (``M ≤ 2^24``) or, with ``jax_enable_x64``, int64 (``M`` up to ``10^9``
+and beyond).  Exact references: :mod:`collapse_theory.theory.discrete`.
+
+Recording: generation 0 is ``p_0`` itself (``DiscreteResult.probs0``) and has no counts, so
+recorded generations lie in ``[1, G]`` and ``generation`` never contains 0.  Extinction and
+fixation generations are tracked inside the chain at every generation, whatever is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate, engine
+from .samplers import multinomial
+from .theory import discrete as theory
+
+#: Largest exact sample size without x64 (counts carried as float32 integers).
+MAX_SIZE_32 = 2**24
+#: Bytes of recording buffers one chunk may hold before trials are split into more chunks.
+_CHUNK_BYTES = 1 << 28
+
+
+class DiscreteResult(NamedTuple):
+    """Recorded fits of a discrete resampling chain.
+
+    Attributes:
+      generation: ``(R,)`` recorded generations, all in ``[1, G]`` (fit ``g``).
+      counts: ``(trials, R, K)`` integer counts of the ``M_g`` samples behind fit ``g``
+        (each row sums to ``M_g``).
+      probs0: ``(K,)`` float64 ``p_0`` (generation 0).
+      sample_size: ``(G,)`` int64 ``M_1..M_G``.
+      extinction: ``(trials, K)`` int32, the first fit ``g ≥ 1`` with ``c_g(i) = 0``; ``0`` where
+        ``p_0(i) = 0``; ``−1`` if the category was sampled at every fit up to ``G``.  In the plain
+        chain extinction is absorbing; with smoothing it is a first passage.
+      fixation: ``(trials,)`` int32, the first fit with one category holding all ``M_g`` samples;
+        ``0`` if ``p_0`` is a delta; ``−1`` if none by ``G``.
+      pseudocount, mix: the smoothing ``α`` and ``ε`` (0 for the plain chain).
+    """
+
+    generation: np.ndarray
+    counts: jax.Array
+    probs0: np.ndarray
+    sample_size: np.ndarray
+    extinction: jax.Array
+    fixation: jax.Array
+    pseudocount: float = 0.0
+    mix: float = 0.0
+
+    @property
+    def fit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(M_g, a_g, b_g)`` at the recorded generations: ``q_g = a_g c_g/M_g + b_g``."""
+        m = self.sample_size[self.generation - 1]
+        a, b = theory.smoothing(m, self.probs0.size, self.pseudocount, self.mix)
+        return m, a, b
+
+    @property
+    def probs(self) -> jax.Array:
+        """``(trials, R, K)`` fitted distributions ``q_g`` (float; prefer the summaries)."""
+        m, a, b = self.fit
+        dtype = engine.float_dtype()
+        return _fitted(self.counts, *(jnp.asarray(v, dtype)[:, None] for v in (m, a, b)))
+
+
+class _State(NamedTuple):
+    probs: jax.Array  # (K,) q_{g}
+    counts: jax.Array  # (K,) c_g
+    extinct: jax.Array  # (K,) int32 first fit with c = 0 (−1: not yet)
+    fixed: jax.Array  # () int32 first fit with one category left (−1: not yet)
+
+
+def zipf(categories: int, exponent: float) -> np.ndarray:
+    """Zipf's law ``p_i ∝ i^{−s}``, ``i = 1..K`` (float64, sums to 1)."""
+    categories = _validate.integer("categories", categories, minimum=1)
+    exponent = _validate.real("exponent", exponent, minimum=0.0)
+    w = np.arange(1, categories + 1, dtype=np.float64) ** -exponent
+    return w / w.sum()
+
+
+def check_probs(probs, *, normalize: bool = False) -> np.ndarray:
+    """``probs`` as a float64 probability vector, or ``ValueError`` naming ``probs``.
+
+    Rejects non-1-D or empty input, NaN/inf, negative entries and an all-zero vector.  A sum off
+    1 by more than ``1e-6`` is rejected (the message gives the sum) unless ``normalize=True``;
+    within that tolerance the vector is rescaled to sum to 1 exactly.
+    """
+    try:
+        arr = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"probs must be a 1-D vector of numbers, got {probs!r}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D vector, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"probs must be finite, got {arr.tolist()}")
+    if np.any(arr < 0):
+        raise ValueError(f"probs must be >= 0, got {arr.min()} at index {int(np.argmin(arr))}")
+    total = float(arr.sum())
+    if total <= 0:
+        raise ValueError("probs must have a positive sum, got all zeros")
+    if abs(total - 1.0) > 1e-6 and not normalize:
+        raise ValueError(f"probs must sum to 1, got sum {total!r} (pass normalize=True, or --normalize, to rescale)")
+    return arr / total
+
+
+def _record(record, generations: int) -> np.ndarray:
+    """Recorded fits: all of ``1..G`` (None), log-spaced (``"log"``) or a list in ``[1, G]``."""
+    if record is None:
+        return np.arange(1, generations + 1)
+    if isinstance(record, str):
+        gens = engine.record_generations(record, generations)
+        return gens[gens >= 1]
+    gens = engine.record_generations(record, generations)
+    if gens[0] < 1:
+        raise ValueError(f"record generations must lie in [1, generations={generations}] "
+                         f"(generation 0 is probs0 and has no counts), got {record!r}")
+    return gens
+
+
+def simulate(key, probs, *, sample_size, generations, trials, record=None, normalize=False,
+             pseudocount=0.0, mix=0.0, chunk_size=None, progress=False) -> DiscreteResult:
+    """Run ``trials`` independent discrete resampling chains for ``generations`` fits.
+
+    Args:
+      key: ``jax.random.key``; trial ``i`` depends only on ``(key, i)``.
+      probs: ``p_0``, shape ``(K,)`` (see :func:`check_probs`; :func:`zipf` builds a Zipf law).
+      sample_size: ``M`` (int) or a schedule ``(M_1, ..., M_G)``; ``M_g ≥ 1``, and
+        ``M_g ≤ 2^24`` unless ``jax_enable_x64`` is on.
+      generations: number of fits ``G ≥ 0``.
+      trials: number of independent chains.
+      record: ``None`` (every fit ``1..G``), ``"log"`` or a list of fits in ``[1, G]``.
+      normalize: rescale ``probs`` that do not sum to 1 instead of rejecting them.
+      pseudocount: add-α smoothing, ``α ≥ 0``.
+      mix: weight ``ε ∈ [0, 1]`` of the uniform law in the fit.
+      chunk_size: trials per chunk (default: bounded by recording-buffer memory).
+      progress: report progress on stderr.
+    """
+    key = _validate.key("key", key)
+    p0 = check_probs(probs, normalize=normalize)
+    generations = _validate.integer("generations", generations, minimum=0)
+    trials = _validate.integer("trials", trials, minimum=1)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
+    alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
+    eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
+    gens = _record(record, generations)
+    k_cat = p0.size
+    x64 = jax.config.jax_enable_x64
+    if m.size and m.max() > MAX_SIZE_32 and not x64:
+        raise ValueError(f"sample_size must be <= 2**24 = {MAX_SIZE_32} without 64-bit JAX, got "
+                         f"{int(m.max())}; enable x64 (jax.config.update('jax_enable_x64', True) "
+                         f"or --x64) for larger sample sizes")
+    ftype, itype = engine.float_dtype(), jnp.asarray(0).dtype
+    extinct0 = np.where(p0 == 0.0, 0, -1).astype(np.int32)
+    fixed0 = np.int32(0 if np.count_nonzero(p0) == 1 else -1)
+
+    if generations == 0:
+        return DiscreteResult(gens, jnp.zeros((trials, 0, k_cat), itype), p0, m,
+                              jnp.broadcast_to(jnp.asarray(extinct0), (trials, k_cat)),
+                              jnp.full((trials,), fixed0), alpha, eps)
+
+    slope, offset = theory.smoothing(m, k_cat, alpha, eps)
+    xs = (jnp.asarray(m, itype), jnp.asarray(slope, ftype), jnp.asarray(offset, ftype),
+          jnp.arange(1, generations + 1, dtype=jnp.int32))
+    state0 = _State(jnp.asarray(p0, ftype), jnp.zeros(k_cat, itype), jnp.asarray(extinct0),
+                    jnp.asarray(fixed0))
+
+    def step(k, state, x):
+        m_g, a_g, b_g, g = x
+        counts = multinomial(k, m_g, state.probs, dtype=itype)
+        probs = _fitted(counts, m_g.astype(ftype), a_g, b_g)
+        extinct = jnp.where((state.extinct < 0) & (counts == 0), g, state.extinct)
+        fixed = jnp.where((state.fixed < 0) & (jnp.sum(counts > 0) == 1), g, state.fixed)
+        return _State(probs, counts, extinct, fixed)
+
+    # Fit G is always recorded internally: its row holds the final extinction/fixation.
+    internal = np.union1d(gens, [generations])
+    if chunk_size is None:
+        per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
+        chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
+    _, (counts, extinct, fixed) = engine.run_chain(
+        key, init=lambda k: state0, step=step,
+        observe=lambda s: (s.counts, s.extinct, s.fixed),
+        generations=generations, trials=trials, record=internal, xs=xs,
+        chunk_size=chunk_size, progress=progress, label=f"discrete K={k_cat}")
+    if internal.size != gens.size:
+        counts = counts[:, :-1]
+    return DiscreteResult(gens, counts, p0, m, extinct[:, -1], fixed[:, -1], alpha, eps)
+
+
+@jax.jit
+def _fitted(counts, m, a, b):
+    """``q = a c/M + b`` (``a = 1, b = 0`` gives ``c/M`` exactly, so zeros stay zeros)."""
+    return a * (counts.astype(m.dtype) / m) + b
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries: reductions over the categories, fused with the fit q = a c/M + b (never stored).
+
+
+def _args(res: DiscreteResult):
+    m, a, b = res.fit
+    dtype = engine.float_dtype()
+    col = lambda v: jnp.asarray(v, dtype)[:, None]  # noqa: E731  (R, 1) against (…, R, K)
+    return res.counts, col(m), col(a), col(b)
+
+
+@jax.jit
+def _support(counts, m, a, b):
+    return jnp.sum(_fitted(counts, m, a, b) > 0, axis=-1)
+
+
+@jax.jit
+def _gini_simpson(counts, m, a, b):
+    return 1.0 - jnp.sum(_fitted(counts, m, a, b) ** 2, axis=-1)
+
+
+@jax.jit
+def _entropy(counts, m, a, b):
+    q = _fitted(counts, m, a, b)
+    return -jnp.sum(jax.scipy.special.xlogy(q, q), axis=-1)
+
+
+@jax.jit
+def _total_variation(counts, m, a, b, p0):
+    return 0.5 * jnp.sum(jnp.abs(_fitted(counts, m, a, b) - p0), axis=-1)
+
+
+@jax.jit
+def _kl(counts, m, a, b, p0):
+    q = _fitted(counts, m, a, b)
+    xlogy = jax.scipy.special.xlogy
+    return jnp.sum(xlogy(p0, p0) - xlogy(p0, q), axis=-1)
+
+
+@jax.jit
+def _tail_lost(counts, p0, tail):
+    return jnp.sum(jnp.where(tail & (counts == 0), p0, 0.0), axis=-1)
+
+
+def support_size(res: DiscreteResult) -> jax.Array:
+    """``(trials, R)`` number of categories with ``q_g(i) > 0`` (always ``K`` when smoothed)."""
+    return _support(*_args(res))
+
+
+def gini_simpson(res: DiscreteResult) -> jax.Array:
+    """``(trials, R)`` Gini–Simpson index ``H = 1 − Σ_i q_g(i)²``; ``E H_n = H_0(1 − 1/M)^n``."""
+    return _gini_simpson(*_args(res))
+
+
+def entropy(res: DiscreteResult) -> jax.Array:
+    """``(trials, R)`` Shannon entropy ``−Σ q log q`` of the fit (nats)."""
+    return _entropy(*_args(res))
+
+
+def total_variation(res: DiscreteResult) -> jax.Array:
+    """``(trials, R)`` total variation ``½ Σ_i |q_g(i) − p_0(i)|``."""
+    return _total_variation(*_args(res), jnp.asarray(res.probs0, engine.float_dtype()))
+
+
+def kl_divergence(res: DiscreteResult) -> jax.Array:
+    """``(trials, R)`` ``KL(p_0 ‖ q_g) = Σ p_0 log(p_0/q_g)`` (nats).
+
+    ``+inf`` (never NaN) once a category with ``p_0(i) > 0`` has ``q_g(i) = 0``: in the plain chain
+    this happens at the first extinction and is permanent.
+    """
+    return _kl(*_args(res), jnp.asarray(res.probs0, engine.float_dtype()))
+
+
+def tail_mass_lost(res: DiscreteResult, threshold: float) -> jax.Array:
+    """``(trials, R)`` ``Σ p_0(i)`` over the tail ``p_0(i) < threshold`` with ``c_g(i) = 0``.
+
+    The original probability of the tail categories that received no sample at fit ``g``
+    (extinct, in the plain chain); at most ``Σ_{p_0 < threshold} p_0``.
+    """
+    threshold = _validate.real("threshold", threshold, minimum=0.0)
+    p0 = jnp.asarray(res.probs0, engine.float_dtype())
+    return _tail_lost(res.counts, p0, jnp.asarray(res.probs0 < threshold))
+
+
+class Summary(NamedTuple):
+    """Per recorded fit, over trials (each ``(R,)``)."""
+
+    generation: np.ndarray
+    support: np.ndarray  # mean support size
+    gini_simpson: np.ndarray  # mean H
+    entropy: np.ndarray  # mean entropy (nats)
+    total_variation: np.ndarray  # mean TV to p_0
+    kl_infinite: np.ndarray  # fraction of trials with KL(p_0 ‖ q_g) = +inf
+    tail_mass_lost: np.ndarray  # mean p_0-mass of the lost tail (p_0 < threshold)
+    fixed: np.ndarray  # fraction of trials fixed (one category) by fit g
+
+
+def summarize(res: DiscreteResult, tail_threshold: float | None = None) -> Summary:
+    """Trial means of the summaries at each recorded fit (tail threshold default ``1/M_1``)."""
+    if tail_threshold is None:
+        tail_threshold = 1.0 / res.sample_size[0] if res.sample_size.size else 0.0
+    mean = lambda a: np.asarray(jnp.mean(jnp.asarray(a, engine.float_dtype()), axis=0))  # noqa: E731
+    kl = kl_divergence(res)
+    fix = np.asarray(res.fixation)[:, None]
+    fixed = np.mean((fix >= 0) & (fix <= res.generation[None, :]), axis=0)
+    return Summary(res.generation, mean(support_size(res)), mean(gini_simpson(res)),
+                   mean(entropy(res)), mean(total_variation(res)), mean(jnp.isinf(kl)),
+                   mean(tail_mass_lost(res, tail_threshold)), fixed)
