@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands[name] = sub.add_subparsers(dest="target", required=True, parser_class=_Parser)
     for module in _MODULES:
         importlib.import_module(f"{__name__}.{module}").register(commands)
+    from . import verify
+
+    verify.add_parser(top)
     return parser
 
 

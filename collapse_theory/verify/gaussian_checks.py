@@ -1,0 +1,299 @@
+"""Checks of the Gaussian refitting chain against the closed forms of ``theory.gaussian``.
+
+Statistics are chosen to concentrate: log det Σ_n rather than Σ_n, and sample sizes for which
+σ²_n has moderate moments where a moment of σ²_n itself is tested (its relative variance is
+``(E Q²)^n − 1 = (1 + 2/(M−1))^n − 1``; at M = 100, n = 50 it is 1.7).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import gaussian, metrics
+from ..theory import gaussian as theory
+from . import stats
+from .registry import check
+
+_PROOFS = "derived in proofs/gaussian_log_det.py"
+_MOMENTS = "derived in proofs/gaussian_moments.py"
+_SCHEDULES = "derived in proofs/gaussian_schedules.py"
+_W2 = "derived in proofs/gaussian_w2.py"
+
+
+def _other(estimator: str) -> str:
+    return "mle" if estimator == "unbiased" else "unbiased"
+
+
+def _final(res, values):
+    """Values at the last recorded generation, as float64 numpy."""
+    return np.asarray(values, dtype=np.float64)[:, -1]
+
+
+def _curve(res, values, expected_fn, ylabel: str) -> dict:
+    """Per recorded generation: mean ± SE over trials and the closed form."""
+    v = np.asarray(values, dtype=np.float64)
+    n = np.asarray(res.generation)
+    return {"n": n.tolist(), "estimate": v.mean(0).tolist(),
+            "stderr": (v.std(0, ddof=1) / np.sqrt(v.shape[0])).tolist(),
+            "expected": np.asarray(expected_fn(n), dtype=np.float64).tolist(),
+            "xlabel": "generation n", "ylabel": ylabel}
+
+
+def _log_det_mean(key, scale, control, *, m, n, dim, estimator, method, trials, curve=False):
+    sim_estimator = _other(estimator) if control else estimator
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=trials * scale, dim=dim,
+                            estimator=sim_estimator, method=method,
+                            record="log" if curve else [n])
+    expected = lambda g: theory.expected_log_det(g, m, dim, estimator)  # noqa: E731
+    out = stats.z_mean(_final(res, res.log_det), float(expected(n)))
+    if curve:
+        out.curve = _curve(res, res.log_det, expected, "E log det Σ_n")
+    return out
+
+
+@check("gaussian.log_det.mean.unbiased.1d",
+       title="E log σ²_n, unbiased, 1-D (M=10, n=50)", source=f"theory README §2; {_PROOFS}",
+       formula="log σ0² + n[ψ((M−1)/2) + log(2/(M−1))]", control="simulate with the MLE (÷M)")
+def _(key, scale, control):
+    return _log_det_mean(key, scale, control, m=10, n=50, dim=1, estimator="unbiased",
+                         method="exact", trials=20_000, curve=True)
+
+
+@check("gaussian.log_det.mean.mle.1d",
+       title="E log σ²_n, MLE, 1-D (M=10, n=50)", source=f"theory README §2; {_PROOFS}",
+       formula="log σ0² + n[ψ((M−1)/2) + log(2/M)]", control="simulate with the unbiased estimator")
+def _(key, scale, control):
+    return _log_det_mean(key, scale, control, m=10, n=50, dim=1, estimator="mle",
+                         method="exact", trials=20_000)
+
+
+@check("gaussian.log_det.mean.unbiased.3d.exact",
+       title="E log det Σ_n, unbiased, d=3, exact (M=10, n=20)",
+       source=f"theory README §2 (Bartlett); {_PROOFS}",
+       formula="log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/(M−1))]", control="simulate with the MLE")
+def _(key, scale, control):
+    return _log_det_mean(key, scale, control, m=10, n=20, dim=3, estimator="unbiased",
+                         method="exact", trials=10_000)
+
+
+@check("gaussian.log_det.mean.unbiased.3d.samples",
+       title="E log det Σ_n, unbiased, d=3, sample-based (M=10, n=20)",
+       source=f"theory README §2 (Bartlett); {_PROOFS}",
+       formula="log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/(M−1))]", control="simulate with the MLE")
+def _(key, scale, control):
+    return _log_det_mean(key, scale, control, m=10, n=20, dim=3, estimator="unbiased",
+                         method="samples", trials=5_000)
+
+
+def _log_det_var(key, scale, control, *, m, n, dim, trials):
+    res = gaussian.simulate(key, sample_size=m + 2 if control else m, generations=n,
+                            trials=trials * scale, dim=dim, record=[n])
+    return stats.z_variance(_final(res, res.log_det), float(theory.var_log_det(n, m, dim)))
+
+
+@check("gaussian.log_det.var.1d", title="Var log σ²_n, 1-D (M=10, n=50)",
+       source=f"theory README §2; {_PROOFS}", formula="n ψ₁((M−1)/2)",
+       control="simulate with M+2 samples per fit")
+def _(key, scale, control):
+    return _log_det_var(key, scale, control, m=10, n=50, dim=1, trials=20_000)
+
+
+@check("gaussian.log_det.var.3d", title="Var log det Σ_n, d=3 (M=10, n=20)",
+       source=f"theory README §2; {_PROOFS}", formula="n Σ_j ψ₁((M−j)/2)",
+       control="simulate with M+2 samples per fit")
+def _(key, scale, control):
+    return _log_det_var(key, scale, control, m=10, n=20, dim=3, trials=10_000)
+
+
+@check("gaussian.std.mean.unbiased.1d", title="E σ_n, unbiased, 1-D (M=20, n=20)",
+       source=f"theory README §1 (c(M)); {_MOMENTS}",
+       formula="σ0 c(M)^n, c(M) = √(2/(M−1)) Γ(M/2)/Γ((M−1)/2)", control="simulate with the MLE")
+def _(key, scale, control):
+    m, n = 20, 20
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
+                            estimator="mle" if control else "unbiased", record="log")
+    std = np.exp(0.5 * np.asarray(res.log_det, np.float64))
+    expected = lambda g: theory.expected_std(g, m)  # noqa: E731
+    out = stats.z_mean(std[:, -1], float(expected(n)))
+    out.curve = _curve(res, std, expected, "E σ_n")
+    return out
+
+
+@check("gaussian.var.mean.mle.1d", title="E σ²_n, MLE, 1-D (M=100, n=50)",
+       source=f"theory README §2; {_MOMENTS}", formula="σ0² ((M−1)/M)^n",
+       control="simulate with the unbiased estimator")
+def _(key, scale, control):
+    m, n = 100, 50
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
+                            estimator="unbiased" if control else "mle", record=[n])
+    var = np.exp(_final(res, res.log_det))
+    return stats.z_mean(var, float(theory.expected_variance_power(n, m, 1.0, "mle")))
+
+
+@check("gaussian.det.mean.mle.2d", title="E det Σ_n, MLE, d=2 (M=100, n=20)",
+       source=f"theory README §2; {_MOMENTS}", formula="det Σ0 [Π_j (M−j)/M]^n",
+       control="simulate with the unbiased estimator")
+def _(key, scale, control):
+    m, n = 100, 20
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale, dim=2,
+                            estimator="unbiased" if control else "mle", record=[n])
+    det = np.exp(_final(res, res.log_det))
+    return stats.z_mean(det, float(theory.expected_det(n, m, 2, "mle")))
+
+
+def _mean_sq(res):
+    return np.sum(np.asarray(res.mean, np.float64) ** 2, axis=-1)
+
+
+def _mean_sq_dev(key, scale, control, *, estimator, m=100, n=50, dim=1, data="gaussian",
+                 trials=20_000, curve=False):
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=trials * scale, dim=dim,
+                            estimator=_other(estimator) if control else estimator, data=data,
+                            record="log" if curve else [n])
+    expected = lambda g: theory.expected_mean_sq_dev(g, m, dim, estimator, trace0=dim)  # noqa: E731
+    sq = _mean_sq(res)
+    out = stats.z_mean(sq[:, -1], float(expected(n)))
+    if curve:
+        out.curve = _curve(res, sq, expected, "E|μ_n − μ_0|²")
+    return out
+
+
+@check("gaussian.mean_sq_dev.unbiased.1d", title="E(μ_n − μ_0)², unbiased, 1-D (M=100, n=50)",
+       source=f"theory README §1–2; {_SCHEDULES}", formula="n σ0² / M",
+       control="simulate with the MLE")
+def _(key, scale, control):
+    return _mean_sq_dev(key, scale, control, estimator="unbiased", curve=True)
+
+
+@check("gaussian.mean_sq_dev.mle.1d", title="E(μ_n − μ_0)², MLE, 1-D (M=100, n=50)",
+       source=f"theory README §2; {_SCHEDULES}", formula="σ0² (1 − ((M−1)/M)^n)",
+       control="simulate with the unbiased estimator")
+def _(key, scale, control):
+    return _mean_sq_dev(key, scale, control, estimator="mle")
+
+
+@check("gaussian.theorem31.mean_sq_dev.2d",
+       title="Theorem 3.1: E|μ_n − μ_0|² grows linearly, d=2 (M=100, n=100)",
+       source="Shumailov et al. (Nature 2024) Theorem 3.1; arXiv appendix lower bound; "
+              f"{_SCHEDULES}",
+       formula="n tr Σ0 / M (≤ E W2², so E W2² → ∞)", control="simulate with the MLE")
+def _(key, scale, control):
+    return _mean_sq_dev(key, scale, control, estimator="unbiased", n=100, dim=2, trials=10_000)
+
+
+@check("gaussian.theorem31.log_det_drift.2d",
+       title="Theorem 3.1: log det Σ_n drifts to −∞, d=2 (M=10, n=1000)",
+       source=f"Shumailov et al. (Nature 2024) Theorem 3.1; {_PROOFS}",
+       formula="E log det Σ_n = log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/(M−1))] (drift < 0)",
+       control="simulate with the MLE")
+def _(key, scale, control):
+    return _log_det_mean(key, scale, control, m=10, n=1000, dim=2, estimator="unbiased",
+                         method="exact", trials=2_000)
+
+
+@check("gaussian.w2.exact.unbiased.1d", title="E W2²(N(μ_n,σ_n²), D0), unbiased, 1-D (M=100, n=50)",
+       source=f"theory README §1 (exact 1-D form); {_W2}",
+       formula="σ0²(n/M + 2 − 2 c(M)^n)", control="simulate with the MLE")
+def _(key, scale, control):
+    m, n = 100, 50
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
+                            estimator="mle" if control else "unbiased", record="log")
+    w2 = np.asarray(metrics.w2_squared_to_d0(res), np.float64)
+    expected = lambda g: theory.expected_w2_squared(g, m)  # noqa: E731
+    out = stats.z_mean(w2[:, -1], float(expected(n)))
+    out.curve = _curve(res, w2, expected, "E W2²(N(μ_n, σ_n²), D0)")
+    out.curve["paper"] = np.asarray(theory.paper_w2_squared(res.generation, m)).tolist()
+    return out
+
+
+def _linear_schedule(n: int, shift: int = 0) -> np.ndarray:
+    return 5 + 5 * np.arange(1, n + 1) + shift
+
+
+@check("gaussian.schedule.log_det.linear", title="E log σ²_n under M_i = 5 + 5i (n=40)",
+       source=f"theory README §2 (growing M_i); {_PROOFS}",
+       formula="Σ_{i≤n} [ψ((M_i−1)/2) + log(2/(M_i−1))]", control="simulate with M_i + 5")
+def _(key, scale, control):
+    n = 40
+    res = gaussian.simulate(key, sample_size=_linear_schedule(n, 5 if control else 0),
+                            generations=n, trials=20_000 * scale, record=[n])
+    return stats.z_mean(_final(res, res.log_det),
+                        float(theory.expected_log_det(n, _linear_schedule(n))))
+
+
+def _quadratic_schedule(n: int) -> np.ndarray:
+    return 2 + np.arange(1, n + 1) ** 2
+
+
+@check("gaussian.schedule.mean_sq_dev.quadratic",
+       title="E(μ_n − μ_0)² stays bounded under M_i = 2 + i² (n=100)",
+       source=f"theory README §1–2 (Σ 1/M_i < ∞); {_SCHEDULES}",
+       formula="σ0² Σ_{i≤n} 1/M_i (bounded)", control="schedule shifted by one fit (M_{i+1} at fit i)")
+def _(key, scale, control):
+    n = 100
+    m = _quadratic_schedule(n + 1)
+    res = gaussian.simulate(key, sample_size=m[1:] if control else m[:-1], generations=n,
+                            trials=20_000 * scale, record=[n])
+    return stats.z_mean(_mean_sq(res)[:, -1], float(theory.expected_mean_sq_dev(n, m[:-1])))
+
+
+@check("gaussian.real_data.student_t.mean_sq_dev",
+       title="E(μ_n − μ_0)² with Student-t(5) real data, unbiased (M=100, n=20)",
+       source=f"Theorem 3.1 (any D0 with finite variance); {_SCHEDULES}",
+       formula="n σ0² / M (only D0's variance enters)", control="simulate with the MLE")
+def _(key, scale, control):
+    return _mean_sq_dev(key, scale, control, estimator="unbiased", n=20, data="student-t:5")
+
+
+@check("gaussian.real_data.laplace.first_fit_variance",
+       title="E σ²_1 = σ0² for Laplace real data, unbiased (M=20)",
+       source="unbiasedness of the sample variance for any D0 with finite variance",
+       formula="σ0²", control="simulate with the MLE")
+def _(key, scale, control):
+    res = gaussian.simulate(key, sample_size=20, generations=1, trials=20_000 * scale,
+                            estimator="mle" if control else "unbiased", data="laplace", record=[1])
+    return stats.z_mean(np.exp(_final(res, res.log_det)), 1.0)
+
+
+def _exact_vs_samples(key, scale, control, *, m, n, dim, trials, statistic, control_kwargs):
+    import jax
+
+    k_exact, k_samples = jax.random.split(key)
+    common = dict(generations=n, trials=trials * scale, dim=dim, record=[n])
+    exact = gaussian.simulate(k_exact, sample_size=m, method="exact", **common)
+    kwargs = dict(sample_size=m) | (control_kwargs if control else {})
+    samples = gaussian.simulate(k_samples, method="samples", **kwargs, **common)
+    return stats.ks_two_sample(statistic(exact), statistic(samples))
+
+
+@check("gaussian.exact_vs_samples.log_det.1d",
+       title="exact and sample-based chains: same law of log σ²_n (M=10, n=20)",
+       source="Bartlett decomposition (exact method) vs the literal process",
+       formula="law(log σ²_n | exact) = law(log σ²_n | samples)",
+       control="sample-based chain with the MLE")
+def _(key, scale, control):
+    return _exact_vs_samples(key, scale, control, m=10, n=20, dim=1, trials=10_000,
+                             statistic=lambda r: _final(r, r.log_det),
+                             control_kwargs=dict(estimator="mle"))
+
+
+@check("gaussian.exact_vs_samples.log_det.3d",
+       title="exact and sample-based chains: same law of log det Σ_n, d=3 (M=8, n=10)",
+       source="Bartlett decomposition (exact method) vs the literal process",
+       formula="law(log det Σ_n | exact) = law(log det Σ_n | samples)",
+       control="sample-based chain with the MLE")
+def _(key, scale, control):
+    return _exact_vs_samples(key, scale, control, m=8, n=10, dim=3, trials=5_000,
+                             statistic=lambda r: _final(r, r.log_det),
+                             control_kwargs=dict(estimator="mle"))
+
+
+@check("gaussian.exact_vs_samples.mean.1d",
+       title="exact and sample-based chains: same law of μ_n (M=10, n=20)",
+       source="independence of sample mean and scatter; exact method vs the literal process",
+       formula="law(μ_n | exact) = law(μ_n | samples)",
+       control="sample-based chain with M=4")
+def _(key, scale, control):
+    return _exact_vs_samples(key, scale, control, m=10, n=20, dim=1, trials=10_000,
+                             statistic=lambda r: np.asarray(r.mean, np.float64)[:, -1, 0],
+                             control_kwargs=dict(sample_size=4))
