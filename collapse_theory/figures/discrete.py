@@ -1,0 +1,194 @@
+r"""Figures of the discrete resampling chain, each with the exact chain overlaid.
+
+* :func:`tail_loss_figure` — the paper's early collapse: a Zipf ``p_0`` refitted to ``M`` samples;
+  one chain's fitted probabilities against rank at several generations, with the ``1/M``
+  threshold below which a category is likely to get no sample, and the mean number of surviving
+  categories against the exact ``Σ_i (1 − P(X_n^i = 0))``.
+* :func:`survival_figure` — ``P(X_n > 0)`` for categories with original counts ``x_0 = M p_0``
+  against generation: simulated fraction of chains and the exact binomial-chain curve.
+* :func:`absorption_figure` — the law of the absorption time of one category (two categories,
+  ``p = ½``) and of the time to one category (``K`` categories): simulated against the exact law
+  from :mod:`collapse_theory.theory.discrete`, with Kimura's and Littler's diffusion means marked.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from .. import _validate, discrete
+from ..theory import discrete as theory
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _common(path, sample_size, generations, trials, seed):
+    path = _validate.writable_path("path", path)
+    sample_size = _validate.integer("sample_size", sample_size, minimum=2)
+    generations = _validate.integer("generations", generations, minimum=1)
+    trials = _validate.integer("trials", trials, minimum=1)
+    seed = _validate.integer("seed", seed, minimum=0, maximum=2**32 - 1)
+    return path, sample_size, generations, trials, jax.random.key(seed)
+
+
+def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, generations=200,
+                     trials=200, seed=0):
+    """Write the tail-loss figure (PNG) to ``path`` and return ``path``.
+
+    ``p_0`` is Zipf's law with ``categories`` categories and ``exponent`` (:func:`discrete.zipf`).
+    """
+    path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
+    p0 = discrete.zipf(categories, exponent)
+    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials)
+    gens = np.asarray(res.generation)
+    counts = np.asarray(res.counts[0])  # one chain, every generation: (G, K)
+    support = np.asarray(discrete.support_size(res), np.float64)
+    n_all = np.arange(generations + 1)
+    exact = theory.expected_support(p0, m, generations)
+
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    fig, (ax_q, ax_s) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw=dict(width_ratios=[1.15, 1]))
+    q = np.vstack([p0, counts / m]).T  # (K, G+1), generation 0 is p0
+    rank_edges = np.arange(0.5, p0.size + 1.0)
+    gen_edges = np.arange(-0.5, generations + 1.0)
+    mesh = ax_q.pcolormesh(gen_edges, rank_edges, np.ma.masked_equal(q, 0.0), cmap="viridis",
+                           norm=LogNorm(vmin=min(p0.min(), 1.0 / m), vmax=1.0), shading="flat")
+    cbar = fig.colorbar(mesh, ax=ax_q, pad=0.02)
+    cbar.set_label(r"$q_n(i) = c_n(i)/M$ (log scale; white: no sample)")
+    cbar.ax.axhline(1.0 / m, color="w", lw=2.0)
+    cbar.ax.axhline(1.0 / m, color="r", lw=1.0, ls="--")
+    below = np.sum(p0 >= 1.0 / m) + 0.5
+    ax_q.axhline(below, color="r", ls="--", lw=1.2,
+                 label=f"$p_0(i) = 1/M$: ranks below the line start under 1/M = 1/{m}")
+    ax_q.set_ylim(p0.size + 0.5, 0.5)
+    ax_q.set_xscale("symlog", linthresh=10.0, linscale=1.5)
+    ax_q.set_xlim(-0.5, generations + 0.5)
+    ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t <= generations]
+    ax_q.set_xticks(ticks, [str(t) for t in ticks])
+    ax_q.set_xlabel("generation n (0 = Zipf $p_0$)")
+    ax_q.set_ylabel("category rank i")
+    ax_q.set_title("one chain: each category's fitted probability, until its count hits 0",
+                   fontsize=10)
+    ax_q.legend(fontsize=8, loc="lower right", framealpha=0.9)
+
+    lo, hi = np.quantile(support, [0.1, 0.9], axis=0)
+    ax_s.fill_between(gens, lo, hi, color="C0", alpha=0.2, lw=0, label="10–90% of chains")
+    ax_s.plot(gens, support.mean(axis=0), "o", ms=4, color="C0",
+              label=f"mean over {trials} chains")
+    ax_s.plot(n_all[1:], exact[1:], color="k", lw=1.2, label=r"exact $\sum_i P(X^i_n > 0)$")
+    ax_s.axhline(np.sum(p0 >= 1.0 / m), color="grey", ls=":", lw=1.2,
+                 label=r"categories with $p_0 \geq 1/M$")
+    ax_s.set_xscale("log")
+    ax_s.set_yscale("log")
+    ax_s.set_xlabel("generation n")
+    ax_s.set_ylabel("categories with a sample")
+    ax_s.set_title(f"surviving categories (K = {p0.size}, M = {m})")
+    ax_s.legend(fontsize=8, loc="lower left")
+    ax_s.grid(True, which="major", alpha=0.3)
+    fig.suptitle(f"Discrete resampling chain, Zipf $p_0$ (s = {exponent:g}): tail loss", y=0.99)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
+                    generations=200, trials=4000, seed=0):
+    """Write the survival figure (PNG): ``P(X_n > 0)`` for categories with ``X_0 = x_0``.
+
+    All categories share one chain: ``p_0 = (x_0/M, ..., remainder)``; each category's count is a
+    binomial chain whatever the others do, so the curves are exact marginals.
+    """
+    path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
+    if isinstance(original_counts, (str, bytes)) or not np.iterable(original_counts):
+        raise TypeError(f"original_counts must be a sequence of integers, got {original_counts!r}")
+    x0 = np.array([_validate.integer("original_counts", x, minimum=1) for x in original_counts])
+    if x0.size == 0 or x0.sum() > m:
+        raise ValueError(f"original_counts must be non-empty with sum <= sample_size={m}, "
+                         f"got {x0.tolist()}")
+    p0 = np.append(x0 / m, 1.0 - x0.sum() / m) if x0.sum() < m else x0 / m
+    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials)
+    ext = np.asarray(res.extinction)[:, : x0.size]
+    n = np.arange(generations + 1)
+    exact = theory.extinction_probability(x0 / m, m, generations)
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, x0.size))
+    shown = np.unique(np.round(np.geomspace(1, generations, 40)).astype(int))
+    for j, colour in enumerate(colours):
+        alive = 1.0 - np.mean((ext[:, j, None] >= 0) & (ext[:, j, None] <= shown[None, :]), 0)
+        ax.step(n, 1.0 - exact[:, j], where="post", color=colour, lw=1.2,
+                label=f"$x_0$ = {x0[j]} ($p_0$ = {x0[j] / m:.3g})")
+        ax.plot(shown, alive, "o", ms=4, mfc="none", color=colour)
+    ax.plot([], [], "o", ms=4, mfc="none", color="k", label=f"simulated ({trials} chains)")
+    ax.plot([], [], color="k", lw=1.2, label="exact: 1 − P(X_n = 0)")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(0, generations)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("generation n")
+    ax.set_ylabel(r"$P(X_n > 0)$: category still sampled")
+    ax.set_title(f"Survival of a category with original count $x_0$ (M = {m})")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def absorption_figure(path, *, sample_size=50, categories=3, generations=400, trials=4000,
+                      seed=0):
+    """Write the absorption-time figure (PNG) and return ``path``.
+
+    Left: ``T`` (loss or fixation) of one category of ``p_0 = (½, ½)``; right: the time to one
+    category for the uniform ``p_0`` on ``categories`` categories.  Bars: simulated; line: exact.
+    """
+    path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
+    k_cat = _validate.integer("categories", categories, minimum=2)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    cases = (
+        (np.array([0.5, 0.5]), "absorption time of one category, $p_0 = (1/2, 1/2)$",
+         theory.kimura_absorption_time(0.5, m), "Kimura"),
+        (np.full(k_cat, 1.0 / k_cat), f"time to one category, uniform $p_0$ on K = {k_cat}",
+         theory.littler_fixation_time(np.full(k_cat, 1.0 / k_cat), m), "Littler"),
+    )
+    for i, (ax, (p0, title, approx, name)) in enumerate(zip(axes, cases)):
+        res = discrete.simulate(jax.random.fold_in(key, i), p0, sample_size=m,
+                                generations=generations, trials=trials, record=[generations])
+        fix = np.asarray(res.fixation)
+        pmf = theory.fixation_time_pmf(p0, m, generations)
+        exact_mean = theory.fixation_time_mean(p0, m)
+        done = fix[fix >= 0]
+        width = max(1, generations // 80)
+        edges = np.arange(0, generations + width + 1, width)
+        hist, _ = np.histogram(done, bins=edges)
+        exact_bins = np.add.reduceat(pmf, edges[:-1][edges[:-1] <= generations])
+        ax.bar(edges[:-1], hist / fix.size, width=width, align="edge", color="C0", alpha=0.5,
+               label=f"simulated ({trials} chains; {np.mean(fix < 0):.1%} beyond n = {generations})")
+        ax.step(edges[: exact_bins.size], exact_bins, where="post", color="k", lw=1.3,
+                label="exact law (marginal chains)")
+        ax.axvline(exact_mean, color="k", ls="--", lw=1.0, label=f"exact mean {exact_mean:.1f}")
+        ax.axvline(approx, color="C3", ls=":", lw=1.5,
+                   label=f"{name} {approx:.1f} ({approx / exact_mean - 1:+.1%})")
+        ax.set_xlim(0, generations)
+        ax.set_xlabel("generation n")
+        ax.set_ylabel(f"probability per {width}-generation bin")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"Absorption times of the discrete resampling chain (M = {m})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
