@@ -1,0 +1,99 @@
+"""Helpers shared by the family CLIs: argument parsing, seeds, precision, tables and .npz output."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import _validate
+
+
+def int_list(text: str) -> int | list[int]:
+    """argparse type: ``"100"`` → 100, ``"100,200,400"`` → [100, 200, 400]."""
+    values = [int(v) for v in text.split(",")]
+    return values if "," in text else values[0]
+
+
+def float_list(text: str) -> list[float]:
+    """argparse type: ``"1,0.5"`` → [1.0, 0.5]."""
+    return [float(v) for v in text.split(",")]
+
+
+def record(text: str):
+    """argparse type for ``--record``: ``all`` → None, ``log``, or generations ``"0,10,100"``."""
+    if text in ("all", "log"):
+        return None if text == "all" else text
+    return [int(v) for v in text.split(",")]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options common to every ``simulate`` command: ``--record --seed --out --x64 --progress``."""
+    parser.add_argument("--record", type=record, default="log", metavar="{all,log,G1,G2,...}",
+                        help="recorded generations: all, log (0 and ten per decade; default) "
+                             "or a comma list")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser.add_argument("--out", metavar="FILE.npz", help="write the records and the config here")
+    parser.add_argument("--x64", action="store_true", help="simulate in float64 (default float32)")
+    parser.add_argument("--progress", action="store_true",
+                        help="report progress on stderr (default: when stderr is a terminal)")
+
+
+def key_from_seed(seed):
+    """``jax.random.key(seed)`` for a seed in ``[0, 2**32)``."""
+    import jax
+
+    return jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1))
+
+
+def precision(x64: bool):
+    """Context in which JAX computes in float64 if ``x64`` (the global setting is left alone)."""
+    import jax
+
+    return jax.enable_x64(True) if x64 else contextlib.nullcontext()
+
+
+def show_progress(requested: bool) -> bool:
+    return bool(requested) or sys.stderr.isatty()
+
+
+def check_out(path):
+    """Validate ``--out`` before any work is done (``None`` when no output was asked for)."""
+    return None if path is None else _validate.writable_path("out", path)
+
+
+def config(args: argparse.Namespace, **extra) -> dict:
+    """All parsed arguments plus package, jax and numpy versions and ``extra`` entries."""
+    import jax
+
+    from .. import __version__
+
+    cfg = {k: v for k, v in vars(args).items() if k != "func"}
+    cfg.update(collapse_theory=__version__, jax=jax.__version__, numpy=np.__version__, **extra)
+    return cfg
+
+
+def write_npz(path: str, arrays: dict, cfg: dict) -> None:
+    """Write ``arrays`` and ``config`` (a JSON string of ``cfg``) to exactly ``path``."""
+    with open(path, "wb") as fh:
+        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()},
+                 config=np.asarray(json.dumps(cfg, default=str)))
+
+
+def subsample(n: int, max_rows: int = 10) -> np.ndarray:
+    """At most ``max_rows`` indices of ``range(n)``, spread evenly, first and last included."""
+    return np.unique(np.round(np.linspace(0, n - 1, min(n, max_rows))).astype(int))
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence], file=None) -> None:
+    """Print a right-aligned table; floats as ``%.4g``."""
+    cells = [[f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v) for v in row]
+             for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    out = file or sys.stdout
+    for line in [list(header)] + cells:
+        print("  ".join(c.rjust(w) for c, w in zip(line, widths)), file=out)
