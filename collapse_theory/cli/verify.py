@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from .. import _validate
 
@@ -34,11 +35,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.vary_seed is not None:
         repeats = _validate.integer("--vary-seed", args.vary_seed, minimum=1)
         ok, summary = verify.vary_seed(repeats, seed=args.seed, quick=args.quick, only=args.only,
-                                       alpha=alpha)
+                                       alpha=alpha, out=sys.stdout)
         if args.report is not None:
             with open(os.path.join(args.report, "vary_seed.json"), "w") as f:
                 json.dump(summary, f, indent=2)
         return 0 if ok else 1
     ok, _ = verify.run(seed=args.seed, quick=args.quick, only=args.only, alpha=alpha,
-                       report_dir=args.report)
+                       report_dir=args.report, out=sys.stdout)
     return 0 if ok else 1

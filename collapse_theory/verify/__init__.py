@@ -9,7 +9,6 @@ empirical false-failure rate.
 
 from __future__ import annotations
 
-import sys
 from typing import TextIO
 
 from scipy import stats as _stats
@@ -21,8 +20,11 @@ __all__ = ["ALPHA", "CHECKS", "Check", "Result", "run", "vary_seed"]
 
 
 def run(*, seed: int = 0, quick: bool = True, only: str | None = None, alpha: float = ALPHA,
-        report_dir: str | None = None, out: TextIO | None = sys.stdout) -> tuple[bool, list[Result]]:
-    """Run the suite, print the table as it goes, optionally write the report; return (ok, results)."""
+        report_dir: str | None = None, out: TextIO | None = None) -> tuple[bool, list[Result]]:
+    """Run the suite and optionally write the report; return ``(ok, results)``.
+
+    With ``out`` (e.g. ``sys.stdout``) the table is printed as the checks complete.
+    """
     checks = select(only)
 
     def show(res: Result, i: int, total: int) -> None:
@@ -47,7 +49,7 @@ def run(*, seed: int = 0, quick: bool = True, only: str | None = None, alpha: fl
 
 
 def vary_seed(repeats: int, *, seed: int = 0, quick: bool = True, only: str | None = None,
-              alpha: float = ALPHA, out: TextIO | None = sys.stdout) -> tuple[bool, dict]:
+              alpha: float = ALPHA, out: TextIO | None = None) -> tuple[bool, dict]:
     """Repeat the suite with seeds ``seed .. seed + repeats − 1``; report false-failure rates.
 
     A run is a false failure when any correct simulator fails its check.  Its probability is at
