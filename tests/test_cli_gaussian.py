@@ -40,7 +40,8 @@ def test_simulate_writes_npz_matching_the_library(tmp_path, capsys):
     np.testing.assert_array_equal(z["log_det"], np.asarray(ref.log_det))
     np.testing.assert_array_equal(z["mean"], np.asarray(ref.mean))
     res = GaussianResult(*(jnp.asarray(z[k]) for k in GaussianResult._fields))
-    np.testing.assert_array_equal(z["w2_squared"], np.asarray(metrics.w2_squared_to_d0(res, mean=0.5, cov=2.0)))
+    np.testing.assert_array_equal(z["w2_squared"],
+                                  np.asarray(metrics.w2_squared_to_d0(res, mean=0.5, cov=2.0)))
 
     # Summary: a header line, the column names and at most 10 subsampled generations, first and
     # last included; D0's row has log det = log σ0² = log 2.

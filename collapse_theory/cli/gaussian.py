@@ -34,11 +34,12 @@ def register(commands):
     fig = commands["figure"].add_parser(
         "drift", help="1-D drift of the fitted mean and std from D0, with closed forms")
     fig.add_argument("--out", required=True, metavar="FILE.png")
-    fig.add_argument("--generations", type=int, default=1000)
-    fig.add_argument("--trials", type=int, default=None, help="chains per sample size")
-    fig.add_argument("--sample-sizes", type=_common.int_list, default=None, metavar="M1,M2,...")
+    fig.add_argument("--generations", type=int, default=1000, help="fits (default 1000)")
+    fig.add_argument("--trials", type=int, default=None, help="chains per M (default 2000)")
+    fig.add_argument("--sample-sizes", type=_common.int_list, default=None, metavar="M1,M2,...",
+                     help="one curve per M (default 100,1000,10000,100000,10000000)")
     fig.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased")
-    fig.add_argument("--seed", type=int, default=0)
+    fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     fig.set_defaults(func=_figure)
 
 
