@@ -1,6 +1,6 @@
 """The generic chain engine shared by every model family.
 
-A chain is a Markov process over generations ``g = 0, 1, ..., G``: ``init`` gives generation 0
+A chain is a Markov process over generations ``g = 0, 1, ..., G``: ``state0`` is generation 0
 (the original distribution D0) and ``step`` maps generation ``g - 1`` to ``g`` (the ``g``-th fit).
 The engine runs ``trials`` independent copies of it:
 
@@ -17,10 +17,11 @@ The engine runs ``trials`` independent copies of it:
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -71,7 +72,7 @@ def trial_keys(key, start: int, count: int):
 def run_chain(
     key,
     *,
-    init: Callable[[jax.Array], PyTree],
+    state0: PyTree,
     step: Callable[[jax.Array, PyTree, PyTree], PyTree],
     observe: Callable[[PyTree], PyTree],
     generations: int,
@@ -87,18 +88,21 @@ def run_chain(
 
     Args:
       key: a ``jax.random.key``.
-      init: ``init(key) -> state`` for generation 0 (called with ``fold_in(k_i, 0)``).
+      state0: generation 0 (D0), a pytree of arrays shared by every trial.
       step: ``step(key, state, x) -> state``, generation ``g - 1 -> g``, where ``x`` is the
         ``(g-1)``-th slice of ``xs`` (per-generation inputs such as the sample size ``M_g``).
       observe: ``observe(state) -> pytree`` of what is recorded.
       generations: ``G``, the number of fits.
       trials: number of independent chains.
-      xs: pytree of arrays with leading axis ``G`` (use ``jnp.zeros((G,))`` if unused).
+      xs: pytree of arrays with leading axis ``G``.
       record: ``None`` (every generation), ``"log"`` (0 and log-spaced generations, ten per
         decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
       chunk_size: trials per chunk (default: all, at most 65536).
       progress: print progress to stderr.
+
+    Compiled code is cached on ``(step, first_step, observe)`` and the shapes, so a family that
+    passes the same function objects (e.g. built by an ``lru_cache``'d factory) compiles once.
 
     Returns:
       ``generation`` (an ``(R,)`` int array) and the records, each leaf of shape
@@ -122,6 +126,8 @@ def run_chain(
     n_chunks = math.ceil(trials / chunk_size)
 
     # Generations 2..G (or 1..G without a first step) run in blocks of equal length.
+    if generations == 0:
+        first_step = None
     g_start = 1 if first_step is None else 2
     n_scan = max(generations - g_start + 1, 0)
     if progress and n_scan > _MIN_BLOCK * 2:
@@ -135,45 +141,18 @@ def run_chain(
     xs_scan = jax.tree.map(
         lambda a: np.concatenate([a[g_start - 1:], np.repeat(a[-1:], pad, axis=0)])
         if a.shape[0] else a, xs_np)
+    x1 = jax.tree.map(lambda a: a[0], xs_np) if first_step is not None else None
     g_scan = np.arange(g_start, g_start + n_blocks * block, dtype=np.uint32)
     slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec, np.int32)])
 
-    def write(buf, state, s):
-        return jax.tree.map(lambda b, o: b.at[s].set(o), buf, observe(state))
-
-    def start_one(tkey):
-        state = init(jax.random.fold_in(tkey, 0))
-        obs = observe(state)
-        buf = jax.tree.map(lambda o: jnp.zeros((n_rec + 1,) + o.shape, o.dtype), obs)
-        buf = write(buf, state, slot[0])
-        if first_step is not None and generations >= 1:
-            x1 = jax.tree.map(lambda a: a[0], xs_np)
-            state = first_step(jax.random.fold_in(tkey, 1), state, x1)
-            buf = write(buf, state, slot[1])
-        return state, buf
-
-    def block_one(tkey, state, buf, g, x, s):
-        def body(carry, inp):
-            state, buf = carry
-            g_i, x_i, s_i = inp
-            state = step(jax.random.fold_in(tkey, g_i), state, x_i)
-            return (state, write(buf, state, s_i)), None
-
-        (state, buf), _ = jax.lax.scan(body, (state, buf), (g, x, s))
-        return state, buf
-
-    shard = _trial_sharding(n_dev)
-    start_fn = jax.jit(jax.vmap(start_one), out_shardings=shard)
-    block_fn = jax.jit(jax.vmap(block_one, in_axes=(0, 0, 0, None, None, None)),
-                       donate_argnums=(1, 2), out_shardings=shard)
-
+    start_fn, block_fn, shard = _compiled(step, first_step, observe, n_rec, n_dev)
     reporter = _Progress(label, n_chunks * max(n_blocks, 1), enabled=progress)
     outputs = []
     for c in range(n_chunks):
         keys = trial_keys(key, c * chunk_size, chunk_size)
         if shard is not None:
             keys = jax.device_put(keys, shard)
-        state, buf = start_fn(keys)
+        state, buf = start_fn(keys, state0, x1, slot[0], slot[min(1, generations)])
         for b in range(n_blocks):
             sl = slice(b * block, (b + 1) * block)
             state, buf = block_fn(keys, state, buf, g_scan[sl],
@@ -187,6 +166,40 @@ def run_chain(
     records = outputs[0] if n_chunks == 1 else jax.tree.map(
         lambda *a: jnp.concatenate(a, axis=0), *outputs)
     return gens, records
+
+
+@functools.lru_cache(maxsize=128)
+def _compiled(step, first_step, observe, n_rec: int, n_dev: int):
+    """Jitted, vmapped start and block functions for one chain definition."""
+
+    def write(buf, state, s):
+        return jax.tree.map(lambda b, o: b.at[s].set(o), buf, observe(state))
+
+    def start_one(tkey, state0, x1, s0, s1):
+        state = state0
+        buf = jax.tree.map(lambda o: jnp.zeros((n_rec + 1,) + o.shape, o.dtype), observe(state))
+        buf = write(buf, state, s0)
+        if first_step is not None:
+            state = first_step(jax.random.fold_in(tkey, 1), state, x1)
+            buf = write(buf, state, s1)
+        return state, buf
+
+    def block_one(tkey, state, buf, g, x, s):
+        def body(carry, inp):
+            state, buf = carry
+            g_i, x_i, s_i = inp
+            state = step(jax.random.fold_in(tkey, g_i), state, x_i)
+            return (state, write(buf, state, s_i)), None
+
+        (state, buf), _ = jax.lax.scan(body, (state, buf), (g, x, s))
+        return state, buf
+
+    shard = _trial_sharding(n_dev)
+    start_fn = jax.jit(jax.vmap(start_one, in_axes=(0, None, None, None, None)),
+                       out_shardings=shard)
+    block_fn = jax.jit(jax.vmap(block_one, in_axes=(0, 0, 0, None, None, None)),
+                       donate_argnums=(1, 2), out_shardings=shard)
+    return start_fn, block_fn, shard
 
 
 def _trial_sharding(n_dev: int):
@@ -223,8 +236,3 @@ class _Progress:
 def float_dtype():
     """The default float dtype: float64 when ``jax_enable_x64`` is on, else float32."""
     return jnp.asarray(0.0).dtype
-
-
-def as_schedule(values: Sequence[int] | np.ndarray):
-    """Per-generation sample sizes as a float array for use inside ``step``."""
-    return jnp.asarray(np.asarray(values), dtype=float_dtype())

@@ -20,6 +20,7 @@ Collapse drives ``Σ_g → 0`` exponentially, so the factor is stored as
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -108,51 +109,66 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
     chol0 = np.linalg.cholesky(cov0)
     state0 = _State(jnp.asarray(mean0, dtype), jnp.asarray(np.log(np.diag(chol0)), dtype),
                     jnp.asarray(chol0 / np.diag(chol0), dtype))
-    unbiased = estimator == "unbiased"
     m_max = int(m.max()) if generations else 0
+    m_1 = int(m[0]) if generations and not source.is_gaussian else 0
+    step, first_step = _steps(dim, method, m_max if method == "samples" else 0, m_1, source,
+                              np.dtype(dtype).name)
+    # Per fit: M_g and log √c_g, c_g = 1/(M_g − 1) (unbiased) or 1/M_g (MLE).
+    log_sqrt_c = -0.5 * np.log(m - 1.0 if estimator == "unbiased" else m.astype(np.float64))
 
-    def exact_step(k, state, m_g):
-        k_z, k_chi, k_low = jax.random.split(k, 3)
-        z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(m_g)
-        dof = m_g - jnp.arange(1, dim + 1, dtype=dtype)
-        log_a = 0.5 * (math.log(2.0) + jax.random.loggamma(k_chi, 0.5 * dof, dtype=dtype))
-        lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
-        return _refit(state, z, log_a, lower, m_g, unbiased)
-
-    def draw_and_fit(k, state, m_g, n_max, draw):
-        """Fit to ``m_g`` points ``x = μ + L ξ``; statistics of ξ are mapped by ``L``."""
-        xi = draw(k, (n_max, dim), dtype)
-        mask = (jnp.arange(n_max) < m_g)[:, None]
-        xi_bar = jnp.sum(jnp.where(mask, xi, 0.0), axis=0) / m_g
-        centred = jnp.where(mask, xi - xi_bar, 0.0)
-        log_a, lower = _scatter_factor(centred)
-        return _refit(state, xi_bar, log_a, lower, m_g, unbiased)
-
-    def sample_step(k, state, m_g):
-        return draw_and_fit(k, state, m_g, m_max, lambda k, s, t: jax.random.normal(k, s, t))
-
-    first_step = None
-    if not source.is_gaussian:
-        m_1 = int(m[0]) if generations else 0
-        first_step = lambda k, state, m_g: draw_and_fit(k, state, m_g, m_1, source.sample)  # noqa: E731
-
-    buffer_points = max(m_max if method == "samples" else 0,
-                        int(m[0]) if first_step is not None and generations else 0)
+    buffer_points = max(m_max if method == "samples" else 0, m_1)
     if chunk_size is None and buffer_points:
         per_trial = 4 * buffer_points * dim * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
 
     gens, rec = engine.run_chain(
-        key,
-        init=lambda k: state0,
-        step=exact_step if method == "exact" else sample_step,
-        first_step=first_step,
-        observe=lambda s: (s.mean, 2.0 * jnp.sum(s.log_diag), s.log_diag, s.unit),
+        key, state0=state0, step=step, first_step=first_step, observe=_observe,
         generations=generations, trials=trials, record=record,
-        xs=jnp.asarray(m, dtype), chunk_size=chunk_size, progress=progress,
+        xs=(jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype)), chunk_size=chunk_size,
+        progress=progress,
         label=f"gaussian d={dim} {method}",
     )
     return GaussianResult(jnp.asarray(gens), *rec)
+
+
+def _observe(s: _State):
+    return s.mean, 2.0 * jnp.sum(s.log_diag), s.log_diag, s.unit
+
+
+@functools.lru_cache(maxsize=64)
+def _steps(dim: int, method: str, m_max: int, m_1: int, source: RealData, dtype: str):
+    """The chain's step (and first step on non-Gaussian real data when ``m_1 > 0``).
+
+    Cached on the static configuration so that repeated runs reuse the engine's compiled code.
+    """
+    dtype = jnp.dtype(dtype)
+
+    def exact_step(k, state, x):
+        m_g, log_sqrt_c = x
+        k_z, k_chi, k_low = jax.random.split(k, 3)
+        z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(m_g)
+        dof = m_g - jnp.arange(1, dim + 1, dtype=dtype)
+        log_a = 0.5 * (math.log(2.0) + jax.random.loggamma(k_chi, 0.5 * dof, dtype=dtype))
+        lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
+        return _refit(state, z, log_a, lower, log_sqrt_c)
+
+    def draw_and_fit(k, state, x, n_max, draw):
+        """Fit to ``m_g`` points ``x = μ + L ξ``; statistics of ξ are mapped by ``L``."""
+        m_g, log_sqrt_c = x
+        xi = draw(k, (n_max, dim), dtype)
+        mask = (jnp.arange(n_max) < m_g)[:, None]
+        xi_bar = jnp.sum(jnp.where(mask, xi, 0.0), axis=0) / m_g
+        centred = jnp.where(mask, xi - xi_bar, 0.0)
+        log_a, lower = _scatter_factor(centred)
+        return _refit(state, xi_bar, log_a, lower, log_sqrt_c)
+
+    def sample_step(k, state, x):
+        return draw_and_fit(k, state, x, m_max, jax.random.normal)
+
+    def first_step(k, state, x):
+        return draw_and_fit(k, state, x, m_1, source.sample)
+
+    return (exact_step if method == "exact" else sample_step), (first_step if m_1 else None)
 
 
 def _scatter_factor(centred):
@@ -172,7 +188,7 @@ def _scatter_factor(centred):
     return jnp.log(jnp.maximum(jnp.abs(diag), tiny)), jnp.tril(b, -1)
 
 
-def _refit(state: _State, z_mean, log_a, lower, m_g, unbiased: bool) -> _State:
+def _refit(state: _State, z_mean, log_a, lower, log_sqrt_c) -> _State:
     """New state from a whitened mean ``z_mean`` and scatter factor ``A`` (see module doc).
 
     ``L' = √c L A`` with ``L = U diag(e^ℓ)`` and ``A = lower + diag(e^{log_a})`` gives
@@ -185,5 +201,4 @@ def _refit(state: _State, z_mean, log_a, lower, m_g, unbiased: bool) -> _State:
     cap = 0.9 * math.log(jnp.finfo(ell.dtype).max)
     expo = jnp.minimum(ell[:, None] - ell[None, :] - log_a[None, :], cap)
     w = jnp.eye(ell.shape[0], dtype=ell.dtype) + lower * jnp.exp(expo)
-    log_c = -0.5 * jnp.log(m_g - 1.0 if unbiased else m_g)
-    return _State(new_mean, ell + log_a + log_c, unit @ w)
+    return _State(new_mean, ell + log_a + log_sqrt_c, unit @ w)

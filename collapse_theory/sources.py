@@ -30,8 +30,8 @@ class RealData:
     """
 
     name: str
-    sample: Callable = dataclasses.field(compare=False)
-    dist: object = dataclasses.field(compare=False)
+    sample: Callable
+    dist: object
 
     @property
     def is_gaussian(self) -> bool:
@@ -130,7 +130,7 @@ NAMES = tuple(_NAMED)
 
 
 def real_data(spec: str | RealData = "gaussian") -> RealData:
-    """Build a source from ``"name"`` or ``"name:param"``.
+    """Build a source from ``"name"`` or ``"name:param"`` (the same object for the same spec).
 
     Names: ``gaussian``, ``student-t[:df]`` (df > 2, default 5), ``uniform``, ``laplace``,
     ``mixture[:delta]`` (½N(−δ, 1−δ²) + ½N(δ, 1−δ²), 0 ≤ δ < 1, default 0.9).
@@ -139,6 +139,11 @@ def real_data(spec: str | RealData = "gaussian") -> RealData:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"data must be a name or a RealData, got {type(spec).__name__}")
+    return _named(spec)
+
+
+@functools.lru_cache(maxsize=None)
+def _named(spec: str) -> RealData:
     name, _, param = spec.partition(":")
     if name not in _NAMED:
         raise ValueError(f"data must be one of {', '.join(NAMES)} (optionally 'name:param'), got {spec!r}")

@@ -14,10 +14,14 @@ import pytest
 from collapse_theory import engine, gaussian
 
 
+def _walk_step(k, s, x):
+    return s + x * jax.random.normal(k)
+
+
 def _walk(key, *, trials, generations=40, record=None, chunk_size=None, progress=False):
     """A Gaussian random walk: state_g = state_{g-1} + N(0, 1)."""
     return engine.run_chain(
-        key, init=lambda k: jnp.zeros(()), step=lambda k, s, x: s + x * jax.random.normal(k),
+        key, state0=jnp.zeros(()), step=_walk_step,
         observe=lambda s: s, generations=generations, trials=trials,
         xs=jnp.ones(generations), record=record, chunk_size=chunk_size, progress=progress)
 
