@@ -179,27 +179,35 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
     state0 = _State(jnp.asarray(p0, ftype), jnp.zeros(k_cat, itype), jnp.asarray(extinct0),
                     jnp.asarray(fixed0))
 
-    def step(k, state, x):
-        m_g, a_g, b_g, g = x
-        counts = multinomial(k, m_g, state.probs, dtype=itype)
-        probs = _fitted(counts, m_g.astype(ftype), a_g, b_g)
-        extinct = jnp.where((state.extinct < 0) & (counts == 0), g, state.extinct)
-        fixed = jnp.where((state.fixed < 0) & (jnp.sum(counts > 0) == 1), g, state.fixed)
-        return _State(probs, counts, extinct, fixed)
-
     # Fit G is always recorded internally: its row holds the final extinction/fixation.
     internal = np.union1d(gens, [generations])
     if chunk_size is None:
         per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
     _, (counts, extinct, fixed) = engine.run_chain(
-        key, init=lambda k: state0, step=step,
-        observe=lambda s: (s.counts, s.extinct, s.fixed),
+        key, state0=state0, step=_step, observe=_observe,
         generations=generations, trials=trials, record=internal, xs=xs,
         chunk_size=chunk_size, progress=progress, label=f"discrete K={k_cat}")
     if internal.size != gens.size:
         counts = counts[:, :-1]
     return DiscreteResult(gens, counts, p0, m, extinct[:, -1], fixed[:, -1], alpha, eps)
+
+
+def _step(key, state: _State, x) -> _State:
+    """Fit ``g``: ``c_g ~ Mult(M_g, q_{g−1})``, ``q_g = a_g c_g/M_g + b_g``; track absorption.
+
+    Module-level (not a closure) so that the engine's compiled code is reused across calls.
+    """
+    m_g, a_g, b_g, g = x
+    counts = multinomial(key, m_g, state.probs, dtype=state.counts.dtype)
+    probs = _fitted(counts, m_g.astype(state.probs.dtype), a_g, b_g)
+    extinct = jnp.where((state.extinct < 0) & (counts == 0), g, state.extinct)
+    fixed = jnp.where((state.fixed < 0) & (jnp.sum(counts > 0) == 1), g, state.fixed)
+    return _State(probs, counts, extinct, fixed)
+
+
+def _observe(state: _State):
+    return state.counts, state.extinct, state.fixed
 
 
 @jax.jit
@@ -290,6 +298,18 @@ def tail_mass_lost(res: DiscreteResult, threshold: float) -> jax.Array:
     threshold = _validate.real("threshold", threshold, minimum=0.0)
     p0 = jnp.asarray(res.probs0, engine.float_dtype())
     return _tail_lost(res.counts, p0, jnp.asarray(res.probs0 < threshold))
+
+
+def absorption_generation(res: DiscreteResult) -> jax.Array:
+    """``(trials, K)`` first fit at which category ``i`` is lost or holds all samples; ``−1`` if
+    neither by ``G`` (plain chain: the absorption time ``T_i`` of
+    :func:`collapse_theory.theory.discrete.absorption_time_pmf`).
+
+    The category that fixes is the one never extinct; its absorption is the fixation generation.
+    """
+    fix = jnp.asarray(res.fixation)[:, None]
+    ext = jnp.asarray(res.extinction)
+    return jnp.where(ext >= 0, ext, jnp.where(fix >= 0, fix, -1))
 
 
 class Summary(NamedTuple):

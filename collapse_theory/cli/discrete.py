@@ -1,5 +1,126 @@
-"""CLI for the discrete family (being written)."""
+"""CLI for the discrete family: ``simulate discrete`` and ``figure tail-loss|survival|absorption``."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from . import _common
+
+
+def _zipf(text: str) -> tuple[int, float]:
+    """argparse type for ``--zipf K,s``."""
+    try:
+        k, s = text.split(",")
+        return int(k), float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K,s (categories, exponent), got {text!r}") from None
 
 
 def register(commands):
-    pass
+    sim = commands["simulate"].add_parser(
+        "discrete", help="discrete resampling chain (Wright–Fisher)",
+        description="Refit a categorical distribution to M samples of itself, generation after "
+                    "generation; print support, Gini–Simpson H (with its exact mean), entropy, "
+                    "TV and KL to p0, tail mass lost and fixation per generation.")
+    source = sim.add_mutually_exclusive_group(required=True)
+    source.add_argument("--probs", type=_common.float_list, metavar="p1,p2,...", help="p0")
+    source.add_argument("--zipf", type=_zipf, metavar="K,s", help="p0 ∝ i^-s on K categories")
+    sim.add_argument("--normalize", action="store_true", help="rescale --probs to sum to 1")
+    sim.add_argument("--sample-size", type=_common.int_list, required=True, metavar="M[,M2,...]",
+                     help="samples per fit: one M, or a schedule M_1,...,M_G")
+    sim.add_argument("--generations", type=int, required=True, help="number of fits G")
+    sim.add_argument("--trials", type=int, default=1000, help="independent chains (default 1000)")
+    sim.add_argument("--pseudocount", type=float, default=0.0, metavar="α",
+                     help="add-α smoothing of the fit (default 0)")
+    sim.add_argument("--mix", type=float, default=0.0, metavar="ε",
+                     help="mix the fit with the uniform law, weight ε in [0, 1] (default 0)")
+    sim.add_argument("--tail-threshold", type=float, default=None, metavar="t",
+                     help="tail = categories with p0 < t (default 1/M_1)")
+    _common.add_run_arguments(sim)
+    sim.set_defaults(func=_simulate)
+
+    figures = {
+        "tail-loss": ("Zipf p0: fitted probabilities against rank and surviving categories",
+                      dict(sample_size=500, generations=200, trials=200)),
+        "survival": ("P(category survives) against generation for several original counts",
+                     dict(sample_size=50, generations=200, trials=4000)),
+        "absorption": ("absorption-time distributions against the exact chain",
+                       dict(sample_size=50, generations=400, trials=4000)),
+    }
+    for name, (help_, defaults) in figures.items():
+        fig = commands["figure"].add_parser(name, help=help_, description=help_)
+        fig.add_argument("--out", required=True, metavar="FILE.png")
+        fig.add_argument("--sample-size", type=int, default=defaults["sample_size"])
+        fig.add_argument("--generations", type=int, default=defaults["generations"])
+        fig.add_argument("--trials", type=int, default=defaults["trials"])
+        fig.add_argument("--seed", type=int, default=0)
+        if name == "tail-loss":
+            fig.add_argument("--zipf", type=_zipf, default=(200, 1.1), metavar="K,s")
+        if name == "survival":
+            fig.add_argument("--original-counts", type=_common.int_list, default=[1, 2, 5, 10, 25],
+                             metavar="x1,x2,...")
+        if name == "absorption":
+            fig.add_argument("--categories", type=int, default=3,
+                             help="K for the time to one category (default 3)")
+        fig.set_defaults(func=_figure, figure=name)
+
+
+def _simulate(args) -> int:
+    from .. import discrete
+    from ..theory import discrete as theory
+
+    out = _common.check_out(args.out)
+    key = _common.key_from_seed(args.seed)
+    if args.zipf is not None:
+        probs = discrete.zipf(*args.zipf)
+        source = f"zipf K={args.zipf[0]} s={args.zipf[1]:g}"
+    else:
+        probs = discrete.check_probs(args.probs, normalize=args.normalize)
+        source = "probs"
+    with _common.precision(args.x64):
+        res = discrete.simulate(
+            key, probs, sample_size=args.sample_size, generations=args.generations,
+            trials=args.trials, record=args.record, pseudocount=args.pseudocount, mix=args.mix,
+            progress=_common.show_progress(args.progress))
+        summary = discrete.summarize(res, args.tail_threshold)
+    gens = np.asarray(res.generation)
+    moments = theory.moments(res.probs0, res.sample_size, args.generations,
+                             pseudocount=args.pseudocount, mix=args.mix)
+    dtype = str(res.counts.dtype)
+    print(f"discrete chain: K={probs.size} ({source}), generations={args.generations}, "
+          f"trials={args.trials}, pseudocount={args.pseudocount:g}, mix={args.mix:g}, {dtype}")
+    rows = [(int(gens[i]), float(summary.support[i]), float(summary.gini_simpson[i]),
+             float(moments.gini_simpson[gens[i]]), float(summary.entropy[i]),
+             float(summary.total_variation[i]), float(summary.kl_infinite[i]),
+             float(summary.tail_mass_lost[i]), float(summary.fixed[i]))
+            for i in _common.subsample(gens.size)]
+    _common.print_table(["generation", "support", "H", "exact E H", "entropy", "TV to p0",
+                         "P(KL=inf)", "tail lost", "P(fixed)"], rows)
+    if out is not None:
+        cfg = _common.config(args, dtype=dtype, categories=int(probs.size), source=source,
+                             probs0=res.probs0.tolist(),
+                             sample_size_schedule=res.sample_size.tolist())
+        _common.write_npz(out, {"generation": gens, "counts": res.counts, "probs0": res.probs0,
+                                "extinction": res.extinction, "fixation": res.fixation}, cfg)
+        print(f"wrote {out}")
+    return 0
+
+
+def _figure(args) -> int:
+    from ..figures import discrete as figures
+
+    out = _common.check_out(args.out)
+    common = dict(sample_size=args.sample_size, generations=args.generations,
+                  trials=args.trials, seed=args.seed)
+    if args.figure == "tail-loss":
+        figures.tail_loss_figure(out, categories=args.zipf[0], exponent=args.zipf[1], **common)
+    elif args.figure == "survival":
+        counts = args.original_counts
+        figures.survival_figure(out, original_counts=[counts] if isinstance(counts, int) else counts,
+                                **common)
+    else:
+        figures.absorption_figure(out, categories=args.categories, **common)
+    print(f"wrote {out}")
+    return 0

@@ -6,8 +6,8 @@ r"""Figures of the discrete resampling chain, each with the exact chain overlaid
   categories against the exact ``Σ_i (1 − P(X_n^i = 0))``.
 * :func:`survival_figure` — ``P(X_n > 0)`` for categories with original counts ``x_0 = M p_0``
   against generation: simulated fraction of chains and the exact binomial-chain curve.
-* :func:`absorption_figure` — the law of the absorption time of one category (two categories,
-  ``p = ½``) and of the time to one category (``K`` categories): simulated against the exact law
+* :func:`absorption_figure` — the law of the absorption time of one category and of the time to
+  one category (uniform ``p_0`` on ``K`` categories, one run): simulated against the exact law
   from :mod:`collapse_theory.theory.discrete`, with Kimura's and Littler's diffusion means marked.
 """
 
@@ -150,34 +150,36 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
                       seed=0):
     """Write the absorption-time figure (PNG) and return ``path``.
 
-    Left: ``T`` (loss or fixation) of one category of ``p_0 = (½, ½)``; right: the time to one
-    category for the uniform ``p_0`` on ``categories`` categories.  Bars: simulated; line: exact.
+    One run on the uniform ``p_0`` over ``categories`` categories.  Left: the absorption time
+    ``T_1`` (loss or fixation) of category 1; right: the time to one category.  Bars: simulated;
+    line: exact law; dashed: exact mean; dotted: Kimura's / Littler's diffusion mean.
     """
     path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
     k_cat = _validate.integer("categories", categories, minimum=2)
+    p0 = np.full(k_cat, 1.0 / k_cat)
+    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
+                            record=[generations])
+    cases = (
+        (np.asarray(discrete.absorption_generation(res))[:, 0],
+         theory.absorption_time_pmf(p0[0], m, generations),
+         float(theory.absorption_time_mean(p0[0], m)),
+         float(theory.kimura_absorption_time(p0[0], m)), "Kimura",
+         f"absorption time of category 1 (lost or fixed), $p_0 = 1/{k_cat}$"),
+        (np.asarray(res.fixation), theory.fixation_time_pmf(p0, m, generations),
+         theory.fixation_time_mean(p0, m), theory.littler_fixation_time(p0, m), "Littler",
+         f"time to one category, uniform $p_0$ on K = {k_cat}"),
+    )
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    cases = (
-        (np.array([0.5, 0.5]), "absorption time of one category, $p_0 = (1/2, 1/2)$",
-         theory.kimura_absorption_time(0.5, m), "Kimura"),
-        (np.full(k_cat, 1.0 / k_cat), f"time to one category, uniform $p_0$ on K = {k_cat}",
-         theory.littler_fixation_time(np.full(k_cat, 1.0 / k_cat), m), "Littler"),
-    )
-    for i, (ax, (p0, title, approx, name)) in enumerate(zip(axes, cases)):
-        res = discrete.simulate(jax.random.fold_in(key, i), p0, sample_size=m,
-                                generations=generations, trials=trials, record=[generations])
-        fix = np.asarray(res.fixation)
-        pmf = theory.fixation_time_pmf(p0, m, generations)
-        exact_mean = theory.fixation_time_mean(p0, m)
-        done = fix[fix >= 0]
-        width = max(1, generations // 80)
-        edges = np.arange(0, generations + width + 1, width)
-        hist, _ = np.histogram(done, bins=edges)
-        exact_bins = np.add.reduceat(pmf, edges[:-1][edges[:-1] <= generations])
-        ax.bar(edges[:-1], hist / fix.size, width=width, align="edge", color="C0", alpha=0.5,
-               label=f"simulated ({trials} chains; {np.mean(fix < 0):.1%} beyond n = {generations})")
+    width = max(1, generations // 80)
+    edges = np.arange(0, generations + width + 1, width)
+    for ax, (times, pmf, exact_mean, approx, name, title) in zip(axes, cases):
+        hist, _ = np.histogram(times[times >= 0], bins=edges)
+        exact_bins = np.add.reduceat(pmf, edges[edges <= generations])
+        ax.bar(edges[:-1], hist / times.size, width=width, align="edge", color="C0", alpha=0.5,
+               label=f"simulated ({trials} chains; {np.mean(times < 0):.1%} beyond n = {generations})")
         ax.step(edges[: exact_bins.size], exact_bins, where="post", color="k", lw=1.3,
-                label="exact law (marginal chains)")
+                label="exact law")
         ax.axvline(exact_mean, color="k", ls="--", lw=1.0, label=f"exact mean {exact_mean:.1f}")
         ax.axvline(approx, color="C3", ls=":", lw=1.5,
                    label=f"{name} {approx:.1f} ({approx / exact_mean - 1:+.1%})")

@@ -47,7 +47,7 @@ def _distribution(name: str, probs) -> np.ndarray:
         raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be finite and non-negative, got {arr.tolist()}")
-    total = arr.sum()
+    total = float(arr.sum())
     if abs(total - 1.0) > 1e-6:
         raise ValueError(f"{name} must sum to 1, got sum {total!r}")
     return arr / total
