@@ -9,7 +9,8 @@ import sympy as sp
 def assert_zero(expr, claim: str) -> None:
     """Assert that ``expr`` simplifies to 0 and report the step as proved."""
     residual = _reduce(expr)
-    assert residual == 0 or (isinstance(residual, sp.MatrixBase) and residual.is_zero_matrix), f"{claim}: residual {residual} is not 0"
+    zero = residual.is_zero_matrix if isinstance(residual, sp.MatrixBase) else residual == 0
+    assert zero, f"{claim}: residual {residual} is not 0"
     print(f"  proved  {claim}")
 
 
@@ -48,7 +49,8 @@ def chi2_mellin(nu, s):
     normaliser.  Returns the closed form after asserting both integrals.
     """
     x, a, nu_ = sp.symbols("x a nu_", positive=True)
-    assert_equal(sp.integrate(chi2_density(x, nu_), (x, 0, sp.oo)), 1, "the χ² density integrates to 1")
+    assert_equal(sp.integrate(chi2_density(x, nu_), (x, 0, sp.oo)), 1,
+                 "the χ² density integrates to 1")
     kernel = sp.integrate(x ** (a - 1) * sp.exp(-x / 2), (x, 0, sp.oo))
     assert_equal(kernel, 2 ** a * sp.gamma(a), "∫ x^(a−1) e^(−x/2) dx = 2^a Γ(a)  (a > 0)")
     mellin = kernel.subs(a, nu_ / 2 + s) / (2 ** (nu_ / 2) * sp.gamma(nu_ / 2))

@@ -71,7 +71,7 @@ assert_equal(W.det(), a11 ** 2 * a22 ** 2, "det A Aᵀ = Π_j A_jj²")
 # Hence det W = Π_{j=1}^{d} χ²_{ν−j+1} with independent factors; one fit has ν = M − 1, so the
 # factors are χ²_{M−j}, j = 1..d.
 
-print("3. one fit: Σ_i = L_{i−1} W_i L_{i−1}ᵀ / c_i, W_i ~ Wishart_d(M_i − 1, I) independent of the past")
+print("3. one fit: Σ_i = L_{i−1} W_i L_{i−1}ᵀ / c_i, W_i ~ Wishart_d(M_i − 1, I) independent")
 M, c, j, d = sp.symbols("M c j d", positive=True, integer=True)
 # log det Σ_i − log det Σ_{i−1} = log det W_i − d log c_i = Σ_j log χ²_{M_i−j} − d log c_i.
 step_mean = sp.Sum(e_log_chi2.subs(nu, M - j) - sp.log(c), (j, 1, d))
@@ -91,8 +91,9 @@ for dim in range(1, 5):
     mean_step = readme_step.subs({c: M - 1, d: dim}).doit()
     var_step = step_var.subs(d, dim).doit()
     assert_equal(sp.summation(mean_step, (i, 1, n)),
-                 n * sum(sp.polygamma(0, (M - jj) / 2) + sp.log(2 / (M - 1)) for jj in range(1, dim + 1)),
-                 f"d={dim}: E log det Σ_n − log det Σ_0 = n Σ_j [ψ((M−j)/2) + log(2/(M−1))]  (unbiased)")
+                 n * sum(sp.polygamma(0, (M - jj) / 2) + sp.log(2 / (M - 1))
+                         for jj in range(1, dim + 1)),
+                 f"d={dim}: E log det Σ_n − log det Σ_0 = n Σ_j [ψ((M−j)/2) + log(2/(M−1))]")
     assert_equal(sp.summation(var_step, (i, 1, n)),
                  n * sum(sp.polygamma(1, (M - jj) / 2) for jj in range(1, dim + 1)),
                  f"d={dim}: Var log det Σ_n = n Σ_j ψ₁((M−j)/2)")
@@ -122,5 +123,6 @@ for n_, schedule, dim, est in [(3, [10] * 3, 1, "unbiased"), (4, [5, 9, 20, 100]
     mean, var = derived(n_, schedule, dim, est)
     assert_close(mean + 0.7, theory.expected_log_det(n_, schedule, dim, est, log_det0=0.7),
                  f"expected_log_det(n={n_}, M={schedule}, d={dim}, {est})")
-    assert_close(var, theory.var_log_det(n_, schedule, dim), f"var_log_det(n={n_}, M={schedule}, d={dim})")
+    assert_close(var, theory.var_log_det(n_, schedule, dim),
+                 f"var_log_det(n={n_}, M={schedule}, d={dim})")
 print("done: gaussian_log_det")

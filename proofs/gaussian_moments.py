@@ -2,7 +2,7 @@ r"""Moments of σ²_n and det Σ_n of the Gaussian refitting chain (theory READM
 
 Result, with ``Q_i = χ²_{M_i−1}/c_i`` and ``c_i = M_i − 1`` (unbiased) or ``M_i`` (MLE):
 
-    E σ_n^{2k} = σ_0^{2k} Π_{i≤n} E Q_i^k,   E Q^k = (2/c)^k Γ((M−1)/2 + k)/Γ((M−1)/2),  k > −(M−1)/2
+    E σ_n^{2k} = σ_0^{2k} Π_{i≤n} E Q_i^k,  E Q^k = (2/c)^k Γ((M−1)/2 + k)/Γ((M−1)/2),  k > −(M−1)/2
     E σ_n     = σ_0 Π_{i≤n} c(M_i),          c(M) = √(2/(M−1)) Γ(M/2)/Γ((M−1)/2)   (unbiased)
     E det Σ_n = det Σ_0 Π_{i≤n} Π_{j=1}^{d} (M_i − j)/c_i
 
@@ -46,7 +46,8 @@ mk = sp.symbols("m1:4", positive=True)  # E Q_i^k
 sigma2_3 = sigma0 ** 2 * q[0] * q[1] * q[2]
 power = sp.expand_power_base(sigma2_3 ** k, force=True)
 e_power = power.subs({q[i] ** k: mk[i] for i in range(3)})
-assert_equal(e_power, sigma0 ** (2 * k) * mk[0] * mk[1] * mk[2], "E σ_3^{2k} = σ_0^{2k} Π_i E Q_i^k")
+assert_equal(e_power, sigma0 ** (2 * k) * mk[0] * mk[1] * mk[2],
+             "E σ_3^{2k} = σ_0^{2k} Π_i E Q_i^k")
 n = sp.symbols("n", positive=True, integer=True)
 i = sp.symbols("i", positive=True, integer=True)
 assert_equal(sp.product(c_M, (i, 1, n)), c_M ** n, "constant M: E σ_n = σ_0 c(M)^n")
@@ -69,7 +70,7 @@ print("4. the package agrees with the derived expressions")
 
 
 mpmath.mp.dps = 30
-e_q_k_num = sp.lambdify((nu, c, k), e_q_k, "mpmath")  # the derived expression, in 30-digit arithmetic
+e_q_k_num = sp.lambdify((nu, c, k), e_q_k, "mpmath")  # the derived expression, 30 digits
 
 
 def derived_power(schedule, kk, estimator):
@@ -87,11 +88,13 @@ for schedule, est in [([10] * 6, "unbiased"), ([4, 9, 16, 25], "mle"), ([10 ** 5
     assert_close(3.0 * derived_power(schedule, 0.5, est),
                  theory.expected_std(len(schedule), schedule, est, var0=9.0),
                  f"expected_std(M={schedule}, {est})")
-    assert_close(float(sp.lambdify(nu, c_M, "mpmath")(schedule[0] - 1)), theory.std_factor(schedule[0]),
+    assert_close(float(sp.lambdify(nu, c_M, "mpmath")(schedule[0] - 1)),
+                 theory.std_factor(schedule[0]),
                  f"std_factor({schedule[0]})")
-for schedule, dim, est in [([10] * 3, 3, "mle"), ([5, 9, 20], 2, "unbiased"), ([4, 5], 3, "unbiased")]:
+for schedule, dim, est in [([10] * 3, 3, "mle"), ([5, 9, 20], 2, "unbiased"),
+                          ([4, 5], 3, "unbiased")]:
     offset = 1 if est == "unbiased" else 0
-    derived = np.prod([np.prod([(m - jj) / (m - offset) for jj in range(1, dim + 1)]) for m in schedule])
+    derived = np.prod([(m - jj) / (m - offset) for m in schedule for jj in range(1, dim + 1)])
     assert_close(1.5 * derived, theory.expected_det(len(schedule), schedule, dim, est, det0=1.5),
                  f"expected_det(M={schedule}, d={dim}, {est})")
 print("done: gaussian_moments")

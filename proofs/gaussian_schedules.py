@@ -41,14 +41,16 @@ def e_var(i):
 square = sp.expand(sum(D) ** 2)
 expectation = square.subs({D[p] * D[q]: 0 for p in range(N) for q in range(N) if p != q})
 expectation = expectation.subs({D[i] ** 2: e_var(i) / Ms[i] for i in range(N)})
-general = sigma0 ** 2 * sum(sp.prod([(Ms[k] - 1) / cs[k] for k in range(i)]) / Ms[i] for i in range(N))
+general = sigma0 ** 2 * sum(sp.prod([(Ms[k] - 1) / cs[k] for k in range(i)]) / Ms[i]
+                            for i in range(N))
 assert_equal(expectation, general, "E(μ_4 − μ_0)² = σ² Σ_i (1/M_i) Π_{k<i} (M_k − 1)/c_k")
 
 print("2. unbiased estimator: c_k = M_k − 1")
 unbiased = general.subs({cs[k]: Ms[k] - 1 for k in range(N)})
 assert_equal(unbiased, sigma0 ** 2 * sum(1 / m for m in Ms), "E(μ_n − μ_0)² = σ² Σ_i 1/M_i")
 n, i, M = sp.symbols("n i M", positive=True, integer=True)
-assert_equal(sp.summation(sigma0 ** 2 / M, (i, 1, n)), n * sigma0 ** 2 / M, "constant M: E(μ_n − μ_0)² = nσ²/M")
+assert_equal(sp.summation(sigma0 ** 2 / M, (i, 1, n)), n * sigma0 ** 2 / M,
+             "constant M: E(μ_n − μ_0)² = nσ²/M")
 
 print("3. MLE: c_k = M_k, a telescoping sum")
 mle = general.subs({cs[k]: Ms[k] for k in range(N)})
@@ -56,7 +58,7 @@ r = [(m - 1) / m for m in Ms]
 # (1/M_i) Π_{k<i} r_k = Π_{k<i} r_k − Π_{k≤i} r_k because 1/M_i = 1 − r_i:
 for j in range(N):
     assert_equal(sp.prod(r[:j]) / Ms[j], sp.prod(r[:j]) - sp.prod(r[:j + 1]),
-                 f"term {j + 1}: (1/M_{j + 1}) Π_(k<{j + 1}) r_k = Π_(k<{j + 1}) r_k − Π_(k≤{j + 1}) r_k")
+                 f"term {j + 1}: (1/M_i) Π_(k<i) r_k = Π_(k<i) r_k − Π_(k≤i) r_k, i = {j + 1}")
 assert_equal(mle, sigma0 ** 2 * (1 - sp.prod(r)), "E(μ_4 − μ_0)² = σ²(1 − Π_i (M_i − 1)/M_i)")
 geometric = sp.summation(sigma0 ** 2 / M * ((M - 1) / M) ** (i - 1), (i, 1, n))
 assert_equal(geometric, sigma0 ** 2 * (1 - ((M - 1) / M) ** n),
@@ -72,7 +74,8 @@ print("  checked 0 < c(M) < 1 for M = 2..5000")
 k = sp.symbols("k", positive=True, integer=True)
 assert_equal(sp.Sum(1 / (k + 1) ** 2, (k, 1, sp.oo)).doit(), sp.pi ** 2 / 6 - 1,
              "M_i = (i+1)²: Σ 1/M_i = π²/6 − 1 (bounded)")
-assert_equal(sp.Sum(1 / (2 * k ** 2), (k, 1, sp.oo)).doit(), sp.pi ** 2 / 12, "M_i = 2i²: Σ 1/M_i = π²/12 (bounded)")
+assert_equal(sp.Sum(1 / (2 * k ** 2), (k, 1, sp.oo)).doit(), sp.pi ** 2 / 12,
+             "M_i = 2i²: Σ 1/M_i = π²/12 (bounded)")
 assert sp.Sum(1 / (k + 1), (k, 1, sp.oo)).is_convergent() is sp.false
 print("  proved  M_i = i + 1: Σ 1/M_i diverges (linear growth: unbounded error)")
 assert sp.Sum(1 / ((k + 1) * sp.log(k + 1)), (k, 1, sp.oo)).is_convergent() is sp.false
@@ -82,7 +85,8 @@ print("  proved  M_i = (i+1)^(3/2): Σ 1/M_i converges")
 # MLE, 1-D: the mean part σ²(1 − Π r_i) and E σ²_n = σ² Π r_i add up to σ², so
 # E W2²_n = 2σ²(1 − Π c_mle(M_i)) ≤ 2σ² whatever the schedule (yet σ_n → 0: collapse persists).
 prod_r, prod_c = sp.symbols("P_r P_c", positive=True)
-e_w2_mle = sigma0 ** 2 * (1 - prod_r) + sigma0 ** 2 + sigma0 ** 2 * prod_r - 2 * sigma0 ** 2 * prod_c
+mean_part, e_var_n, e_std_n = sigma0 ** 2 * (1 - prod_r), sigma0 ** 2 * prod_r, sigma0 * prod_c
+e_w2_mle = mean_part + sigma0 ** 2 + e_var_n - 2 * sigma0 * e_std_n
 assert_equal(e_w2_mle, 2 * sigma0 ** 2 * (1 - prod_c), "MLE: E W2²_n = 2σ²(1 − Π c_mle(M_i))")
 
 print("5. the package agrees with the derived expressions")
@@ -92,13 +96,15 @@ cum_inv = np.concatenate([[0.0], np.cumsum(1.0 / schedule)])
 cum_r = np.concatenate([[1.0], np.cumprod((schedule - 1.0) / schedule)])
 assert_close(2.5 * cum_inv, theory.expected_mean_sq_dev(ns, schedule, trace0=2.5),
              "expected_mean_sq_dev(schedule, unbiased) = tr Σ_0 Σ 1/M_i")
-assert_close(2.5 * (1 - cum_r), theory.expected_mean_sq_dev(ns, schedule, estimator="mle", trace0=2.5),
+assert_close(2.5 * (1 - cum_r),
+             theory.expected_mean_sq_dev(ns, schedule, estimator="mle", trace0=2.5),
              "expected_mean_sq_dev(schedule, mle) = tr Σ_0 (1 − Π (M_i−1)/M_i)")
 brute = [2.5 * sum(np.prod((schedule[:j] - 1.0) / schedule[:j]) / schedule[j] for j in range(m))
          for m in ns]
 assert_close(brute, theory.expected_mean_sq_dev(ns, schedule, estimator="mle", trace0=2.5),
              "… equal to the untelescoped sum Σ (1/M_i) Π_{k<i} (M_k−1)/M_k", rtol=1e-13)
-assert_close(2.5 * cum_inv, theory.w2_lower_bound(ns, schedule, trace0=2.5), "w2_lower_bound(schedule)")
+assert_close(2.5 * cum_inv, theory.w2_lower_bound(ns, schedule, trace0=2.5),
+             "w2_lower_bound(schedule)")
 exact = theory.expected_w2_squared(ns, schedule, var0=2.5)
 assert np.all((exact >= 2.5 * cum_inv) & (exact <= 2.5 * (cum_inv + 2)))
 print("  checked σ² Σ 1/M_i ≤ expected_w2_squared ≤ σ²(Σ 1/M_i + 2) on the schedule")

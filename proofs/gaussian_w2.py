@@ -55,15 +55,18 @@ assert_equal(unbiased, sigma0 ** 2 * (n / M + 2 - 2 * c_unb ** n),
 r = (M - 1) / M
 mle = e_w2.subs({mu_dev2: sigma0 ** 2 * (1 - r ** n), var_n: sigma0 ** 2 * r ** n,
                  std_n: sigma0 * c_mle ** n})
-assert_equal(mle, 2 * sigma0 ** 2 * (1 - c_mle ** n), "MLE, constant M: E W2² = 2σ²(1 − c_mle(M)^n)")
+assert_equal(mle, 2 * sigma0 ** 2 * (1 - c_mle ** n),
+             "MLE, constant M: E W2² = 2σ²(1 − c_mle(M)^n)")
 
 print("3. expansion of c(M) in 1/M")
 eps = sp.symbols("epsilon", positive=True)  # ε = 1/M
 log_c = sp.log(2 / (M - 1)) / 2 + sp.loggamma(M / 2) - sp.loggamma((M - 1) / 2)
 log_c_eps = sp.series(log_c.subs(nu, 1 / eps - 1), eps, 0, 3).removeO()
-assert_equal(log_c_eps, -eps / 4 - eps ** 2 / 4, "log c(M) = −1/(4M) − 1/(4M²) + O(M⁻³)  (Stirling)")
+assert_equal(log_c_eps, -eps / 4 - eps ** 2 / 4,
+             "log c(M) = −1/(4M) − 1/(4M²) + O(M⁻³)  (Stirling)")
 c_eps = sp.series(sp.exp(log_c_eps), eps, 0, 3).removeO()
-assert_equal(c_eps, 1 - eps / 4 - sp.Rational(7, 32) * eps ** 2, "c(M) = 1 − 1/(4M) − 7/(32M²) + O(M⁻³)")
+assert_equal(c_eps, 1 - eps / 4 - sp.Rational(7, 32) * eps ** 2,
+             "c(M) = 1 − 1/(4M) − 7/(32M²) + O(M⁻³)")
 
 print("4. the paper's (3/2) Σ 1/M_i")
 # Scale every 1/M_i = t e_i and expand in t: log Π_i c(M_i) = Σ_i log c(M_i) = −t Σ_i e_i/4 + O(t²),
@@ -81,7 +84,7 @@ assert_equal(second, sigma0 ** 2 * (sp.Rational(3, 2) * n * eps + (n / 2 - n ** 
 print("  the paper's form is accurate while n ≪ M; paper/exact − 1 ≈ −(1/3 − n/24)/M")
 
 print("5. lower bound (arXiv appendix)")
-# W2² = (Δμ)² + (Δσ)² ≥ (Δμ)² (in d dimensions Gelbrich's bound W2² ≥ |Δμ|² + Bures² gives the same),
+# W2² = (Δμ)² + (Δσ)² ≥ (Δμ)² (in d dimensions Gelbrich's W2² ≥ |Δμ|² + Bures² gives the same),
 # so E W2²_n ≥ E(μ_n−μ_0)² = σ² Σ_{i≤n} 1/M_i under the unbiased mean.
 grid_n = np.arange(0, 400, 7)
 for m in (2, 5, 30):
@@ -95,13 +98,14 @@ mle_num = sp.lambdify((n, nu, sigma0), mle, "mpmath")
 for m, n_vals in [(10, [0, 1, 5, 40]), (2, [1, 3, 100]), (1000, [1, 10, 10 ** 4])]:
     n_vals = np.array(n_vals)
     assert_close([float(unb_num(k, m - 1, 1.5)) for k in n_vals],
-                 theory.expected_w2_squared(n_vals, m, var0=2.25), f"expected_w2_squared(n={n_vals.tolist()}, M={m})")
+                 theory.expected_w2_squared(n_vals, m, var0=2.25),
+                 f"expected_w2_squared(n={n_vals.tolist()}, M={m})")
     assert_close([float(mle_num(k, m - 1, 1.5)) for k in n_vals],
                  theory.expected_w2_squared(n_vals, m, "mle", var0=2.25),
                  f"expected_w2_squared(n={n_vals.tolist()}, M={m}, mle)")
     assert_close(1.5 * 2.25 * n_vals / m, theory.paper_w2_squared(n_vals, m, var0=2.25),
                  f"paper_w2_squared(n={n_vals.tolist()}, M={m})")
-    assert_close(float(1 - sp.Rational(1, 4) / m - sp.Rational(7, 32) / m ** 2), theory.std_factor(m),
+    assert_close(1 - 1 / (4 * m) - 7 / (32 * m ** 2), theory.std_factor(m),
                  f"std_factor({m}) ≈ 1 − 1/(4M) − 7/(32M²)", rtol=0, atol=2.0 / m ** 3)
 # Paper's approximation vs exact at n = 1, M = 1000: paper/exact − 1 ≈ −(1/3 − 1/24)/M + O(M⁻²).
 rel = theory.paper_w2_squared(1, 1000) / theory.expected_w2_squared(1, 1000) - 1

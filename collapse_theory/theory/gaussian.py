@@ -70,7 +70,7 @@ def var_log_det(n, sample_size, dim=1):
 
 
 def expected_variance_power(n, sample_size, k, estimator="unbiased", var0=1.0):
-    r"""``E σ_n^{2k} = σ_0^{2k} Π_{i≤n} E Q_i^k``, ``E Q_i^k = (2/c_i)^k Γ((M_i−1)/2 + k)/Γ((M_i−1)/2)``.
+    r"""``E σ_n^{2k} = σ_0^{2k} Π_{i≤n} E Q_i^k``, ``E Q^k = (2/c)^k Γ((M−1)/2 + k)/Γ((M−1)/2)``.
 
     1-D, ``Q_i = χ²_{M_i−1}/c_i``; real ``k > −(M_i − 1)/2`` (the Mellin transform of χ² exists).
     ``k = 1``: ``σ_0²`` (unbiased), ``σ_0² Π (M_i−1)/M_i`` (MLE).  Theory README §2; proof
@@ -84,8 +84,9 @@ def expected_variance_power(n, sample_size, k, estimator="unbiased", var0=1.0):
     m = _sizes(sample_size, n_max, 1)
     m_min = m if isinstance(m, int) else int(m[:n_max].min(initial=np.iinfo(np.int64).max))
     if k <= -(m_min - 1) / 2:
-        raise ValueError(f"k must be > -(M - 1)/2 = {-(m_min - 1) / 2} for sample_size M = {m_min}, got {k}")
-    log_value = k * np.log(var0) + _accumulate(n, sample_size, 1, lambda m: _log_moment(m, k, off))
+        raise ValueError(f"k must be > -(M - 1)/2 = {-(m_min - 1) / 2} for sample_size "
+                         f"M = {m_min}, got {k}")
+    log_value = k * np.log(var0) + _log_power(n, sample_size, k, off)
     with np.errstate(over="ignore"):
         return np.exp(log_value)
 
@@ -151,8 +152,8 @@ def expected_w2_squared(n, sample_size, estimator="unbiased", var0=1.0):
     """
     var0 = _validate.real("var0", var0, minimum=0.0, strict_minimum=True)
     mean_part = expected_mean_sq_dev(n, sample_size, 1, estimator, trace0=var0)
-    log_var = np.log(expected_variance_power(n, sample_size, 1.0, estimator))
-    log_std = np.log(expected_std(n, sample_size, estimator))
+    off = _offset(estimator)
+    log_var, log_std = _log_power(n, sample_size, 1.0, off), _log_power(n, sample_size, 0.5, off)
     # σ_0² (1 + e^A − 2 e^B) = σ_0² (expm1 A − 2 expm1 B): no cancellation for small n / M.
     return mean_part + var0 * (np.expm1(log_var) - 2.0 * np.expm1(log_std))
 
@@ -193,7 +194,7 @@ def _offset(estimator) -> int:
 
 def _generations(n) -> tuple[np.ndarray, bool]:
     """``n`` as an int64 array and whether it was a scalar."""
-    if isinstance(n, (numbers.Integral, np.integer)) and not isinstance(n, bool):
+    if isinstance(n, numbers.Integral) and not isinstance(n, bool):
         return np.asarray(_validate.integer("n", n, minimum=0), dtype=np.int64), True
     arr = np.asarray(n)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
@@ -206,9 +207,10 @@ def _generations(n) -> tuple[np.ndarray, bool]:
 
 def _sizes(sample_size, n_max: int, dim: int) -> int | np.ndarray:
     """An int ``M`` or the int64 schedule ``(M_1, ..., M_G)``, ``G ≥ n_max``, ``M_i ≥ dim + 1``."""
-    if isinstance(sample_size, (numbers.Integral, np.integer)) and not isinstance(sample_size, bool):
+    if isinstance(sample_size, numbers.Integral) and not isinstance(sample_size, bool):
         return _validate.integer("sample_size", sample_size, minimum=dim + 1)
-    is_seq = isinstance(sample_size, (Sequence, np.ndarray)) and not isinstance(sample_size, (str, bytes))
+    is_seq = (isinstance(sample_size, (Sequence, np.ndarray))
+              and not isinstance(sample_size, (str, bytes)))
     length = np.shape(sample_size)[0] if is_seq and np.ndim(sample_size) == 1 else n_max
     sched = _validate.schedule("sample_size", sample_size, length, minimum=dim + 1)
     if length < n_max:
@@ -234,6 +236,11 @@ def _accumulate(n, sample_size, dim: int, per_fit: Callable[[np.ndarray], np.nda
 # --------------------------------------------------------------------------------------------
 # Special functions without cancellation
 # --------------------------------------------------------------------------------------------
+
+def _log_power(n, sample_size, k: float, off: int):
+    """``log E σ_n^{2k} − k log σ_0² = Σ_{i≤n} log E Q_i^k`` (1-D)."""
+    return _accumulate(n, sample_size, 1, lambda m: _log_moment(m, k, off))
+
 
 def _log_moment(m, k: float, off: int):
     r"""``log E Q^k = k log(2/c) + log Γ(a + k) − log Γ(a)``, ``a = (M − 1)/2``, ``c = M − off``.
