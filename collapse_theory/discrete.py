@@ -114,7 +114,8 @@ def check_probs(probs, *, normalize: bool = False) -> np.ndarray:
     if total <= 0:
         raise ValueError("probs must have a positive sum, got all zeros")
     if abs(total - 1.0) > 1e-6 and not normalize:
-        raise ValueError(f"probs must sum to 1, got sum {total!r} (pass normalize=True, or --normalize, to rescale)")
+        raise ValueError(f"probs must sum to 1, got sum {total!r} "
+                         "(pass normalize=True, or --normalize, to rescale)")
     return arr / total
 
 

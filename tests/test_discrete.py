@@ -311,6 +311,7 @@ def test_summaries_match_numpy(plain):
         ent = -np.sum(np.where(q > 0, q * np.log(q), 0.0), -1)
         kl = np.sum(np.where(P0 > 0, P0 * np.log(P0 / q), 0.0), -1)
     sub = plain._replace(counts=plain.counts[:64])
+    np.testing.assert_array_equal(sub.probs, q.astype(np.float32))  # c/M exactly
     np.testing.assert_array_equal(discrete.support_size(sub), (c > 0).sum(-1))
     np.testing.assert_allclose(discrete.gini_simpson(sub), 1 - np.sum(q**2, -1), atol=1e-6)
     np.testing.assert_allclose(discrete.entropy(sub), ent, atol=1e-5)

@@ -195,7 +195,8 @@ def expected_support(probs, sample_size, generations: int) -> np.ndarray:
 
 
 class _Absorbing(NamedTuple):
-    """Solutions on the transient states ``x = 0..M`` (zero at the absorbing ends)."""
+    """Fundamental-matrix solutions on ``x = 0..M`` (boundary values at 0 and M: 0, except
+    ``fixation[M] = 1``)."""
 
     time: np.ndarray  # t = N 1: E[T | X_0 = x]
     time2: np.ndarray  # E[T² | x] = (2N − I) t
@@ -291,9 +292,7 @@ def fixation_time_mean(probs, sample_size: int) -> float:
     probs = _distribution("probs", probs)
     m = _constant_size(sample_size)
     ab = _absorbing(m)
-    full_h = ab.fixation.copy()
-    full_h[m] = 1.0
-    per = _first_step_mean(probs, m, full_h + ab.fixed_time)
+    per = _first_step_mean(probs, m, ab.fixation + ab.fixed_time)
     per = np.where((probs == 0.0) | (probs == 1.0), 0.0, per)
     return float(per.sum())
 
@@ -362,13 +361,16 @@ def gini_simpson_factor(sample_size, generations: int) -> np.ndarray:
 
 
 def expected_gini_simpson(probs, sample_size, generations: int) -> np.ndarray:
-    r"""``E H_n = H_0 Π_{g≤n}(1 − 1/M_g)``, ``H = 1 − Σ p²`` (``H_0 (1 − 1/M)^n`` for constant M)."""
+    r"""``E H_n = H_0 Π_{g≤n}(1 − 1/M_g)``, ``H = 1 − Σ p²`` (``H_0 (1 − 1/M)^n``, constant M)."""
     probs = _distribution("probs", probs)
     return (1.0 - np.sum(probs**2)) * gini_simpson_factor(sample_size, generations)
 
 
 def prob_variance(probs, sample_size, generations: int) -> np.ndarray:
-    r"""``Var p_n(i) = p_i(1 − p_i)(1 − Π_{g≤n}(1 − 1/M_g))``, shape ``(G+1, K)``; ``E p_n = p_0``."""
+    r"""``Var p_n(i) = p_i(1 − p_i)(1 − Π_{g≤n}(1 − 1/M_g))``, shape ``(G+1, K)``.
+
+    (``E p_n = p_0``: the fitted probabilities are martingales.)
+    """
     probs = _distribution("probs", probs)
     factor = gini_simpson_factor(sample_size, generations)
     return (probs * (1.0 - probs))[None, :] * (1.0 - factor)[:, None]
