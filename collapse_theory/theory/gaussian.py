@@ -12,6 +12,9 @@ shape; ``n = 0`` gives the D0 value); ``sample_size`` is an int ``M`` or a sched
 trigamma function.  Derivations: ``proofs/gaussian_*.py`` (sympy); the formulas are the targets of
 section 2 of the theory README.  Everything is computed in log space with cancellation-free
 expansions, so that long chains and large ``M`` neither overflow nor lose precision.
+
+D0 is Gaussian except for :func:`expected_mean_sq_dev`, which only needs D0's covariance (fit 1
+may use any real data).
 """
 
 from __future__ import annotations
@@ -162,17 +165,20 @@ def paper_w2_squared(n, sample_size, var0=1.0):
     r"""The paper's approximation ``E W2² ≈ (3/2) σ_0² Σ_{i≤n} 1/M_i`` (Nature SI, second order).
 
     From ``c(M) = 1 − 1/(4M) + O(M⁻²)``: ``2 − 2 Π c(M_i) ≈ (1/2) Σ 1/M_i`` plus the mean part
-    ``Σ 1/M_i``.  Accurate only while ``Σ 1/M_i ≪ 1``.  Proof ``proofs/gaussian_w2.py``.
+    ``Σ 1/M_i`` (unbiased): exact to first order in ``1/M_i``.  For constant ``M`` the exact value
+    is ``σ_0² [3n/(2M) + (n/2 − n²/16)/M² + O(M⁻³)]``, so it is accurate only while ``n ≪ M``.
+    Proof ``proofs/gaussian_w2.py``.
     """
     var0 = _validate.real("var0", var0, minimum=0.0, strict_minimum=True)
     return 1.5 * var0 * _accumulate(n, sample_size, 1, lambda m: 1.0 / m)
 
 
 def w2_lower_bound(n, sample_size, trace0=1.0, dim=1):
-    r"""``E W2² ≥ tr Σ_0 Σ_{i≤n} 1/M_i`` (arXiv 2305.17493 appendix, unbiased mean).
+    r"""``E W2² ≥ tr Σ_0 Σ_{i≤n} 1/M_i`` (arXiv 2305.17493 appendix; unbiased covariance).
 
     Gelbrich: ``W2² ≥ |μ_n − μ_0|² + Bures² ≥ |μ_n − μ_0|²``, whose mean is the unbiased
-    :func:`expected_mean_sq_dev`.  Bounded in ``n`` iff ``Σ 1/M_i < ∞``.  Proof
+    :func:`expected_mean_sq_dev`.  Bounded in ``n`` iff ``Σ 1/M_i < ∞``.  Not a bound for the
+    MLE chain, whose ``E W2² ≤ 2 σ_0²`` (its mean steps shrink with ``E Σ_i``).  Proof
     ``proofs/gaussian_schedules.py``.
     """
     trace0 = _validate.real("trace0", trace0, minimum=0.0, strict_minimum=True)
