@@ -55,7 +55,6 @@ assert_equal(sp.product(e_q_k.subs({k: 1, c: M}), (i, 1, n)), ((M - 1) / M) ** n
              "MLE, constant M: E σ²_n = σ_0² ((M−1)/M)^n")
 
 print("3. determinant: det S = det Σ Π_j χ²_{M−j} (Bartlett; see gaussian_log_det.py)")
-j = sp.symbols("j", positive=True, integer=True)
 for dim in range(1, 5):
     e_det_w = sp.prod([e_chi2_k.subs({nu: M - jj, k: 1}) for jj in range(1, dim + 1)])
     assert_equal(e_det_w, sp.prod([M - jj for jj in range(1, dim + 1)]),

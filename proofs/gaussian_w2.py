@@ -44,7 +44,7 @@ print("  E W2²_n = E(μ_n−μ_0)² + σ_0² + E σ_n² − 2 σ_0 E σ_n")
 
 nu = sp.symbols("nu", positive=True)  # ν = M − 1 > 0
 M = nu + 1
-n, i = sp.symbols("n i", positive=True, integer=True)
+n = sp.symbols("n", positive=True, integer=True)
 c_unb = sp.sqrt(2 / (M - 1)) * sp.gamma(M / 2) / sp.gamma((M - 1) / 2)  # gaussian_moments.py
 c_mle = sp.sqrt(2 / M) * sp.gamma(M / 2) / sp.gamma((M - 1) / 2)
 # Unbiased, constant M: E(μ_n−μ_0)² = nσ²/M (gaussian_schedules.py), E σ²_n = σ², E σ_n = σ c^n.
