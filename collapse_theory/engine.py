@@ -22,7 +22,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +69,30 @@ def trial_keys(key, start: int, count: int):
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
 
 
+class Summary(NamedTuple):
+    """Streaming summaries of chosen statistics over trials, per recorded generation.
+
+    Each field is a pytree shaped like the statistics, with a leading ``(R,)`` axis.
+    ``mean``/``variance`` (ddof 1), ``minimum``/``maximum`` cover every trial (chunks merged by
+    Chan et al.'s pairwise update in float64); ``sample`` holds the values of the first ``keep``
+    trials, ``(R, keep, ...)``.  Trials are i.i.d., so that is a uniform sample and
+    :meth:`quantile` has the Dvoretzky–Kiefer–Wolfowitz guarantee
+    ``P(sup|F̂ − F| > ε) ≤ 2 exp(−2 keep ε²)`` (ε ≈ 0.02 at 95 % for keep = 4096).
+    """
+
+    generation: np.ndarray
+    count: int
+    mean: PyTree
+    variance: PyTree
+    minimum: PyTree
+    maximum: PyTree
+    sample: PyTree
+
+    def quantile(self, q) -> PyTree:
+        """Empirical quantiles ``q`` of every statistic, shape ``(len(q), R, ...)``."""
+        return jax.tree.map(lambda s: np.quantile(s, q, axis=1), self.sample)
+
+
 def run_chain(
     key,
     *,
@@ -108,98 +132,178 @@ def run_chain(
       ``generation`` (an ``(R,)`` int array) and the records, each leaf of shape
       ``(trials, R, ...)``.
     """
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
-    gens = record_generations(record, generations)
-    n_rec = gens.size
-    slot = np.full(generations + 1, n_rec, dtype=np.int32)
-    slot[gens] = np.arange(n_rec, dtype=np.int32)
-
-    n_dev = jax.device_count()
-    if chunk_size is None:
-        chunk_size = min(trials, 65536)
-    chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
-    # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can round
-    # differently for other batch sizes, and results must not depend on batch or device count.
-    per_device = _LANES * math.ceil(min(chunk_size, trials) / (n_dev * _LANES))
-    chunk_size = n_dev * per_device
-    n_chunks = math.ceil(trials / chunk_size)
-
-    # Generations 2..G (or 1..G without a first step) run in blocks of equal length.
-    if generations == 0:
-        first_step = None
-    g_start = 1 if first_step is None else 2
-    n_scan = max(generations - g_start + 1, 0)
-    if progress and n_scan > _MIN_BLOCK * 2:
-        block = max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS))
-    else:
-        block = max(n_scan, 1)
-    n_blocks = math.ceil(n_scan / block) if n_scan else 0
-    pad = n_blocks * block - n_scan
-    xs_np = jax.tree.map(np.asarray, xs)
-    # Per-generation inputs of the scanned generations, padded with their last row.
-    xs_scan = jax.tree.map(
-        lambda a: np.concatenate([a[g_start - 1:], np.repeat(a[-1:], pad, axis=0)])
-        if a.shape[0] else a, xs_np)
-    x1 = jax.tree.map(lambda a: a[0], xs_np) if first_step is not None else None
-    g_scan = np.arange(g_start, g_start + n_blocks * block, dtype=np.uint32)
-    slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec, np.int32)])
-
-    start_fn, block_fn, shard = _compiled(step, first_step, observe, n_rec, n_dev)
-    reporter = _Progress(label, n_chunks * max(n_blocks, 1), enabled=progress)
+    plan = _Plan(generations, trials, record, xs, first_step, chunk_size, progress)
     outputs = []
-    for c in range(n_chunks):
-        keys = trial_keys(key, c * chunk_size, chunk_size)
-        if shard is not None:
-            keys = jax.device_put(keys, shard)
-        state, buf = start_fn(keys, state0, x1, slot[0], slot[min(1, generations)])
-        for b in range(n_blocks):
-            sl = slice(b * block, (b + 1) * block)
-            state, buf = block_fn(keys, state, buf, g_scan[sl],
-                                  jax.tree.map(lambda a: a[sl], xs_scan), slot_scan[sl])
-            reporter.update(buf)
-        if n_blocks == 0:
-            reporter.update(buf)
-        keep = min(chunk_size, trials - c * chunk_size)
-        outputs.append(jax.tree.map(lambda a: a[:keep, :n_rec], buf))
-    reporter.close()
-    records = outputs[0] if n_chunks == 1 else jax.tree.map(
+    for keep, buf in plan.chunks(key, state0, step, first_step, observe, label, summary=0):
+        outputs.append(jax.tree.map(lambda a: jnp.swapaxes(a[:plan.n_rec, :keep], 0, 1), buf))
+    records = outputs[0] if len(outputs) == 1 else jax.tree.map(
         lambda *a: jnp.concatenate(a, axis=0), *outputs)
-    return gens, records
+    return plan.gens, records
+
+
+def summarize_chain(key, *, state0, step, observe, generations, trials, xs, record="log",
+                    first_step=None, chunk_size=None, keep: int = 4096, progress=False,
+                    label: str = "chain") -> Summary:
+    """Like :func:`run_chain`, but keep only streaming :class:`Summary` statistics.
+
+    ``observe(state)`` returns the statistics to summarise (float arrays).  Memory is
+    ``O(chunk × state + R × keep)``: independent of the number of trials and, with ``record``
+    fixed (e.g. ``"log"``), nearly independent of the number of generations.  Per-trial values
+    are the same as :func:`run_chain`'s for the same key.
+    """
+    keep = _validate.integer("keep", keep, minimum=1)
+    plan = _Plan(generations, trials, record, xs, first_step, chunk_size, progress)
+    keep_chunk = min(keep, plan.chunk_size)
+    total, acc, samples = 0, None, []
+    for valid, buf in plan.chunks(key, state0, step, first_step, observe, label,
+                                  summary=keep_chunk):
+        mean, m2, lo, hi, sample = jax.tree.map(
+            lambda a: np.asarray(a[:plan.n_rec], np.float64), buf,
+            is_leaf=lambda x: isinstance(x, jax.Array))
+        if total < keep:
+            samples.append(jax.tree.map(lambda a: a[:, :min(valid, keep - total)], sample))
+        part = (valid, mean, m2, lo, hi)
+        acc = part if acc is None else _merge(acc, part)
+        total += valid
+    n, mean, m2, lo, hi = acc
+    sample = samples[0] if len(samples) == 1 else jax.tree.map(
+        lambda *a: np.concatenate(a, axis=1), *samples)
+    variance = jax.tree.map(lambda v: v / max(n - 1, 1), m2)
+    return Summary(plan.gens, n, mean, variance, lo, hi, sample)
+
+
+def _merge(a, b):
+    """Chan, Golub & LeVeque's pairwise update of (count, mean, M2, min, max)."""
+    na, mean_a, m2_a, lo_a, hi_a = a
+    nb, mean_b, m2_b, lo_b, hi_b = b
+    n = na + nb
+    delta = jax.tree.map(lambda x, y: y - x, mean_a, mean_b)
+    mean = jax.tree.map(lambda x, d: x + d * nb / n, mean_a, delta)
+    m2 = jax.tree.map(lambda x, y, d: x + y + d * d * na * nb / n, m2_a, m2_b, delta)
+    return (n, mean, m2, jax.tree.map(np.minimum, lo_a, lo_b), jax.tree.map(np.maximum, hi_a, hi_b))
+
+
+class _Plan:
+    """Chunks of trials, blocks of generations and the slot of each recorded generation."""
+
+    def __init__(self, generations, trials, record, xs, first_step, chunk_size, progress):
+        generations = _validate.integer("generations", generations, minimum=0)
+        self.trials = _validate.integer("trials", trials, minimum=1)
+        self.gens = record_generations(record, generations)
+        self.n_rec = n_rec = self.gens.size
+        slot = np.full(generations + 1, n_rec, dtype=np.int32)
+        slot[self.gens] = np.arange(n_rec, dtype=np.int32)
+
+        self.n_dev = n_dev = jax.device_count()
+        chunk_size = _validate.integer("chunk_size", min(trials, 65536) if chunk_size is None
+                                       else chunk_size, minimum=1)
+        # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
+        # round differently for other batch sizes, and results must not depend on batch or
+        # device count.
+        per_device = _LANES * math.ceil(min(chunk_size, trials) / (n_dev * _LANES))
+        self.chunk_size = n_dev * per_device
+        self.n_chunks = math.ceil(trials / self.chunk_size)
+
+        # Generations 2..G (or 1..G without a first step) run in blocks of equal length.
+        self.first = first_step is not None and generations >= 1
+        g_start = 2 if self.first else 1
+        n_scan = max(generations - g_start + 1, 0)
+        if progress and n_scan > _MIN_BLOCK * 2:
+            self.block = max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS))
+        else:
+            self.block = max(n_scan, 1)
+        self.n_blocks = math.ceil(n_scan / self.block) if n_scan else 0
+        pad = self.n_blocks * self.block - n_scan
+        xs_np = jax.tree.map(np.asarray, xs)
+        # Per-generation inputs of the scanned generations, padded with their last row.
+        self.xs_scan = jax.tree.map(
+            lambda a: np.concatenate([a[g_start - 1:], np.repeat(a[-1:], pad, axis=0)])
+            if a.shape[0] else a, xs_np)
+        self.x1 = jax.tree.map(lambda a: a[0], xs_np) if self.first else None
+        self.g_scan = np.arange(g_start, g_start + self.n_blocks * self.block, dtype=np.uint32)
+        self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec, np.int32)])
+        self.slot0, self.slot1 = slot[0], slot[min(1, generations)]
+        self.progress = progress
+
+    def chunks(self, key, state0, step, first_step, observe, label, summary: int):
+        """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
+        start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
+                                       self.n_rec, summary)
+        shard = _trial_sharding(self.n_dev)
+        reporter = _Progress(label, self.n_chunks * max(self.n_blocks, 1), enabled=self.progress)
+        for c in range(self.n_chunks):
+            valid = min(self.chunk_size, self.trials - c * self.chunk_size)
+            keys = trial_keys(key, c * self.chunk_size, self.chunk_size)
+            mask = np.arange(self.chunk_size) < valid
+            if shard is not None:
+                keys, mask = jax.device_put((keys, mask), shard)
+            state, buf = start_fn(keys, mask, state0, self.x1, self.slot0, self.slot1)
+            for b in range(self.n_blocks):
+                sl = slice(b * self.block, (b + 1) * self.block)
+                state, buf = block_fn(keys, mask, state, buf, self.g_scan[sl],
+                                      jax.tree.map(lambda a: a[sl], self.xs_scan),
+                                      self.slot_scan[sl])
+                reporter.update(buf)
+            if self.n_blocks == 0:
+                reporter.update(buf)
+            yield valid, buf
+        reporter.close()
 
 
 @functools.lru_cache(maxsize=128)
-def _compiled(step, first_step, observe, n_rec: int, n_dev: int):
-    """Jitted, vmapped start and block functions for one chain definition."""
+def _compiled(step, first_step, observe, n_rec: int, summary: int):
+    """Jitted start and block functions for one chain definition.
 
-    def write(buf, state, s):
-        return jax.tree.map(lambda b, o: b.at[s].set(o), buf, observe(state))
+    The scan over generations carries the whole chunk's batched state.  With ``summary == 0``
+    generation ``g`` writes its observations ``(batch, ...)`` to row ``slot[g]`` of the
+    buffer; otherwise it writes (mean, M2, min, max, first ``summary`` values) over the
+    chunk's valid trials.
+    """
+    v_step = jax.vmap(step, in_axes=(0, 0, None))
+    v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
+    v_observe = jax.vmap(observe)
+    gen_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))
 
-    def start_one(tkey, state0, x1, s0, s1):
-        state = state0
-        buf = jax.tree.map(lambda o: jnp.zeros((n_rec + 1,) + o.shape, o.dtype), observe(state))
-        buf = write(buf, state, s0)
-        if first_step is not None:
-            state = first_step(jax.random.fold_in(tkey, 1), state, x1)
-            buf = write(buf, state, s1)
+    def reduce(obs, mask):
+        if not summary:
+            return obs
+
+        def stats(v):
+            m = mask.reshape(mask.shape + (1,) * (v.ndim - 1))
+            mean = jnp.sum(jnp.where(m, v, 0), axis=0) / jnp.sum(mask)
+            m2 = jnp.sum(jnp.where(m, (v - mean) ** 2, 0), axis=0)
+            lo = jnp.min(jnp.where(m, v, jnp.inf), axis=0)
+            hi = jnp.max(jnp.where(m, v, -jnp.inf), axis=0)
+            return mean, m2, lo, hi, v[:summary]
+
+        leaves = [stats(v) for v in jax.tree.leaves(obs)]
+        treedef = jax.tree.structure(obs)
+        return tuple(jax.tree.unflatten(treedef, [leaf[i] for leaf in leaves]) for i in range(5))
+
+    def write(buf, state, mask, s):
+        return jax.tree.map(lambda b, o: b.at[s].set(o), buf, reduce(v_observe(state), mask))
+
+    def start(keys, mask, state0, x1, s0, s1):
+        state = jax.tree.map(lambda a: jnp.broadcast_to(a, keys.shape + a.shape), state0)
+        rows = reduce(v_observe(state), mask)
+        buf = jax.tree.map(lambda o: jnp.zeros((n_rec + 1,) + o.shape, o.dtype), rows)
+        buf = write(buf, state, mask, s0)
+        if v_first is not None:
+            state = v_first(gen_keys(keys, 1), state, x1)
+            buf = write(buf, state, mask, s1)
         return state, buf
 
-    def block_one(tkey, state, buf, g, x, s):
+    def block(keys, mask, state, buf, g, x, s):
         def body(carry, inp):
             state, buf = carry
             g_i, x_i, s_i = inp
-            state = step(jax.random.fold_in(tkey, g_i), state, x_i)
-            return (state, write(buf, state, s_i)), None
+            state = v_step(gen_keys(keys, g_i), state, x_i)
+            return (state, write(buf, state, mask, s_i)), None
 
         (state, buf), _ = jax.lax.scan(body, (state, buf), (g, x, s))
         return state, buf
 
-    shard = _trial_sharding(n_dev)
-    start_fn = jax.jit(jax.vmap(start_one, in_axes=(0, None, None, None, None)),
-                       out_shardings=shard)
-    block_fn = jax.jit(jax.vmap(block_one, in_axes=(0, 0, 0, None, None, None)),
-                       donate_argnums=(1, 2), out_shardings=shard)
-    return start_fn, block_fn, shard
+    return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
 
 
 def _trial_sharding(n_dev: int):

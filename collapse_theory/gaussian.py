@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine
+from . import _validate, engine, policies
 from .sources import RealData, real_data
 
 ESTIMATORS = ("unbiased", "mle")
@@ -74,7 +74,7 @@ class _State(NamedTuple):
 
 def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=None,
              estimator="unbiased", method="exact", record=None, data="gaussian",
-             chunk_size=None, progress=False) -> GaussianResult:
+             chunk_size=None, progress=False, policy="replace") -> GaussianResult:
     """Run ``trials`` independent Gaussian refitting chains for ``generations`` fits.
 
     Args:
@@ -93,8 +93,77 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
         always uses ``M_1`` real samples; later generations are Gaussian.
       chunk_size: trials per chunk (default: bounded by sample-buffer memory).
       progress: report progress on stderr.
+      policy: which data each fit sees (:mod:`collapse_theory.policies`): ``"replace"`` (the
+        paper's chain, default), ``"accumulate"``, ``"accumulate-subsample"``, ``"fresh:γ"``,
+        ``"fixed:λ"`` or a :class:`~collapse_theory.policies.Policy`.
     """
     key = _validate.key("key", key)
+    if policies.parse(policy).name != "replace":
+        return policies.simulate_gaussian(
+            key, policy=policy, sample_size=sample_size, generations=generations, trials=trials,
+            dim=dim, mean=mean, cov=cov, estimator=estimator, method=method, record=record,
+            data=data, chunk_size=chunk_size, progress=progress)
+    chain, _ = _setup(sample_size, generations, trials, dim, mean, cov, estimator, method,
+                      record, data, chunk_size, progress)
+    gens, rec = engine.run_chain(key, observe=_observe, **chain)
+    return GaussianResult(jnp.asarray(gens), *rec)
+
+
+#: Statistics available to :func:`simulate_summary`.
+SUMMARY_STATISTICS = ("log_det", "mean_sq_dev", "w2_squared")
+
+
+def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_det", "mean_sq_dev"),
+                     keep=4096, record="log", dim=1, mean=None, cov=None, estimator="unbiased",
+                     method="exact", data="gaussian", chunk_size=None,
+                     progress=False) -> engine.Summary:
+    """Streaming summaries instead of per-trial records (see :func:`engine.summarize_chain`).
+
+    Same chain and keys as :func:`simulate`; memory is independent of ``trials``.  Statistics
+    (a dict in each :class:`~collapse_theory.engine.Summary` field): ``"log_det"`` (log det Σ_g),
+    ``"mean_sq_dev"`` (|μ_g − μ_0|²) and ``"w2_squared"`` (W2² to D0, Gaussian D0 only: Bures
+    from the factor, never underflows).
+    """
+    key = _validate.key("key", key)
+    names = tuple(statistics)
+    for name in names:
+        _validate.choice("statistics", name, SUMMARY_STATISTICS)
+    if not names:
+        raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
+    chain, (mean0, cov0, source) = _setup(sample_size, generations, trials, dim, mean, cov,
+                                          estimator, method, record, data, chunk_size, progress)
+    if "w2_squared" in names and not source.is_gaussian:
+        raise ValueError(f"statistics='w2_squared' needs a Gaussian D0, got data={data!r}; "
+                         "see metrics.gelbrich_to_d0 for a lower bound")
+    observe = _summary_observe(names, tuple(mean0.ravel()), tuple(cov0.ravel()))
+    return engine.summarize_chain(key, observe=observe, keep=keep, **chain)
+
+
+@functools.lru_cache(maxsize=32)
+def _summary_observe(names: tuple, mean0: tuple, cov0: tuple):
+    from . import metrics
+
+    mu0 = jnp.asarray(mean0)
+    sigma0 = jnp.asarray(cov0).reshape(mu0.size, mu0.size)
+
+    def observe(s: _State):
+        out = {}
+        if "log_det" in names:
+            out["log_det"] = 2.0 * jnp.sum(s.log_diag)
+        if "mean_sq_dev" in names:
+            out["mean_sq_dev"] = jnp.sum((s.mean - mu0.astype(s.mean.dtype)) ** 2)
+        if "w2_squared" in names:
+            factor = s.unit * jnp.exp(s.log_diag)[None, :]
+            out["w2_squared"] = metrics.w2_squared_gaussian_factor(
+                s.mean, factor, mu0.astype(s.mean.dtype), sigma0.astype(s.mean.dtype))
+        return out
+
+    return observe
+
+
+def _setup(sample_size, generations, trials, dim, mean, cov, estimator, method, record, data,
+           chunk_size, progress) -> tuple[dict, tuple]:
+    """Validate; return the engine's keyword arguments and D0 ``(mean, cov, source)``."""
     generations = _validate.integer("generations", generations, minimum=0)
     trials = _validate.integer("trials", trials, minimum=1)
     dim = _validate.integer("dim", dim, minimum=1)
@@ -121,14 +190,11 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
         per_trial = 4 * buffer_points * dim * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
 
-    gens, rec = engine.run_chain(
-        key, state0=state0, step=step, first_step=first_step, observe=_observe,
-        generations=generations, trials=trials, record=record,
-        xs=(jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype)), chunk_size=chunk_size,
-        progress=progress,
-        label=f"gaussian d={dim} {method}",
-    )
-    return GaussianResult(jnp.asarray(gens), *rec)
+    xs = (jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype))
+    chain = dict(state0=state0, step=step, first_step=first_step, generations=generations,
+                 trials=trials, record=record, xs=xs, chunk_size=chunk_size, progress=progress,
+                 label=f"gaussian d={dim} {method}")
+    return chain, (mean0, cov0, source)
 
 
 def _observe(s: _State):
