@@ -63,10 +63,25 @@ def record_generations(record, generations: int) -> np.ndarray:
     return np.unique(arr.astype(np.int64))
 
 
-def trial_keys(key, start: int, count: int):
+def trial_keys(key, start, count: int):
     """Keys of trials ``start .. start + count - 1``: ``fold_in(key, i)``."""
-    idx = jnp.arange(start, start + count, dtype=jnp.uint32)
-    return jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
+    idx = start + jnp.arange(count, dtype=jnp.uint32)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, idx)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _chunk_inputs(key, start, count: int, n_dev: int, valid):
+    """A chunk's trial keys and validity mask, made on the devices and split over them.
+
+    Nothing is transferred from the host but two scalars, so this also works when the devices
+    span several processes (``jax.distributed``).
+    """
+    keys = trial_keys(key, start, count)
+    mask = jnp.arange(count) < valid
+    shard = _trial_sharding(n_dev)
+    if shard is not None:
+        keys, mask = jax.lax.with_sharding_constraint((keys, mask), shard)
+    return keys, mask
 
 
 class Summary(NamedTuple):
@@ -229,14 +244,11 @@ class _Plan:
         """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
                                        self.n_rec, summary)
-        shard = _trial_sharding(self.n_dev)
         reporter = _Progress(label, self.n_chunks * max(self.n_blocks, 1), enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
-            keys = trial_keys(key, c * self.chunk_size, self.chunk_size)
-            mask = np.arange(self.chunk_size) < valid
-            if shard is not None:
-                keys, mask = jax.device_put((keys, mask), shard)
+            keys, mask = _chunk_inputs(key, np.uint32(c * self.chunk_size), self.chunk_size,
+                                       self.n_dev, valid)
             state, buf = start_fn(keys, mask, state0, self.x1, self.slot0, self.slot1)
             for b in range(self.n_blocks):
                 sl = slice(b * self.block, (b + 1) * self.block)
