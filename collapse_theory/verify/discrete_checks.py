@@ -77,11 +77,7 @@ def _(key, scale, control):
     h = np.asarray(discrete.gini_simpson(res), dtype=np.float64)
     expected = theory.expected_gini_simpson(P0, sched, n)
     out = stats.z_mean(h[:, -1], float(expected[n]))
-    gens = np.asarray(res.generation)
-    out.curve = {"n": gens.tolist(), "estimate": h.mean(0).tolist(),
-                 "stderr": (h.std(0, ddof=1) / np.sqrt(h.shape[0])).tolist(),
-                 "expected": expected[gens].tolist(), "xlabel": "generation n",
-                 "ylabel": "E H_n (M_g = 10 + 2g)"}
+    out.curve = stats.curve(res.generation, h, expected[res.generation], "E H_n (M_g = 10 + 2g)")
     return out
 
 
@@ -134,11 +130,8 @@ def _(key, scale, control):
     support = np.asarray(discrete.support_size(res), dtype=np.float64)
     expected = theory.expected_support(p, m, n)
     out = stats.z_mean(support[:, -1], float(expected[n]))
-    gens = np.asarray(res.generation)
-    out.curve = {"n": gens.tolist(), "estimate": support.mean(0).tolist(),
-                 "stderr": (support.std(0, ddof=1) / np.sqrt(support.shape[0])).tolist(),
-                 "expected": expected[gens].tolist(), "xlabel": "generation n",
-                 "ylabel": "E #surviving categories (Zipf K=50, M=100)"}
+    out.curve = stats.curve(res.generation, support, expected[res.generation],
+                            "E #surviving categories (Zipf K=50, M=100)")
     return out
 
 

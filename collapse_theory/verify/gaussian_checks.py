@@ -29,16 +29,6 @@ def _final(res, values):
     return np.asarray(values, dtype=np.float64)[:, -1]
 
 
-def _curve(res, values, expected_fn, ylabel: str) -> dict:
-    """Per recorded generation: mean ± SE over trials and the closed form."""
-    v = np.asarray(values, dtype=np.float64)
-    n = np.asarray(res.generation)
-    return {"n": n.tolist(), "estimate": v.mean(0).tolist(),
-            "stderr": (v.std(0, ddof=1) / np.sqrt(v.shape[0])).tolist(),
-            "expected": np.asarray(expected_fn(n), dtype=np.float64).tolist(),
-            "xlabel": "generation n", "ylabel": ylabel}
-
-
 def _log_det_mean(key, scale, control, *, m, n, dim, estimator, method, trials, curve=False):
     sim_estimator = _other(estimator) if control else estimator
     res = gaussian.simulate(key, sample_size=m, generations=n, trials=trials * scale, dim=dim,
@@ -47,7 +37,8 @@ def _log_det_mean(key, scale, control, *, m, n, dim, estimator, method, trials, 
     expected = lambda g: theory.expected_log_det(g, m, dim, estimator)  # noqa: E731
     out = stats.z_mean(_final(res, res.log_det), float(expected(n)))
     if curve:
-        out.curve = _curve(res, res.log_det, expected, "E log det Σ_n")
+        out.curve = stats.curve(res.generation, res.log_det, expected(np.asarray(res.generation)),
+                                "E log det Σ_n")
     return out
 
 
@@ -115,7 +106,7 @@ def _(key, scale, control):
     std = np.exp(0.5 * np.asarray(res.log_det, np.float64))
     expected = lambda g: theory.expected_std(g, m)  # noqa: E731
     out = stats.z_mean(std[:, -1], float(expected(n)))
-    out.curve = _curve(res, std, expected, "E σ_n")
+    out.curve = stats.curve(res.generation, std, expected(np.asarray(res.generation)), "E σ_n")
     return out
 
 
@@ -154,7 +145,7 @@ def _mean_sq_dev(key, scale, control, *, estimator, m=100, n=50, dim=1, data="ga
     sq = _mean_sq(res)
     out = stats.z_mean(sq[:, -1], float(expected(n)))
     if curve:
-        out.curve = _curve(res, sq, expected, "E|μ_n − μ_0|²")
+        out.curve = stats.curve(res.generation, sq, expected(np.asarray(res.generation)), "E|μ_n − μ_0|²")
     return out
 
 
@@ -201,7 +192,7 @@ def _(key, scale, control):
     w2 = np.asarray(metrics.w2_squared_to_d0(res), np.float64)
     expected = lambda g: theory.expected_w2_squared(g, m)  # noqa: E731
     out = stats.z_mean(w2[:, -1], float(expected(n)))
-    out.curve = _curve(res, w2, expected, "E W2²(N(μ_n, σ_n²), D0)")
+    out.curve = stats.curve(res.generation, w2, expected(np.asarray(res.generation)), "E W2²(N(μ_n, σ_n²), D0)")
     out.curve["paper"] = np.asarray(theory.paper_w2_squared(res.generation, m)).tolist()
     return out
 

@@ -95,3 +95,15 @@ def chi_square(observed, probs, min_expected: float = 5.0) -> Outcome:
     return Outcome("chi-square", float(dof), chi2, float(np.sqrt(2 * dof)), chi2,
                    float(stats.chi2.sf(chi2, dof)),
                    f"Pearson chi-square, {o.size} pooled bins (expected >= {min_expected:g}), dof = {dof}")
+
+
+def curve(generation, values, expected, ylabel: str) -> dict:
+    """A check's figure data: per recorded generation, mean ± SE over trials and the closed form.
+
+    ``values`` is ``(trials, R)``; ``expected`` the closed form at ``generation``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return {"n": np.asarray(generation).tolist(), "estimate": v.mean(0).tolist(),
+            "stderr": (v.std(0, ddof=1) / np.sqrt(v.shape[0])).tolist(),
+            "expected": np.asarray(expected, dtype=np.float64).tolist(),
+            "xlabel": "generation n", "ylabel": ylabel}
