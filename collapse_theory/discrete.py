@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine
+from . import _validate, engine, policies
 from .samplers import multinomial
 from .theory import discrete as theory
 
@@ -134,7 +134,8 @@ def _record(record, generations: int) -> np.ndarray:
 
 
 def simulate(key, probs, *, sample_size, generations, trials, record=None, normalize=False,
-             pseudocount=0.0, mix=0.0, chunk_size=None, progress=False) -> DiscreteResult:
+             pseudocount=0.0, mix=0.0, chunk_size=None, progress=False,
+             policy="replace") -> DiscreteResult:
     """Run ``trials`` independent discrete resampling chains for ``generations`` fits.
 
     Args:
@@ -150,8 +151,13 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
       mix: weight ``ε ∈ [0, 1]`` of the uniform law in the fit.
       chunk_size: trials per chunk (default: bounded by recording-buffer memory).
       progress: report progress on stderr.
+      policy: which data each fit sees (:mod:`collapse_theory.policies`): ``"replace"``
+        (default), ``"accumulate"``, ``"accumulate-subsample"``, ``"fresh:γ"`` or ``"fixed:λ"``.
+        Under a policy ``counts`` are the counts of the data fit ``g`` used and
+        ``sample_size`` holds their totals ``N_g`` (e.g. ``M_1 + … + M_g`` under accumulate).
     """
     key = _validate.key("key", key)
+    pol = policies.parse(policy)
     p0 = check_probs(probs, normalize=normalize)
     generations = _validate.integer("generations", generations, minimum=0)
     trials = _validate.integer("trials", trials, minimum=1)
@@ -182,6 +188,14 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
 
     # Fit G is always recorded internally: its row holds the final extinction/fixation.
     internal = np.union1d(gens, [generations])
+    if pol.name != "replace":
+        counts, extinct, fixed, fit = policies.discrete_chain(
+            key, p0, policy=pol, m=m, generations=generations, trials=trials,
+            record_internal=internal, alpha=alpha, eps=eps, extinct0=extinct0, fixed0=fixed0,
+            chunk_size=chunk_size, progress=progress)
+        if internal.size != gens.size:
+            counts = counts[:, :-1]
+        return DiscreteResult(gens, counts, p0, fit, extinct[:, -1], fixed[:, -1], alpha, eps)
     if chunk_size is None:
         per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
