@@ -2,18 +2,22 @@ r"""Exact samplers for the chains: binomial, multinomial, gamma / χ² and the B
 
 ``jax.random`` evaluates every branch of its binomial for every element, each in a per-element
 ``while_loop`` (so every lane waits for the slowest), returns float counts from its multinomial,
-and its gamma is much slower than numpy's.  The samplers here are exact (up to floating-point
-rounding of the acceptance tests) and vectorised the other way round:
+and its gamma is several times slower than numpy's.  The samplers here are exact (up to the
+floating-point rounding of their acceptance tests) and organised for vector hardware:
 
-* rejection samplers draw ``C`` candidates per element at once and keep the first accepted one;
-  a ``lax.while_loop`` over *rounds* runs only while some element is still unresolved (rare);
-* a branch (BTRS or inversion) is a ``while_loop`` whose condition holds only for the elements
-  that need it, so a batch that needs one branch never runs the other;
+* **inversion** (binomial with mean ``n·min(p, 1−p) < 10``) steps all elements through
+  ``k = 0, 1, ...`` together: a handful of flops per step and one uniform per element;
+* **rejection** (BTRS for larger binomial means, Marsaglia–Tsang for gamma) runs in *rounds*.
+  Each round takes the elements still unresolved, gathers them into a compact buffer (sizes
+  ``L/16`` or ``L`` of the ``L`` lanes, chosen by ``lax.switch`` on their number), draws a few
+  candidates for each at once and scatters back the accepted ones.  The work of a round is
+  that of the elements it serves, so a batch pays neither for the branch it does not need nor
+  for waiting on its slowest lane.  Under ``vmap`` the compaction spans the whole batch
+  (``jax.custom_batching.custom_vmap``), and element ``e`` of batch member ``b`` draws its
+  round-``i`` candidates from ``fold_in(fold_in(fold_in(key_b, salt), e), i)``: results depend
+  only on each member's own key and inputs, so ``vmap(f)(keys)[b] == f(keys[b])``;
 * counts are carried as floats holding exact integers (``n ≤ 2**24`` in float32,
   ``n ≤ 2**53`` in float64) and returned as integers.
-
-Under ``vmap`` a ``while_loop`` runs until every lane is done, so the cost of a batch is that of
-its slowest lane; the rounds keep that small.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.extend.random
 import jax.numpy as jnp
 import numpy as np
 
@@ -28,18 +33,19 @@ from . import _validate
 
 #: Binomial means ``n·min(p, 1−p)`` at or above this use BTRS (Hörmann 1993 requires ≥ 10).
 _BTRS_MIN_MEAN = 10.0
-#: Candidates per rejection round.
+#: Candidates per element per rejection round.
 _BTRS_CANDIDATES = 2
+_GAMMA_FIRST_CANDIDATES = 1
 _GAMMA_CANDIDATES = 2
 #: Sequential-search steps per ``while_loop`` iteration of binomial inversion.
 _INVERSION_STEPS = 8
+#: Compact buffers hold ``L // _BUCKET`` lanes when at most that many are unresolved.
+_BUCKET = 16
 
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
 _STIRLERR = np.array([0.0] + [math.lgamma(k + 1.0) - (0.5 * math.log(2.0 * math.pi * k)
                                                      + k * math.log(k) - k)
                               for k in range(1, 16)])
-
-
 def _float_dtype():
     return jnp.asarray(0.0).dtype
 
@@ -116,6 +122,198 @@ def _shape(name: str, shape, *arrays):
     return shape
 
 
+def _positive(name: str, x, ftype):
+    """A real array (possibly traced); concrete values must be finite and > 0."""
+    x = jnp.asarray(x)
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+    value = _concrete(x)
+    if value is not None and value.size and not (np.all(np.isfinite(value)) and np.all(value > 0)):
+        raise ValueError(f"{name} must be finite and > 0, got values in [{np.nanmin(value)}, "
+                         f"{np.nanmax(value)}] (or NaN/inf)")
+    return x.astype(ftype)
+
+
+# --------------------------------------------------------------------------------------------
+# Random words: Threefry-2x32 on explicit counters
+
+
+_threefry2x32 = jax.extend.random.threefry2x32_p
+#: Counter word ``c0`` of per-lane seeds (dense streams use small ``c0``).
+_LANE = 0x80000000
+
+
+def _seed(key):
+    """A ``uint32[2]`` Threefry key from a ``jax.random`` key (its own data for threefry keys).
+
+    Samplers hash explicit counters ``(c0, c1)`` with it, two independent words per block:
+    ``jax.random.uniform`` spends a block per word and builds its counters more slowly.
+    """
+    if str(jax.random.key_impl(key)) == "threefry2x32":
+        return jax.random.key_data(key)
+    return jax.random.bits(key, (2,), jnp.uint32)
+
+
+def _hash(seed, c0, c1):
+    """Threefry-2x32 of the counters ``(c0, c1)`` under ``seed`` (``(..., 2)``): two words."""
+    c0, c1, k0, k1 = jnp.broadcast_arrays(jnp.asarray(c0, jnp.uint32), jnp.asarray(c1, jnp.uint32),
+                                          seed[..., 0], seed[..., 1])
+    return _threefry2x32.bind(k0, k1, c0, c1)
+
+
+def _unit(words, dtype):
+    """Uniforms on ``[0, 1)`` from a pair of words (float32: two uniforms; float64: one)."""
+    if jnp.finfo(dtype).bits == 32:
+        return tuple(jax.lax.bitcast_convert_type((w >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+                     - 1.0 for w in words)
+    hi, lo = (w.astype(jnp.uint64) for w in words)
+    bits = (((hi << 32) | lo) >> 12) | jnp.uint64(0x3FF0000000000000)
+    return (jax.lax.bitcast_convert_type(bits, jnp.float64) - 1.0,)
+
+
+def _uniform_pairs(seed, c0, c1, dtype):
+    """Two independent uniform arrays for the counters ``(c0, c1)`` (one or two blocks each)."""
+    if jnp.finfo(dtype).bits == 32:
+        return _unit(_hash(seed, c0, c1), dtype)
+    c1 = jnp.asarray(c1, jnp.uint32) * 2
+    return _unit(_hash(seed, c0, c1), dtype) + _unit(_hash(seed, c0, c1 + 1), dtype)
+
+
+def _uniform(seed, stream: int, shape, dtype):
+    """Uniforms on ``[0, 1)`` of ``shape`` from the dense stream ``c0 = stream``."""
+    size = math.prod(shape)
+    u, v = _uniform_pairs(seed, stream, jnp.arange((size + 1) // 2, dtype=jnp.uint32), dtype)
+    return jnp.concatenate([u, v])[:size].reshape(shape)
+
+
+def _to_normal(u):
+    """``N(0, 1)`` from uniforms on the ``[0, 1)`` grid (shifted half a step: never ±∞)."""
+    return math.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0 + jnp.finfo(u.dtype).eps)
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorised rejection in compacted rounds
+
+
+def _pick(values, ok):
+    """The first accepted candidate along the last axis and whether there is one."""
+    idx = jnp.argmax(ok, axis=-1)
+    return jnp.take_along_axis(values, idx[..., None], axis=-1)[..., 0], jnp.any(ok, axis=-1)
+
+
+def _rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
+    """Rejection sampling for the lanes ``todo`` (flat ``(L,)``) in compacted rounds.
+
+    Each pass gathers the unresolved lanes into a buffer of ``L // _BUCKET`` lanes (or ``L``
+    when more are left), draws ``candidates`` uniform pairs per lane from the counters
+    ``(r, j)`` under ``lane_seed(lane)`` (``r`` the lane's round), and scatters back the
+    first accepted candidate.  The full buffer runs one round per pass; the small one runs
+    rounds until all its lanes are done, so the ``O(L)`` gather and scatter happen about
+    twice whatever the acceptance rate.  ``prepare(*params) -> consts`` (per lane),
+    ``propose(consts, w) -> (values, accepted)`` with ``w`` of shape ``(lanes, candidates, 2)``.
+    Lanes not in ``todo`` give 0.
+    """
+    lanes = todo.shape[0]
+    dtype = params[0].dtype
+    caps = sorted({max(1, lanes // _BUCKET), lanes})
+    slots = jnp.arange(candidates, dtype=jnp.uint32)
+
+    def one_round(seeds, consts, r):
+        w = jnp.stack(_uniform_pairs(seeds[:, None, :], r, slots, dtype), axis=-1)
+        return _pick(*propose(consts, w))
+
+    def run(cap, r, out, todo):
+        idx = _nonzero(todo, cap)
+        j = jnp.minimum(idx, lanes - 1)
+        consts = tuple(c[:, None] for c in prepare(*(jnp.take(p, j) for p in params)))
+        seeds = lane_seed(j)
+        value, found = one_round(seeds, consts, r)
+        found = found | (idx >= lanes)
+        r = r + 1
+        if cap == caps[0]:  # the small buffer: finish its lanes here
+
+            def more(state):
+                r, value, found = state
+                v, ok = one_round(seeds, consts, r)
+                return r + 1, jnp.where(found, value, v), found | ok
+
+            r, value, found = jax.lax.while_loop(lambda s: ~jnp.all(s[2]), more, (r, value, found))
+        dest = jnp.where(found & (idx < lanes), idx, lanes)
+        return r, out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
+
+    def body(state):
+        r, out, todo = state
+        branch = jnp.sum(jnp.sum(todo) > jnp.asarray(caps[:-1], jnp.int32)) if len(caps) > 1 else 0
+        return jax.lax.switch(branch, [lambda *a, c=c: run(c, *a) for c in caps], r, out, todo)
+
+    state = (jnp.uint32(0), jnp.zeros(lanes, dtype), todo)
+    return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, state)[1]
+
+
+def _nonzero(mask, size):
+    """Indices of the first ``size`` set entries of the flat ``mask``, padded with ``len(mask)``.
+
+    ``jnp.nonzero`` with a prefix sum by ``associative_scan`` (3× faster than ``cumsum`` on CPU).
+    """
+    lanes = mask.shape[0]
+    rank = jax.lax.associative_scan(jnp.add, mask.astype(jnp.int32)) - 1
+    dest = jnp.where(mask, rank, size)
+    return jnp.full(size, lanes, jnp.int32).at[dest].set(jnp.arange(lanes, dtype=jnp.int32),
+                                                         mode="drop")
+
+
+def _compacted_sampler(prepare, propose, candidates):
+    """``f(seed, salt, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
+
+    Element ``e`` (flat index) hashes its own seed from ``(_LANE | salt, e)`` under ``seed``.
+    Under ``vmap`` all members' elements form one pool of lanes (member ``b`` using
+    ``seed[b]``), so the rounds are compacted across the batch and each member still gets
+    exactly what it would get alone.
+    """
+
+    def flat(lane_seed, todo, params):
+        return _rejection_rounds(lane_seed, todo.reshape(-1), tuple(p.reshape(-1) for p in params),
+                                 prepare, propose, candidates).reshape(todo.shape)
+
+    def seeds(seed, salt, e):
+        return jnp.stack(_hash(seed, jnp.uint32(_LANE) | salt, e), axis=-1)
+
+    @jax.custom_batching.custom_vmap
+    def sample(seed, salt, todo, *params):
+        return flat(lambda j: seeds(seed, salt, j), todo, params)
+
+    @sample.def_vmap
+    def sample_batched(axis_size, in_batched, seed, salt, todo, *params):
+        seed_b, salt_b, todo_b, *params_b = in_batched
+        todo, *params = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
+                         for x, b in zip((todo, *params), (todo_b, *params_b)))
+        size = math.prod(todo.shape[1:])
+
+        def lane_seed(j):
+            member = j // size
+            return seeds(seed[member] if seed_b else seed, salt[member] if salt_b else salt,
+                         j % size)
+
+        return flat(lane_seed, todo, params), True
+
+    return sample
+
+
+def _only_if_any(active, fn, default):
+    """``fn(live)`` if some element of ``active`` is set, else ``default``, computing nothing.
+
+    ``lax.cond`` computes both branches under ``vmap``; a ``while_loop`` that runs at most once
+    does not, and under ``vmap`` it is skipped when no lane is active.  ``live`` is a traced
+    ``True`` that depends on the loop counter: ``fn`` must derive its inputs from it, else XLA
+    hoists the loop-invariant work out of the loop and runs it unconditionally.
+    """
+    def body(state):
+        i, _, _ = state
+        return i + 1, fn(i == 0), jnp.zeros_like(active)
+
+    return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, (jnp.int32(0), default, active))[1]
+
+
 # --------------------------------------------------------------------------------------------
 # Binomial
 
@@ -142,55 +340,54 @@ def binomial(key, n, p, shape=None, *, dtype=None):
     p = _check_probability("p", p, ftype)
     shape = _shape("shape", shape, n, p)
     n, p = jnp.broadcast_to(n, shape), jnp.broadcast_to(p, shape)
-    return _binomial(key, n, p).astype(itype)
+    seed = _seed(key)
+    u = _uniform(seed, 0, shape, ftype)
+    return _binomial_from(u, seed, jnp.uint32(0), n, p).astype(itype)
 
 
-def _binomial(key, n, p):
-    """Binomial counts as floats holding exact integers (``n`` float, same shape as ``p``)."""
+def _binomial_from(u, seed, salt, n, p):
+    """Binomial counts (floats holding integers) from the inversion uniforms ``u``.
+
+    BTRS lanes hash their seeds from ``(seed, salt)`` (see :func:`_compacted_sampler`).
+    """
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
     n = jnp.maximum(n, 0.0)
     big = n * q >= _BTRS_MIN_MEAN
-    k_inv, k_btrs = jax.random.split(key)
-    small = _binomial_inversion(k_inv, n, jnp.where(big, 0.0, q), ~big)
-    large = _binomial_btrs(k_btrs, n, jnp.where(big, q, 0.5), big)
+    small = _binomial_inversion(u, n, jnp.where(big, 0.0, q), ~big)
+    large = _btrs(seed, salt, big, n, jnp.where(big, q, 0.5))
     x = jnp.where(big, large, small)
     return jnp.where(flip, n - x, x)
 
 
-def _binomial_inversion(key, n, q, active):
-    """Sequential search ``X = min{k : U < F(k)}`` for ``n·q < 10``, ``q ≤ ½``.
+def _binomial_inversion(u, n, q, active):
+    """Sequential search ``X = #{k : U ≥ F(k)} = min{k : U < F(k)}`` for ``n·q < 10``, ``q ≤ ½``.
 
-    Runs in blocks of ``_INVERSION_STEPS`` steps while some active element is unresolved.  An
-    element also stops at ``k = n`` or once ``F`` no longer changes past the mode (``U`` fell
-    in the rounding gap ``1 − F(n)``, probability ~ machine epsilon).
+    All elements step through ``k = 0, 1, ...`` together (``f(k+1) = f(k)·r·(n−k)/(k+1)``,
+    ``r = q/(1−q)``), ``_INVERSION_STEPS`` steps per ``while_loop`` iteration, until no active
+    element has ``U ≥ F(k)`` left.  An element stops counting at ``k = n`` and where ``F`` no
+    longer changes past the mode (``U`` fell in the rounding gap ``1 − F(n)``, probability of
+    order the machine epsilon).
     """
-    ftype = q.dtype
-    u = jax.random.uniform(key, q.shape, ftype)
     r = q / (1.0 - q)
     pk = jnp.exp(n * jnp.log1p(-q))
     mode = jnp.floor((n + 1.0) * q)
-    k = jnp.zeros_like(q)
-    done = ~active | (u < pk) | (n == 0)
-
-    def cond(state):
-        return jnp.any(~state[3])
+    alive = active & (u >= pk) & (n >= 1.0)
+    x = alive.astype(q.dtype)
 
     def body(state):
-        k, pk, f, done = state
+        k, pk, f, x, alive = state
         for _ in range(_INVERSION_STEPS):
-            k1 = k + 1.0
-            pk1 = pk * r * (n - k) / k1
-            f1 = f + pk1
-            go = ~done
-            k, pk = jnp.where(go, k1, k), jnp.where(go, pk1, pk)
-            stalled = (f1 == f) & (k1 > mode)
-            f = jnp.where(go, f1, f)
-            done = done | (u < f) | (k >= n) | stalled
-        return k, pk, f, done
+            pk = pk * r * ((n - k) * (1.0 / (k + 1.0)))
+            k = k + 1.0
+            f1 = f + pk
+            alive = alive & (u >= f1) & (k < n) & ((f1 > f) | (k <= mode))
+            x = x + alive
+            f = f1
+        return k, pk, f, x, alive
 
-    k, _, _, _ = jax.lax.while_loop(cond, body, (k, pk, pk, done))
-    return k
+    state = (jnp.zeros((), q.dtype), pk, pk, x, alive)
+    return jax.lax.while_loop(lambda s: jnp.any(s[4]), body, state)[3]
 
 
 def _stirlerr(k):
@@ -231,17 +428,11 @@ def _log_binomial_pmf(x, n, np_, nq):
             - 0.5 * (jnp.log(x) + jnp.log(n - x)))
 
 
-def _binomial_btrs(key, n, q, active):
-    """BTRS (Hörmann 1993, algorithm BTRS) for ``n·q ≥ 10``, ``q ≤ ½``, in rejection rounds.
-
-    The acceptance test compares ``log v`` with ``log f(k) − log f(m)`` (``m`` the mode)
-    computed with Loader's saddle-point terms; ``k ∈ {0, n}`` use ``f(0) = qⁿ``, ``f(n) = pⁿ``.
-    """
-    ftype = q.dtype
+def _btrs_prepare(n, q):
+    """Per-lane constants of BTRS (Hörmann 1993, algorithm BTRS, steps 0–1)."""
     spq = jnp.sqrt(n * q * (1.0 - q))
     b = 1.15 + 2.53 * spq
     a = -0.0873 + 0.0248 * b + 0.01 * q
-    c = n * q + 0.5
     v_r = 0.92 - 4.2 / b
     alpha = (2.83 + 5.1 / b) * spq
     m = jnp.floor((n + 1.0) * q)
@@ -252,36 +443,29 @@ def _binomial_btrs(key, n, q, active):
     log_f_m_abs = log_f_m + _stirlerr(n) - 0.5 * (math.log(2.0 * math.pi) - jnp.log(n))
     edge0 = n * jnp.log1p(-q) - log_f_m_abs
     edge_n = n * jnp.log(q) - log_f_m_abs
-    cand = (_BTRS_CANDIDATES,)
-    ex = lambda x: x[..., None]  # noqa: E731
+    return n, a, b, np_ + 0.5, v_r, alpha, np_, nq, log_f_m, edge0, edge_n
 
-    def round_(rkey):
-        uv = jax.random.uniform(rkey, q.shape + cand + (2,), ftype)
-        u = uv[..., 0] - 0.5
-        v = uv[..., 1]
-        us = 0.5 - jnp.abs(u)
-        k = jnp.floor((2.0 * ex(a) / us + ex(b)) * u + ex(c))
-        inside = (k >= 0.0) & (k <= ex(n))
-        squeeze = (us >= 0.07) & (v <= ex(v_r))
-        log_v = jnp.log(v * ex(alpha) / (ex(a) / (us * us) + ex(b)))
-        kk = jnp.clip(k, 1.0, ex(n) - 1.0)
-        bound = _log_binomial_pmf(kk, ex(n), ex(np_), ex(nq)) - ex(log_f_m)
-        bound = jnp.where(k <= 0, ex(edge0), jnp.where(k >= ex(n), ex(edge_n), bound))
-        ok = inside & (squeeze | (log_v <= bound))
-        first = jnp.argmax(ok, axis=-1)
-        value = jnp.take_along_axis(k, first[..., None], axis=-1)[..., 0]
-        return value, jnp.any(ok, axis=-1)
 
-    def cond(state):
-        return jnp.any(~state[2])
+def _btrs_propose(consts, w):
+    """BTRS candidates ``k`` and their acceptance (steps 1–3.3) from uniform pairs ``w``.
 
-    def body(state):
-        i, x, done = state
-        value, ok = round_(jax.random.fold_in(key, i))
-        return i + 1, jnp.where(done, x, value), done | ok
+    The final test compares ``log v`` with ``log f(k) − log f(m)`` (``m`` the mode) from
+    Loader's saddle-point terms; ``k ∈ {0, n}`` use ``f(0) = qⁿ``, ``f(n) = pⁿ``.
+    """
+    n, a, b, c, v_r, alpha, np_, nq, log_f_m, edge0, edge_n = consts
+    u = w[..., 0] - 0.5
+    v = w[..., 1]
+    us = 0.5 - jnp.abs(u)
+    k = jnp.floor((2.0 * a / us + b) * u + c)
+    inside = (k >= 0.0) & (k <= n)
+    squeeze = (us >= 0.07) & (v <= v_r)
+    log_v = jnp.log(v * alpha / (a / (us * us) + b))
+    bound = _log_binomial_pmf(jnp.clip(k, 1.0, n - 1.0), n, np_, nq) - log_f_m
+    bound = jnp.where(k <= 0, edge0, jnp.where(k >= n, edge_n, bound))
+    return k, inside & (squeeze | (log_v <= bound))
 
-    _, x, _ = jax.lax.while_loop(cond, body, (jnp.uint32(0), jnp.zeros_like(q), ~active))
-    return x
+
+_btrs = _compacted_sampler(_btrs_prepare, _btrs_propose, _BTRS_CANDIDATES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,12 +518,156 @@ def _multinomial(key, n, probs):
     last = jnp.max(jnp.where(positive, idx, -1), axis=0)
     cond_p = jnp.where(positive, jnp.minimum(p / jnp.where(positive, suffix, 1.0), 1.0), 0.0)
     cond_p = jnp.where(idx == last, 1.0, cond_p)
-    keys = jax.random.split(key, k_cat)
+    seed = _seed(key)
+    u = _uniform(seed, 0, p.shape, p.dtype)
 
     def body(left, inp):
-        k, pk = inp
-        x = _binomial(k, left, pk)
+        i, u_i, p_i = inp
+        x = _binomial_from(u_i, seed, i, left, p_i)
         return left - x, x
 
-    _, counts = jax.lax.scan(body, n, (keys, cond_p))
+    _, counts = jax.lax.scan(body, n, (jnp.arange(k_cat, dtype=jnp.uint32), u, cond_p))
     return jnp.moveaxis(counts, 0, -1)
+
+
+# --------------------------------------------------------------------------------------------
+# Gamma and χ²
+
+
+def log_gamma(key, a, shape=None, dtype=None):
+    """``log G`` for ``G ~ Gamma(a, 1)``, accurate for any ``a > 0`` (no underflow).
+
+    Marsaglia & Tsang (2000) for shape ``b = a`` (``a ≥ 1``) or ``b = a + 1`` (``a < 1``):
+    ``G_b = d·(1 + c x)³``, ``d = b − ⅓``, ``c = 1/√(9d)``, ``x ~ N(0, 1)``, accepted when
+    ``log U < x²/2 + d(1 − v + log v)`` (squeeze ``U < 1 − 0.0331 x⁴``), the test written in
+    terms of ``log1p(c x) − c x`` so that it stays accurate for ``a`` up to ``1e7`` in float32.
+    For ``a < 1``, ``log G_a = log G_{a+1} + log(U)/a`` (Marsaglia & Tsang's boost), exact and
+    finite even for ``a = 1e-3`` where ``G_a`` itself underflows.  Invalid traced ``a`` give NaN.
+
+    Args:
+      key: a ``jax.random.key``.
+      a: shape parameter(s) ``> 0``.
+      shape: output shape (broadcast with ``a``); default ``a``'s shape.
+      dtype: float dtype (default float64 with ``jax_enable_x64``, else float32).
+    """
+    key = _validate.key("key", key)
+    ftype = _real_dtype(dtype)
+    a = _positive("a", a, ftype)
+    shape = _shape("shape", shape, a)
+    return _log_gamma(_seed(key), jnp.broadcast_to(a, shape))
+
+
+def gamma(key, a, shape=None, dtype=None):
+    """``G ~ Gamma(a, 1)`` (``exp`` of :func:`log_gamma`; underflows to 0 for tiny ``a``)."""
+    return jnp.exp(log_gamma(key, a, shape, dtype))
+
+
+def log_chisquare(key, dof, shape=None, dtype=None):
+    """``log X`` for ``X ~ χ²_dof``: ``log 2 + log G(dof/2)`` (see :func:`log_gamma`)."""
+    key = _validate.key("key", key)
+    ftype = _real_dtype(dtype)
+    dof = _positive("dof", dof, ftype)
+    shape = _shape("shape", shape, dof)
+    return math.log(2.0) + _log_gamma(_seed(key), jnp.broadcast_to(0.5 * dof, shape))
+
+
+def chisquare(key, dof, shape=None, dtype=None):
+    """``X ~ χ²_dof`` (``exp`` of :func:`log_chisquare`)."""
+    return jnp.exp(log_chisquare(key, dof, shape, dtype))
+
+
+def _mt_prepare(b):
+    d = b - 1.0 / 3.0
+    return d, 1.0 / jnp.sqrt(9.0 * d)
+
+
+def _log1pmx(t):
+    """``log(1 + t) − t`` without cancellation for small ``|t|``.
+
+    With ``v = t/(2 + t)``: ``log1p(t) − t = −2v²/(1 − v) + 2v³ Σ_{j≥0} v^{2j}/(2j + 3)``, the
+    series summed to below the dtype's epsilon for ``|v| < 0.1``; ``log1p(t) − t`` elsewhere.
+    """
+    v = t / (2.0 + t)
+    v2 = v * v
+    s = jnp.zeros_like(v)
+    for j in range(8 if jnp.finfo(t.dtype).bits > 32 else 4, -1, -1):
+        s = 1.0 / (2 * j + 3) + v2 * s
+    near = -2.0 * v2 / (1.0 - v) + 2.0 * v * v2 * s
+    return jnp.where(jnp.abs(v) < 0.1, near, jnp.log1p(t) - t)
+
+
+def _mt_propose(consts, w):
+    """Marsaglia–Tsang candidates ``log(d v)`` and their acceptance from uniform pairs ``w``.
+
+    ``x = √2 erfinv(2w₀ − 1)`` is normal; with ``t = c x`` and ``d c² = 1/9`` the exponent is
+    ``x²/2 + d(1 − v + log v) = x²/2 − x²/3 − c x³/9 + 3d·(log1p(t) − t)``.
+    """
+    d, c = consts
+    x = _to_normal(w[..., 0])
+    u = w[..., 1]
+    t = c * x
+    valid = t > -1.0
+    ts = jnp.where(valid, t, 0.0)
+    x2 = x * x
+    squeeze = u < 1.0 - 0.0331 * x2 * x2
+    log_ratio = x2 / 6.0 - c * x2 * x / 9.0 + 3.0 * d * _log1pmx(ts)
+    ok = valid & (squeeze | (jnp.log(u) < log_ratio))
+    return jnp.log(d) + 3.0 * jnp.log1p(ts), ok
+
+
+_mt = _compacted_sampler(_mt_prepare, _mt_propose, _GAMMA_CANDIDATES)
+
+
+def _log_gamma(seed, a):
+    """``log G(a)`` (float ``a`` of the output's shape and dtype) from the Threefry ``seed``.
+
+    Streams: ``c0 = 1`` first-round candidates, ``2 + j`` the ``a < 1`` boost, lanes (salt 0)
+    for the later rounds.
+    """
+    small = a < 1.0
+    b = jnp.where(small, a + 1.0, a)
+    consts = _mt_prepare(b)
+    count = jnp.arange(a.size * _GAMMA_FIRST_CANDIDATES, dtype=jnp.uint32)
+    w = jnp.stack(_uniform_pairs(seed, 1, count, a.dtype), axis=-1)
+    w = w.reshape(a.shape + (_GAMMA_FIRST_CANDIDATES, 2))
+    value, found = _pick(*_mt_propose(tuple(c[..., None] for c in consts), w))
+    value = jnp.where(found, value, _mt(seed, jnp.uint32(0), ~found, b))
+
+    def boost(live):
+        u = _uniform(seed, 2 + (~live).astype(jnp.uint32), a.shape, a.dtype)
+        return jnp.where(small, jnp.log1p(-u) / a, 0.0)
+
+    return value + _only_if_any(small, boost, jnp.zeros_like(a))
+
+
+# --------------------------------------------------------------------------------------------
+# Wishart (Bartlett)
+
+
+def bartlett(key, dof, dim, dtype=None):
+    r"""Bartlett factor of a ``Wishart_dim(dof, I)`` matrix: ``(log_diag, lower)``.
+
+    ``A`` lower triangular with ``A Aᵀ ~ Wishart_dim(dof, I)``: ``log A_jj = ½ log χ²_{dof−j+1}``
+    (``j = 1..dim``, independent) and ``lower`` its strictly-lower part, i.i.d. ``N(0, 1)``
+    (Bartlett 1933).  ``log_diag`` has shape ``dof.shape + (dim,)``, ``lower``
+    ``dof.shape + (dim, dim)`` with zeros on and above the diagonal.
+
+    Args:
+      key: a ``jax.random.key``.
+      dof: degrees of freedom ``> dim − 1`` (scalar or array, may be traced).
+      dim: the dimension (a Python int ``≥ 1``).
+      dtype: float dtype (default float64 with ``jax_enable_x64``, else float32).
+    """
+    key = _validate.key("key", key)
+    dim = _validate.integer("dim", dim, minimum=1)
+    ftype = _real_dtype(dtype)
+    dof = jnp.asarray(dof)
+    value = _concrete(dof)
+    if value is not None and value.size and not np.all(value > dim - 1):
+        raise ValueError(f"dof must be > dim - 1 = {dim - 1}, got {np.min(value)}")
+    dof = _positive("dof", dof, ftype)
+    k_diag, k_low = jax.random.split(key)
+    chi_dof = dof[..., None] - jnp.arange(dim, dtype=ftype)
+    log_diag = 0.5 * (math.log(2.0) + _log_gamma(_seed(k_diag), 0.5 * chi_dof))
+    lower = _to_normal(_uniform(_seed(k_low), 0, dof.shape + (dim, dim), ftype))
+    return log_diag, jnp.tril(lower, -1)
