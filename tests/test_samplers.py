@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.special as sp
 import scipy.stats as st
 
 
@@ -75,7 +76,7 @@ def test_binomial_matches_scipy(n, p):
                                  (3 * 10 ** 12, 0.999)])
 def test_binomial_x64_huge_n(n, p):
     with jax.enable_x64(True):
-        x = samplers.binomial(jax.random.key(3), jnp.int64(n), p, (N,))
+        x = _binomial_x64()(jax.random.key(3), jnp.int64(n), jnp.float64(p))
         assert x.dtype == jnp.int64
         x = np.asarray(x)
     assert x.min() >= 0 and x.max() <= n
@@ -83,31 +84,55 @@ def test_binomial_x64_huge_n(n, p):
     assert chi2_pvalue(x, st.binom(n, perturbed_p(p))) < ALPHA  # negative control
 
 
+_X64_CACHE = {}
+
+
+def _binomial_x64():
+    """One jitted sampler for all x64 cases (traced under jax_enable_x64)."""
+    if "f" not in _X64_CACHE:
+        _X64_CACHE["f"] = jax.jit(lambda key, n, p: samplers.binomial(key, n, p, (N,)))
+    return _X64_CACHE["f"]
+
+
 def test_binomial_edges_are_exact():
     key = jax.random.key(0)
-    n = jnp.array([0, 0, 7, 7, 2 ** 24, 2 ** 24, 3])
-    p = jnp.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.5])
-    x = np.asarray(samplers.binomial(key, n, p, (1000, 7)))
-    np.testing.assert_array_equal(x[:, :6], np.broadcast_to([0, 0, 0, 7, 0, 2 ** 24], (1000, 6)))
-    assert set(np.unique(x[:, 6])) == {0, 1, 2, 3}
+    for n, p, expected in [(0, 0.3, 0), (7, 0.0, 0), (7, 1.0, 7), (2 ** 24, 0.0, 0),
+                           (2 ** 24, 1.0, 2 ** 24), (0, 1.0, 0)]:
+        np.testing.assert_array_equal(_binomial(key, jnp.int32(n), jnp.float32(p)), expected)
 
 
-def test_binomial_traced_n_under_jit_and_vmap():
+def test_binomial_broadcasts_and_takes_traced_n_under_vmap():
     keys = jax.random.split(jax.random.key(1), 4)
     n = jnp.array([0, 3, 40, 2 ** 20], dtype=jnp.int32)
-    x = jax.jit(jax.vmap(lambda k, m: samplers.binomial(k, m, 0.25)))(keys, n)
-    assert x.shape == (4,) and x.dtype == jnp.int32
-    assert x[0] == 0 and 0 <= x[1] <= 3 and 0 <= x[2] <= 40
-    # 2**20 · 0.25 = 262144 with sd 443: a 10-sd window.
-    assert abs(int(x[3]) - 262144) < 4430
+    p = jnp.array([[0.25], [0.75]])
+    x = jax.jit(jax.vmap(lambda k, m: samplers.binomial(k, m, p, (2, 4))))(keys, n)
+    assert x.shape == (4, 2, 4) and x.dtype == jnp.int32
+    assert np.all(x[0] == 0) and np.all((0 <= x[1]) & (x[1] <= 3)) and np.all(x[2] <= 40)
+    # n = 2**20: mean 2**18 (p = ¼) or 3·2**18 (p = ¾), sd 443: a 10-sd window.
+    assert np.all(np.abs(np.asarray(x[3], np.int64) - np.array([[2 ** 18], [3 * 2 ** 18]])) < 4430)
 
 
 def test_binomial_is_deterministic_for_a_key():
-    a = samplers.binomial(jax.random.key(5), 100, 0.3, (50,))
-    b = samplers.binomial(jax.random.key(5), 100, 0.3, (50,))
-    c = samplers.binomial(jax.random.key(6), 100, 0.3, (50,))
+    a = _binomial(jax.random.key(5), jnp.int32(100), jnp.float32(0.3))
+    b = _binomial(jax.random.key(5), jnp.int32(100), jnp.float32(0.3))
+    c = _binomial(jax.random.key(6), jnp.int32(100), jnp.float32(0.3))
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+    assert np.mean(np.asarray(a) == np.asarray(c)) < 0.2  # P(equal) ≈ Σ f(k)² ≈ 0.087
+
+
+def test_vmap_gives_each_member_what_it_gets_alone():
+    """The compacted rounds pool all members' elements; each member's draws must not change.
+
+    ``n = 40, p = 0.5`` uses BTRS (some candidates rejected) and ``a = 1.0`` is
+    Marsaglia–Tsang's least efficient shape, so later rounds run in both.
+    """
+    keys = jax.random.split(jax.random.key(11), 6)
+    binom = jax.jit(lambda k: samplers.binomial(k, 40, 0.5, (300,)))
+    lgam = jax.jit(lambda k: samplers.log_gamma(k, 1.0, (300,)))
+    for f in (binom, lgam):
+        batched = np.asarray(jax.jit(jax.vmap(f))(keys))
+        alone = np.stack([np.asarray(f(k)) for k in keys])
+        np.testing.assert_array_equal(batched, alone)
 
 
 def test_binomial_validation():
@@ -133,19 +158,15 @@ def test_binomial_validation():
 
 
 def test_multinomial_counts_are_integers_summing_to_n():
-    key = jax.random.key(2)
     probs = jnp.array([0.0, 0.5, 0.0, 0.3, 0.2, 0.0])  # zero categories, incl. the last
-    x = jax.jit(jax.vmap(lambda k: samplers.multinomial(k, 1000, probs)))(
-        jax.random.split(key, 2000))
+    n = jnp.array([1000] * 1996 + [0, 1, 2 ** 24, 2 ** 24], dtype=jnp.int32)
+    x = jax.jit(jax.vmap(lambda k, m: samplers.multinomial(k, m, probs)))(
+        jax.random.split(jax.random.key(2), n.size), n)
     assert x.dtype == jnp.int32 and x.shape == (2000, 6)
-    np.testing.assert_array_equal(x.sum(axis=1), 1000)
+    np.testing.assert_array_equal(x.sum(axis=1), n)  # exact, up to n = 2**24 in float32
     np.testing.assert_array_equal(x[:, [0, 2, 5]], 0)  # extinct stays extinct
-    big = samplers.multinomial(key, 2 ** 24, jnp.full((3, 7), 1.0 / 7))
-    np.testing.assert_array_equal(big.sum(axis=-1), 2 ** 24)
-    zero = samplers.multinomial(key, jnp.array([0, 5]), jnp.ones((2, 4)))
-    np.testing.assert_array_equal(zero.sum(axis=-1), [0, 5])
     with jax.enable_x64(True):
-        huge = samplers.multinomial(key, 10 ** 12, jnp.array([0.1, 0.0, 0.6, 0.3]))
+        huge = samplers.multinomial(jax.random.key(2), 10 ** 12, jnp.array([0.1, 0.0, 0.6, 0.3]))
         assert huge.dtype == jnp.int64 and int(huge.sum()) == 10 ** 12 and int(huge[1]) == 0
 
 
@@ -189,3 +210,98 @@ def test_multinomial_validation():
         samplers.multinomial(key, 5, 0.5)
     with pytest.raises(ValueError, match="does not broadcast"):
         samplers.multinomial(key, jnp.array([1, 2, 3]), jnp.ones((2, 4)))
+
+
+# ------------------------------------------------------------------------------------------
+# Gamma, χ², Bartlett
+
+
+def log_gamma_cdf(a):
+    """CDF of ``log G``, ``G ~ Gamma(a)``: ``P(G ≤ e^y)``; for ``e^y < e^-40`` the series
+    ``γ(a, x)/Γ(a) = x^a/Γ(a+1)·(1 + O(x))`` (``gammainc`` would see ``e^y`` underflow)."""
+    def cdf(y):
+        y = np.asarray(y, np.float64)
+        tiny = y < -40
+        return np.where(tiny, np.exp(a * np.minimum(y, 0) - sp.gammaln(a + 1)),
+                        sp.gammainc(a, np.exp(np.maximum(y, -40))))
+    return cdf
+
+
+_log_gamma = jax.jit(lambda key, a: samplers.log_gamma(key, a, (N,)))
+
+
+# Shapes < 1 (the boost), 1 (Marsaglia–Tsang's least efficient), the χ² shapes of the chains
+# and up to 1e7, where the acceptance test must not cancel in float32.
+@pytest.mark.parametrize("a", [1e-3, 0.3, 0.999, 1.0, 3.7, 49.5, 1e6, 1e7])
+def test_log_gamma_matches_scipy(a):
+    x = np.asarray(_log_gamma(jax.random.key(int(a * 1000) % 9973), jnp.float32(a)))
+    assert x.dtype == np.float32 and np.all(np.isfinite(x))  # no underflow even at a = 1e-3
+    a32 = float(np.float32(a))
+    # KS at rate ALPHA; its sd-scale resolution 1/√N ≈ 0.002 sees the 2 % shape error below.
+    assert st.kstest(x, log_gamma_cdf(a32)).pvalue > ALPHA
+    assert st.kstest(x, log_gamma_cdf(a32 * 1.02)).pvalue < ALPHA  # negative control
+
+
+@pytest.mark.parametrize("a", [1e-3, 0.5, 3.7, 1e6])
+def test_log_gamma_x64(a):
+    with jax.enable_x64(True):
+        if "g" not in _X64_CACHE:
+            _X64_CACHE["g"] = jax.jit(lambda key, a: samplers.log_gamma(key, a, (N,)))
+        x = _X64_CACHE["g"](jax.random.key(8), jnp.float64(a))
+        assert x.dtype == jnp.float64
+        x = np.asarray(x)
+    assert st.kstest(x, log_gamma_cdf(a)).pvalue > ALPHA
+    assert st.kstest(x, log_gamma_cdf(a * 1.02)).pvalue < ALPHA  # negative control
+
+
+def test_chisquare_and_gamma_are_the_log_samplers_transformed():
+    key = jax.random.key(4)
+
+    @jax.jit
+    def all_four(key, dof):
+        return (samplers.log_gamma(key, dof / 2), samplers.log_chisquare(key, dof),
+                samplers.gamma(key, dof / 2), samplers.chisquare(key, dof))
+
+    lg, lc, g, c = all_four(key, jnp.array([0.5, 3.0, 99.0] + [2e-3] * 2000))
+    np.testing.assert_allclose(lc, np.log(2.0) + lg, rtol=1e-6)
+    np.testing.assert_array_equal(g, jnp.exp(lg))
+    np.testing.assert_array_equal(c, jnp.exp(lc))
+    assert g[3:].min() == 0.0 and np.all(np.isfinite(lg))  # gamma underflows, log_gamma not
+    x = np.asarray(jax.jit(lambda k: samplers.chisquare(k, 3.0, (N,)))(key))
+    assert st.kstest(x, st.chi2(3.0).cdf).pvalue > ALPHA
+    assert st.kstest(x, st.chi2(3.06).cdf).pvalue < ALPHA  # negative control: dof·1.02
+
+
+def test_bartlett_factor_laws():
+    """``2 log A_jj ~ log χ²_{dof−j+1}`` and ``A_jk ~ N(0, 1)`` below the diagonal, 0 above."""
+    dof, dim = 5.5, 3
+    log_diag, lower = jax.jit(jax.vmap(lambda k: samplers.bartlett(k, dof, dim)))(
+        jax.random.split(jax.random.key(12), N // 4))
+    assert log_diag.shape == (N // 4, dim) and lower.shape == (N // 4, dim, dim)
+    np.testing.assert_array_equal(np.triu(lower), 0.0)
+    for j in range(dim):  # j = 0..dim−1 ↔ χ²_{dof−j}
+        y = 2.0 * np.asarray(log_diag[:, j])
+        chi = lambda y, k=dof - j: st.chi2(k).cdf(np.exp(y))  # noqa: E731
+        wrong = lambda y, k=dof - j + 1: st.chi2(k).cdf(np.exp(y))  # noqa: E731  off by one
+        assert st.kstest(y, chi).pvalue > ALPHA
+        assert st.kstest(y, wrong).pvalue < ALPHA  # negative control
+    z = np.asarray(lower[:, 2, 0])
+    assert st.kstest(z, st.norm.cdf).pvalue > ALPHA
+    assert st.kstest(z, st.norm(scale=1.1).cdf).pvalue < ALPHA  # negative control: sd·1.1
+    # Distinct entries are independent: the correlation of two below-diagonal entries is
+    # N(0, 1/n) under independence (n = N/4 = 50000, sd 0.0045): |r| < 5 sd.
+    assert abs(np.corrcoef(lower[:, 1, 0], lower[:, 2, 1])[0, 1]) < 5 / math.sqrt(N // 4)
+
+
+def test_gamma_validation():
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=r"a must be finite and > 0"):
+        samplers.log_gamma(key, 0.0)
+    with pytest.raises(ValueError, match=r"dof must be finite and > 0"):
+        samplers.log_chisquare(key, -1.0)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        samplers.gamma(key, 1.0, dtype=jnp.int32)
+    with pytest.raises(ValueError, match=r"dof must be > dim - 1 = 2"):
+        samplers.bartlett(key, 2.0, 3)
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        samplers.bartlett(key, 2.0, 0)
