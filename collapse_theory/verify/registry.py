@@ -129,3 +129,4 @@ def run_checks(checks: list[Check], *, seed: int = 0, quick: bool = True, alpha:
 def _load() -> None:
     """Import the modules that register checks."""
     from . import discrete_checks, gaussian_checks  # noqa: F401
+    from . import policy_checks  # noqa: F401
