@@ -231,6 +231,7 @@ def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, m
     samples.  Σ_g is carried itself (these policies do not collapse), not on a log scale.
     """
     from . import gaussian
+    from .sources import real_data
 
     key = _validate.key("key", key)
     policy = parse(policy)
@@ -239,8 +240,9 @@ def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, m
     dim = _validate.integer("dim", dim, minimum=1)
     estimator = _validate.choice("estimator", estimator, gaussian.ESTIMATORS)
     method = _validate.choice("method", method, gaussian.METHODS)
-    if not (isinstance(data, str) and data == "gaussian"):
-        raise ValueError(f"policy {str(policy)!r} needs data='gaussian', got data={data!r}")
+    source = real_data(data)
+    if not source.is_gaussian:
+        raise ValueError(f"policy {str(policy)!r} needs data='gaussian', got data={source.name!r}")
     off = 1 if estimator == "unbiased" else 0
     m = _validate.schedule("sample_size", sample_size, generations, minimum=dim + 1)
     mean0 = np.zeros(dim) if mean is None else _validate.vector("mean", mean, dim)

@@ -36,6 +36,7 @@ def register(commands):
                      help="add-α smoothing of the fit (default 0)")
     sim.add_argument("--mix", type=float, default=0.0, metavar="ε",
                      help="mix the fit with the uniform law, weight ε in [0, 1] (default 0)")
+    _add_policy_arguments(sim)
     sim.add_argument("--tail-threshold", type=float, default=None, metavar="t",
                      help="tail = categories with p0 < t (default 1/M_1)")
     _common.add_run_arguments(sim)
@@ -67,12 +68,39 @@ def register(commands):
         fig.set_defaults(func=_figure, figure=name)
 
 
+def _add_policy_arguments(parser) -> None:
+    from ..policies import POLICIES
+
+    parser.add_argument("--policy", choices=POLICIES, default="replace",
+                        help="data each fit sees: replace (default), accumulate, "
+                             "accumulate-subsample, fresh (needs --gamma), fixed (needs --lam)")
+    parser.add_argument("--gamma", type=float, default=None, metavar="γ",
+                        help="fresh: fraction of each generation drawn from D0, in [0, 1]")
+    parser.add_argument("--lam", type=float, default=None, metavar="λ",
+                        help="fixed: synthetic points per fit, as a multiple of M (>= 0)")
+
+
+def _policy_gini(policy, probs, m, generations, args):
+    """Closed-form E H_n under ``policy`` where one exists (no smoothing), else ``None``."""
+    from ..theory import policies as ptheory
+
+    if args.pseudocount or args.mix:
+        return None
+    h0 = 1.0 - float(np.sum(probs ** 2))
+    if policy.name == "accumulate":
+        return h0 * ptheory.accumulate_gini_simpson_factor(m, generations)
+    if policy.name == "fresh" and np.all(m == m[0]) and m.size:
+        return ptheory.fresh_gini_simpson(probs, int(m[0]), policy.gamma, generations)
+    return None
+
+
 def _simulate(args) -> int:
-    from .. import discrete
+    from .. import _validate, discrete, policies
     from ..theory import discrete as theory
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
+    policy = policies.parse(args.policy, gamma=args.gamma, lam=args.lam)
     if args.zipf is not None:
         probs = discrete.zipf(*args.zipf)
         source = f"zipf K={args.zipf[0]} s={args.zipf[1]:g}"
@@ -83,16 +111,23 @@ def _simulate(args) -> int:
         res = discrete.simulate(
             key, probs, sample_size=args.sample_size, generations=args.generations,
             trials=args.trials, record=args.record, pseudocount=args.pseudocount, mix=args.mix,
-            progress=_common.show_progress(args.progress))
+            progress=_common.show_progress(args.progress), policy=policy)
         summary = discrete.summarize(res, args.tail_threshold)
     gens = np.asarray(res.generation)
-    moments = theory.moments(res.probs0, res.sample_size, args.generations,
-                             pseudocount=args.pseudocount, mix=args.mix)
+    if policy.name == "replace":
+        exact_h = theory.moments(res.probs0, res.sample_size, args.generations,
+                                 pseudocount=args.pseudocount, mix=args.mix).gini_simpson
+    else:
+        m = _validate.schedule("sample_size", args.sample_size, args.generations, minimum=1)
+        exact_h = _policy_gini(policy, res.probs0, m, args.generations, args)
+        if exact_h is None:
+            exact_h = np.full(args.generations + 1, np.nan)
     dtype = str(res.counts.dtype)
     print(f"discrete chain: K={probs.size} ({source}), generations={args.generations}, "
-          f"trials={args.trials}, pseudocount={args.pseudocount:g}, mix={args.mix:g}, {dtype}")
+          f"trials={args.trials}, pseudocount={args.pseudocount:g}, mix={args.mix:g}, "
+          f"policy={policy}, {dtype}")
     rows = [(int(gens[i]), float(summary.support[i]), float(summary.gini_simpson[i]),
-             float(moments.gini_simpson[gens[i]]), float(summary.entropy[i]),
+             float(exact_h[gens[i]]), float(summary.entropy[i]),
              float(summary.total_variation[i]), float(summary.kl_infinite[i]),
              float(summary.tail_mass_lost[i]), float(summary.fixed[i]))
             for i in _common.subsample(gens.size)]

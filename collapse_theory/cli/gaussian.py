@@ -28,6 +28,9 @@ def register(commands):
     sim.add_argument("--mean", type=_common.float_list, metavar="m1,...,md", help="D0's mean (default 0)")
     sim.add_argument("--cov", type=_common.float_list, metavar="c11,c12,...",
                      help="D0's covariance: d*d entries row by row, or d diagonal entries (default I)")
+    from .discrete import _add_policy_arguments
+
+    _add_policy_arguments(sim)
     _common.add_run_arguments(sim)
     sim.set_defaults(func=_simulate)
 
@@ -56,11 +59,12 @@ def _cov(values, dim):
 
 
 def _simulate(args) -> int:
-    from .. import gaussian, metrics
+    from .. import gaussian, metrics, policies
     from ..sources import real_data
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
+    policy = policies.parse(args.policy, gamma=args.gamma, lam=args.lam)
     dim = _validate.integer("dim", args.dim, minimum=1)
     mean = None if args.mean is None else _validate.vector("mean", args.mean, dim)
     cov = _cov(args.cov, dim)
@@ -70,7 +74,8 @@ def _simulate(args) -> int:
         result = gaussian.simulate(
             key, sample_size=args.sample_size, generations=args.generations, trials=args.trials,
             dim=dim, mean=mean, cov=cov, estimator=args.estimator, method=args.method,
-            record=args.record, data=source, progress=_common.show_progress(args.progress))
+            record=args.record, data=source, progress=_common.show_progress(args.progress),
+            policy=policy)
         if exact_w2:
             w2_key = "w2_squared"
             w2 = metrics.w2_squared_to_d0(result, data=source, mean=mean, cov=cov)
@@ -85,7 +90,8 @@ def _simulate(args) -> int:
 
     dtype = str(result.log_det.dtype)
     print(f"gaussian chain: dim={dim}, generations={args.generations}, trials={args.trials}, "
-          f"estimator={args.estimator}, method={args.method}, data={source.name}, {dtype}")
+          f"estimator={args.estimator}, method={args.method}, data={source.name}, "
+          f"policy={policy}, {dtype}")
     w2_label = "median W2²" if exact_w2 else "median W2² lower bound (Gelbrich)"
     rows = [(int(gens[i]), *np.quantile(log_det[:, i], [0.5, 0.1, 0.9]).tolist(),
              float(mean_sq[:, i].mean()), float(np.median(w2[:, i])))
