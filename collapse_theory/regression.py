@@ -8,7 +8,9 @@ ordinary least squares on
 
 * ``policy="replace"``: ``(X_g, y_g)`` only, ``ŵ_g = (X_gᵀX_g)^{-1} X_gᵀ y_g``;
 * ``policy="accumulate"``: every batch so far with equal weights,
-  ``ŵ_g = (Σ_{k≤g} X_kᵀX_k)^{-1} Σ_{k≤g} X_kᵀ y_k`` (batch 1 carries the real labels).
+  ``ŵ_g = (Σ_{k≤g} X_kᵀX_k)^{-1} Σ_{k≤g} X_kᵀ y_k`` (batch 1 carries the real labels);
+* ``policy="accumulate-subsample"``: OLS on ``T`` rows drawn uniformly without replacement from
+  the pool of all rows so far (Kazdan et al. 2024; sample path only, O(G T d) per trial).
 
 OLS only needs ``G = XᵀX`` and ``h = Xᵀy``, and pools add, so memory is O(d²) per trial.
 ``method="exact"`` draws them in law: ``XᵀX = A Aᵀ`` with ``A`` the Bartlett factor of
@@ -28,7 +30,7 @@ import numpy as np
 
 from . import _validate, engine
 
-POLICIES = ("replace", "accumulate")
+POLICIES = ("replace", "accumulate", "accumulate-subsample")
 DESIGNS = ("fresh", "fixed")
 METHODS = ("exact", "samples")
 
@@ -54,6 +56,8 @@ class _State(NamedTuple):
     a_fixed: jax.Array  # (d, d) Bartlett factor of the fixed design (exact path)
     x_fixed: jax.Array  # (T, d) the fixed design (sample path; (0, d) otherwise)
     w_star: jax.Array  # (d,)
+    x_pool: jax.Array  # (cap, d) pooled rows (accumulate-subsample; cap = 0 otherwise)
+    y_pool: jax.Array  # (cap,)
 
 
 def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, design="fresh",
@@ -70,8 +74,9 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
       noise: label noise variance ``σ² ≥ 0``.
       weights: ``w*`` (default ``(1, …, 1)/√d``).
       design: ``"fresh"`` or ``"fixed"``.
-      policy: ``"replace"`` or ``"accumulate"``.
-      method: ``"exact"`` (Bartlett) or ``"samples"`` (draw ``X`` and ``ε``).
+      policy: ``"replace"``, ``"accumulate"`` or ``"accumulate-subsample"``.
+      method: ``"exact"`` (Bartlett) or ``"samples"`` (draw ``X`` and ``ε``; always used by
+        ``accumulate-subsample``).
       record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
     """
     key = _validate.key("key", key)
@@ -86,13 +91,18 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
     w_star = np.full(dim, dim ** -0.5) if weights is None else \
         _validate.vector("weights", weights, dim)
     dtype = engine.float_dtype()
+    if policy == "accumulate-subsample":
+        method = "samples"
     x_rows = rows if (method == "samples" and design == "fixed") else 0
+    cap = (generations + 1) * rows if policy == "accumulate-subsample" else 0
     state0 = _State(jnp.asarray(w_star, dtype), jnp.zeros((dim, dim), dtype),
                     jnp.zeros(dim, dtype), jnp.zeros((dim, dim), dtype),
-                    jnp.zeros((x_rows, dim), dtype), jnp.asarray(w_star, dtype))
-    step = _step(policy, design, method, dim, rows, np.dtype(dtype).name)
+                    jnp.zeros((x_rows, dim), dtype), jnp.asarray(w_star, dtype),
+                    jnp.zeros((cap, dim), dtype), jnp.zeros(cap, dtype))
+    step = _step(policy, design, method, dim, rows, cap, np.dtype(dtype).name)
     if chunk_size is None and method == "samples":
-        chunk_size = max(1, min(trials, (1 << 28) // (8 * rows * dim * np.dtype(dtype).itemsize)))
+        per_trial = 8 * (rows + cap) * (dim + 1) * np.dtype(dtype).itemsize
+        chunk_size = max(1, min(trials, (1 << 28) // per_trial))
     xs = (jnp.arange(1, generations + 1, dtype=jnp.int32),
           jnp.full(generations, np.sqrt(noise), dtype))
     gens, (w, err) = engine.run_chain(
@@ -115,13 +125,13 @@ def _bartlett(k, dim, rows, dtype):
 
 
 @functools.lru_cache(maxsize=32)
-def _step(policy, design, method, dim, rows, dtype):
+def _step(policy, design, method, dim, rows, cap, dtype):
     """One OLS fit; cached on the static configuration (engine compile cache)."""
     dtype = jnp.dtype(dtype)
 
     def step(k, s, x):
         g, sigma = x
-        k_x, k_e = jax.random.split(k)
+        k_x, k_e, k_u = jax.random.split(k, 3)
         if method == "exact":
             a = _bartlett(k_x, dim, rows, dtype)
             if design == "fixed":
@@ -135,6 +145,14 @@ def _step(policy, design, method, dim, rows, dtype):
                 xmat = jnp.where(g == 1, xmat, s.x_fixed)
                 s = s._replace(x_fixed=xmat)
             y = xmat @ s.w + sigma * jax.random.normal(k_e, (rows,), dtype)
+            if policy == "accumulate-subsample":
+                start = (g - 1) * rows
+                x_pool = jax.lax.dynamic_update_slice(s.x_pool, xmat, (start, 0))
+                y_pool = jax.lax.dynamic_update_slice(s.y_pool, y, (start,))
+                s = s._replace(x_pool=x_pool, y_pool=y_pool)
+                u = jnp.where(jnp.arange(cap) < g * rows, jax.random.uniform(k_u, (cap,)), 2.0)
+                pick = jnp.argsort(u)[:rows]
+                xmat, y = x_pool[pick], y_pool[pick]
             gram, h = xmat.T @ xmat, xmat.T @ y
         if policy == "accumulate":
             gram, h = s.gram + gram, s.h + h
