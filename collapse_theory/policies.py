@@ -359,7 +359,7 @@ def _gaussian_step(name, method, dim, off, syn_max, real_max, cap, dtype):
         mb = jnp.arange(syn_max) < syn
         if name in ("accumulate", "accumulate-subsample"):
             start = s.n.astype(jnp.int32)
-            buf = jax.lax.dynamic_update_slice(s.buf, xb, (start, 0))
+            buf = jax.lax.dynamic_update_slice(s.buf, xb, (start, jnp.zeros_like(start)))
             n = s.n + syn
             idx = jnp.arange(cap)
             if name == "accumulate":

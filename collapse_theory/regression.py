@@ -147,7 +147,8 @@ def _step(policy, design, method, dim, rows, cap, dtype):
             y = xmat @ s.w + sigma * jax.random.normal(k_e, (rows,), dtype)
             if policy == "accumulate-subsample":
                 start = (g - 1) * rows
-                x_pool = jax.lax.dynamic_update_slice(s.x_pool, xmat, (start, 0))
+                x_pool = jax.lax.dynamic_update_slice(s.x_pool, xmat,
+                                                      (start, jnp.zeros_like(start)))
                 y_pool = jax.lax.dynamic_update_slice(s.y_pool, y, (start,))
                 s = s._replace(x_pool=x_pool, y_pool=y_pool)
                 u = jnp.where(jnp.arange(cap) < g * rows, jax.random.uniform(k_u, (cap,)), 2.0)

@@ -45,6 +45,18 @@ def register(commands):
     fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     fig.set_defaults(func=_figure)
 
+    for name, help_ in (("policies", "replace vs accumulate vs accumulate-subsample: Gaussian, "
+                                     "discrete and regression chains with closed forms"),
+                        ("schedules", "growing sample sizes M_i (constant, linear, quadratic): "
+                                      "which errors stay bounded")):
+        pol = commands["figure"].add_parser(name, help=help_)
+        pol.add_argument("--out", required=True, metavar="FILE.png")
+        pol.add_argument("--generations", type=int, default=100 if name == "policies" else 1000)
+        pol.add_argument("--trials", type=int, default=1000)
+        pol.add_argument("--sample-size", type=int, default=10, help="M (default 10)")
+        pol.add_argument("--seed", type=int, default=0)
+        pol.set_defaults(func=_policy_figure, figure=name)
+
 
 def _cov(values, dim):
     """``--cov``: ``d*d`` entries row by row or ``d`` diagonal entries."""
@@ -120,5 +132,16 @@ def _figure(args) -> int:
         kwargs["sample_sizes"] = [kwargs["sample_sizes"]]
     drift_figure(out, generations=args.generations, seed=args.seed, estimator=args.estimator,
                  **kwargs)
+    print(f"wrote {out}")
+    return 0
+
+
+def _policy_figure(args) -> int:
+    from ..figures import policies as figures
+
+    out = _common.check_out(args.out)
+    draw = figures.policies_figure if args.figure == "policies" else figures.schedule_figure
+    draw(out, generations=args.generations, trials=args.trials, sample_size=args.sample_size,
+         seed=args.seed)
     print(f"wrote {out}")
     return 0
