@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies
+from . import _validate, engine, policies, samplers
 from .sources import RealData, real_data
 
 ESTIMATORS = ("unbiased", "mle")
@@ -214,7 +214,7 @@ def _steps(dim: int, method: str, m_max: int, m_1: int, source: RealData, dtype:
         k_z, k_chi, k_low = jax.random.split(k, 3)
         z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(m_g)
         dof = m_g - jnp.arange(1, dim + 1, dtype=dtype)
-        log_a = 0.5 * (math.log(2.0) + jax.random.loggamma(k_chi, 0.5 * dof, dtype=dtype))
+        log_a = 0.5 * samplers.log_chisquare(k_chi, dof, dtype=dtype)
         lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
         return _refit(state, z, log_a, lower, log_sqrt_c)
 

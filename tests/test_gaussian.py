@@ -28,7 +28,10 @@ def test_result_shapes_and_generation_zero():
 
 def test_covariance_is_refit_consistently_with_factor():
     r = gaussian.simulate(KEY, sample_size=7, generations=3, trials=4, dim=3)
-    sign, logdet = np.linalg.slogdet(np.asarray(r.cov, np.float64))
+    # Σ = U diag(e^{2ℓ}) Uᵀ formed in float64 from the stored float32 factor, so that only the
+    # representation is tested (a float32 product adds cond(Σ)·eps of roundoff).
+    chol = np.asarray(r.unit_chol, np.float64) * np.exp(np.asarray(r.log_diag, np.float64))[..., None, :]
+    sign, logdet = np.linalg.slogdet(chol @ np.swapaxes(chol, -1, -2))
     assert np.all(sign > 0)
     np.testing.assert_allclose(logdet, r.log_det, atol=1e-4)
 
