@@ -272,3 +272,28 @@ def test_accumulate_memory_is_sufficient_statistics():
                             policy="accumulate", record=[200])
     assert res.sample_size[-1] == 10**7
     np.testing.assert_array_equal(np.asarray(res.counts).sum(-1), 10**7)
+
+
+@pytest.mark.parametrize("policy", ["accumulate", "fixed:1"])
+def test_discrete_counts_match_labels_in_law(policy):
+    """Exact multinomial pools vs counting individually drawn labels: χ² homogeneity of the
+    final count of category 0 (binned); control: the labels path at a perturbed p_0."""
+    pol = policies.parse(policy)
+    m = np.full(G, M)
+    kw = dict(policy=pol, m=m, generations=G, trials=4000, record_internal=np.array([G]),
+              alpha=0.0, eps=0.0, extinct0=np.full(3, -1, np.int32), fixed0=np.int32(-1),
+              chunk_size=None, progress=False)
+    exact = np.asarray(policies.discrete_chain(jax.random.key(1), P3, **kw)[0])[:, -1, 0]
+    labels = np.asarray(policies.discrete_chain(jax.random.key(2), P3, method="samples",
+                                                **kw)[0])[:, -1, 0]
+    p_off = np.array([0.55, 0.27, 0.18])
+    wrong = np.asarray(policies.discrete_chain(jax.random.key(2), p_off, method="samples",
+                                               **kw)[0])[:, -1, 0]
+
+    def p_value(a, b):  # χ² test of equal laws on ≤ 10 quantile bins of the pooled sample
+        edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 11)))
+        table = np.array([np.histogram(a, edges)[0], np.histogram(b, edges)[0]])
+        return stats.chi2_contingency(table[:, table.sum(0) > 0])[1]
+
+    assert p_value(exact, labels) > KS_ALPHA
+    assert p_value(exact, wrong) < KS_ALPHA
