@@ -271,8 +271,10 @@ def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, m
                      jnp.zeros(dim, dtype), jnp.zeros((dim, dim), dtype),
                      jnp.zeros((cap, dim), dtype), jnp.asarray(mean0, dtype),
                      jnp.asarray(chol0, dtype))
-    step = _gaussian_step(policy.name, method, dim, off, syn_max, real_max, cap,
-                          np.dtype(dtype).name)
+    # The exact path's shapes do not depend on the batch sizes: key its compiled step without them.
+    exact = method == "exact"
+    step = _gaussian_step(policy.name, method, dim, off, 0 if exact else syn_max,
+                          0 if exact else real_max, cap, np.dtype(dtype).name)
     if chunk_size is None:
         per_trial = 4 * (cap + syn_max + real_max + 1) * dim * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, (1 << 28) // per_trial))
@@ -436,7 +438,9 @@ def discrete_chain(key, p0: np.ndarray, *, policy: Policy, m: np.ndarray, genera
     state0 = _DState(jnp.asarray(p0, ftype), jnp.zeros(k_cat, itype), jnp.zeros(k_cat, itype),
                      jnp.zeros((), itype), jnp.zeros(cap, jnp.int32), jnp.asarray(extinct0),
                      jnp.asarray(fixed0), jnp.asarray(p0, ftype))
-    step = _discrete_step(policy.name, method, k_cat, syn_max, real_max, cap)
+    exact = method == "exact"  # batch sizes only shape the labels path
+    step = _discrete_step(policy.name, method, k_cat, 0 if exact else syn_max,
+                          0 if exact else real_max, cap)
     if chunk_size is None:
         per_trial = ((record_internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
                      + 4 * (cap + (syn_max + real_max) * (k_cat if method == "samples" else 0)))

@@ -41,6 +41,8 @@ def test_policy_runs_and_records_config(tmp_path, capsys):
         cfg = json.loads(str(data["config"]))
         assert cfg["policy"] == "fixed" and cfg["lam"] == 0.5
         assert data["log_det"].shape == (8, 5) and np.all(np.isfinite(data["log_det"]))
+    # The shapes of tests/test_policies.py's discrete accumulate chain (compiled once per run).
     code = main(["simulate", "discrete", "--probs", "0.5,0.3,0.2", "--sample-size", "10",
-                 "--generations", "4", "--trials", "8", "--policy", "accumulate"])
+                 "--generations", "20", "--trials", "6000", "--record", "20",
+                 "--policy", "accumulate"])
     assert code == 0 and "policy=accumulate" in capsys.readouterr().out

@@ -58,8 +58,7 @@ def test_accumulate_fresh_design_bounded_below_replace():
     assert x.mean() < 0.5 * errors("replace", "fresh").mean()
 
 
-@pytest.mark.parametrize("policy, design", [("accumulate", "fresh"), ("replace", "fixed"),
-                                            ("accumulate", "fixed")])
+@pytest.mark.parametrize("policy, design", [("accumulate", "fresh"), ("accumulate", "fixed")])
 def test_exact_matches_samples(policy, design):
     """KS: Bartlett sufficient statistics vs drawn designs; control: errors inflated by 20 %
     (the error is spread like a scaled χ²_d, so KS needs a 20 % scale change at 6000 trials)."""
