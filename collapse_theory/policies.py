@@ -250,14 +250,6 @@ def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, m
     s = check_sizes(policy, m, dim + 1)
     if policy.name == "accumulate-subsample":
         method = "samples"
-    if method == "exact" and dim > 1:
-        for name, arr in (("synthetic", s.synthetic), ("real", s.real)):
-            bad = (arr > 0) & (arr <= dim)
-            if np.any(bad):
-                g = int(np.argmax(bad))
-                raise ValueError(f"policy {str(policy)!r}, method='exact': fit {g + 1} draws "
-                                 f"{int(arr[g])} {name} points, the Bartlett law needs >= "
-                                 f"{dim + 1} (or 0) per batch in dim={dim}; use method='samples'")
     dtype = engine.float_dtype()
     syn_max = int(s.synthetic.max()) if generations else 0
     real_max = int(s.real.max()) if generations else 0
@@ -303,14 +295,20 @@ def _combine(a, b):
 
 
 def _stats_exact(k, mean, chol, m, dim, dtype):
-    """``(m, batch mean, batch scatter)`` of ``m`` points of ``N(mean, chol cholᵀ)`` in law."""
-    k_z, k_chi, k_low = jax.random.split(k, 3)
+    """``(m, batch mean, batch scatter)`` of ``m`` points of ``N(mean, chol cholᵀ)`` in law.
+
+    Scatter ``L F Fᵀ Lᵀ`` with ``F F ᵀ ~ Wishart_d(m − 1, I)``: ``F`` is the Bartlett factor when
+    ``m − 1 ≥ d``, else (singular Wishart) ``m − 1 < d`` columns of i.i.d. ``N(0, I_d)``.
+    """
+    k_z, k_chi, k_low, k_g = jax.random.split(k, 4)
     z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(jnp.maximum(m, 1.0))
     dof = m - jnp.arange(1, dim + 1, dtype=dtype)  # A_jj² ~ χ²_{m−j}
     chi2 = jnp.where(dof > 0, 2.0 * jax.random.gamma(k_chi, 0.5 * jnp.maximum(dof, 1.0),
                                                      dtype=dtype), 0.0)
     a = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1) + jnp.diag(jnp.sqrt(chi2))
-    la = chol @ a
+    cols = jnp.arange(dim, dtype=dtype) < m - 1  # at most d − 1 columns when m − 1 < d
+    few = jnp.where(cols[None, :], jax.random.normal(k_g, (dim, dim), dtype), 0.0)
+    la = chol @ jnp.where(m - 1 < dim, few, a)
     return m, mean + chol @ z, jnp.where(m > 1, la @ la.T, 0.0)
 
 

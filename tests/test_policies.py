@@ -85,9 +85,9 @@ def test_simulate_rejects_bad_arguments():
     with pytest.raises(ValueError, match="data='gaussian'"):
         gaussian.simulate(key, sample_size=10, generations=3, trials=2, policy="accumulate",
                           data="uniform")
-    with pytest.raises(ValueError, match="Bartlett"):  # a 2-point synthetic batch in d = 3
-        gaussian.simulate(key, sample_size=10, generations=3, trials=2, dim=3,
-                          policy="fixed:0.2")
+    with pytest.raises(ValueError, match="sample_size must be >= 4"):
+        gaussian.simulate(key, sample_size=[10, 3, 10], generations=3, trials=2, dim=3,
+                          policy="fresh:0.5")
 
 
 def test_schedules():
@@ -181,6 +181,19 @@ def test_gaussian_exact_matches_samples_in_law(policy):
     sampled = var_n(policy, key=2, method="samples", trials=4000)
     assert stats.ks_2samp(exact, sampled).pvalue > KS_ALPHA
     assert stats.ks_2samp(1.1 * exact, sampled).pvalue < KS_ALPHA
+
+
+def test_gaussian_small_batches_2d_exact_matches_samples():
+    """d = 2, M = 20: fixed:0.1 (two synthetic points per fit: a singular rank-1 batch scatter)
+    and fresh:0.1 (two real points): exact vs samples, KS on log det Σ_n; control: det inflated
+    by 20 % (log det has sd 0.5 and 0.9 here)."""
+    for policy in ("fixed:0.1", "fresh:0.1"):
+        kw = dict(sample_size=20, generations=8, trials=4000, dim=2, policy=policy, record=[8])
+        a = np.asarray(gaussian.simulate(jax.random.key(7), **kw).log_det, np.float64).ravel()
+        b = np.asarray(gaussian.simulate(jax.random.key(8), method="samples", **kw).log_det,
+                       np.float64).ravel()
+        assert stats.ks_2samp(a, b).pvalue > KS_ALPHA, policy
+        assert stats.ks_2samp(a + np.log(1.2), b).pvalue < KS_ALPHA, policy
 
 
 def test_gaussian_exact_matches_samples_2d():
