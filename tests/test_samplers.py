@@ -101,17 +101,6 @@ def test_binomial_edges_are_exact():
         np.testing.assert_array_equal(_binomial(key, jnp.int32(n), jnp.float32(p)), expected)
 
 
-def test_binomial_broadcasts_and_takes_traced_n_under_vmap():
-    keys = jax.random.split(jax.random.key(1), 4)
-    n = jnp.array([0, 3, 40, 2 ** 20], dtype=jnp.int32)
-    p = jnp.array([[0.25], [0.75]])
-    x = jax.jit(jax.vmap(lambda k, m: samplers.binomial(k, m, p, (2, 4))))(keys, n)
-    assert x.shape == (4, 2, 4) and x.dtype == jnp.int32
-    assert np.all(x[0] == 0) and np.all((0 <= x[1]) & (x[1] <= 3)) and np.all(x[2] <= 40)
-    # n = 2**20: mean 2**18 (p = ¼) or 3·2**18 (p = ¾), sd 443: a 10-sd window.
-    assert np.all(np.abs(np.asarray(x[3], np.int64) - np.array([[2 ** 18], [3 * 2 ** 18]])) < 4430)
-
-
 def test_binomial_is_deterministic_for_a_key():
     a = _binomial(jax.random.key(5), jnp.int32(100), jnp.float32(0.3))
     b = _binomial(jax.random.key(5), jnp.int32(100), jnp.float32(0.3))
@@ -123,16 +112,27 @@ def test_binomial_is_deterministic_for_a_key():
 def test_vmap_gives_each_member_what_it_gets_alone():
     """The compacted rounds pool all members' elements; each member's draws must not change.
 
-    ``n = 40, p = 0.5`` uses BTRS (some candidates rejected) and ``a = 1.0`` is
-    Marsaglia–Tsang's least efficient shape, so later rounds run in both.
+    ``n = 40, p = ½`` uses BTRS (some candidates rejected) and ``a = 1`` is Marsaglia–Tsang's
+    least efficient shape, so later rounds run in both.  Also: ``n`` traced per member,
+    ``p`` broadcast against the requested shape.
     """
-    keys = jax.random.split(jax.random.key(11), 6)
-    binom = jax.jit(lambda k: samplers.binomial(k, 40, 0.5, (300,)))
-    lgam = jax.jit(lambda k: samplers.log_gamma(k, 1.0, (300,)))
-    for f in (binom, lgam):
-        batched = np.asarray(jax.jit(jax.vmap(f))(keys))
-        alone = np.stack([np.asarray(f(k)) for k in keys])
-        np.testing.assert_array_equal(batched, alone)
+    keys = jax.random.split(jax.random.key(11), 4)
+    n = jnp.array([0, 3, 40, 2 ** 20], dtype=jnp.int32)
+    p = jnp.array([[0.5], [0.25]])
+
+    def draw(k, m):
+        return samplers.binomial(k, m, p, (2, 150)), samplers.log_gamma(k, 1.0, (300,))
+
+    batched = jax.jit(jax.vmap(draw))(keys, n)
+    alone = jax.jit(draw)
+    for i, k in enumerate(keys):
+        for b, a in zip(batched, alone(k, n[i])):
+            np.testing.assert_array_equal(b[i], a)
+    x = np.asarray(batched[0], np.int64)
+    assert batched[0].dtype == jnp.int32 and x.shape == (4, 2, 150)
+    assert np.all(x[0] == 0) and np.all(x[1] <= 3) and np.all(x[2] <= 40)
+    # n = 2**20: mean 2**19 (p = ½) or 2**18 (p = ¼), sd ≤ 512: a 10-sd window.
+    assert np.all(np.abs(x[3] - np.array([[2 ** 19], [2 ** 18]])) < 5120)
 
 
 def test_binomial_validation():
@@ -157,35 +157,32 @@ def test_binomial_validation():
 # Multinomial
 
 
-def test_multinomial_counts_are_integers_summing_to_n():
-    probs = jnp.array([0.0, 0.5, 0.0, 0.3, 0.2, 0.0])  # zero categories, incl. the last
-    n = jnp.array([1000] * 1996 + [0, 1, 2 ** 24, 2 ** 24], dtype=jnp.int32)
+def test_multinomial_exact_counts_and_joint_law():
+    """Integer counts summing to ``n`` exactly (up to ``2**24`` in float32), zero-probability
+    categories (the last one included) always 0, and the joint law of
+    ``Multinomial(4, (0, .2, 0, .5, .3, 0))`` on all 15 outcomes against scipy."""
+    probs = jnp.array([0.0, 0.2, 0.0, 0.5, 0.3, 0.0])
+    n = jnp.array([4] * N + [0, 1, 1000, 2 ** 24, 2 ** 24], dtype=jnp.int32)
     x = jax.jit(jax.vmap(lambda k, m: samplers.multinomial(k, m, probs)))(
         jax.random.split(jax.random.key(2), n.size), n)
-    assert x.dtype == jnp.int32 and x.shape == (2000, 6)
-    np.testing.assert_array_equal(x.sum(axis=1), n)  # exact, up to n = 2**24 in float32
+    assert x.dtype == jnp.int32 and x.shape == (n.size, 6)
+    np.testing.assert_array_equal(x.sum(axis=1), n)
     np.testing.assert_array_equal(x[:, [0, 2, 5]], 0)  # extinct stays extinct
-    with jax.enable_x64(True):
-        huge = samplers.multinomial(jax.random.key(2), 10 ** 12, jnp.array([0.1, 0.0, 0.6, 0.3]))
-        assert huge.dtype == jnp.int64 and int(huge.sum()) == 10 ** 12 and int(huge[1]) == 0
-
-
-def test_multinomial_joint_law_matches_scipy():
-    """All 15 outcomes of Multinomial(4, (.2, .5, .3)) against their exact probabilities."""
-    probs = np.array([0.2, 0.5, 0.3])
-    x = np.asarray(jax.jit(jax.vmap(lambda k: samplers.multinomial(k, 4, probs)))(
-        jax.random.split(jax.random.key(4), N)))
+    live = np.asarray(x[:N][:, [1, 3, 4]])
     outcomes = [(a, b, 4 - a - b) for a in range(5) for b in range(5 - a)]
     index = {o: i for i, o in enumerate(outcomes)}
-    obs = np.bincount([index[tuple(r)] for r in x.tolist()], minlength=len(outcomes))
+    obs = np.bincount([index[tuple(r)] for r in live.tolist()], minlength=len(outcomes))
 
     def pvalue(pr):
         exp = N * st.multinomial(4, pr).pmf(np.array(outcomes))
         return st.chi2.sf(np.sum((obs - exp) ** 2 / exp), len(outcomes) - 1)
 
-    assert pvalue(probs) > ALPHA
-    wrong = np.array([0.2 * 1.05, 0.5 - 0.01, 0.3])  # negative control: p_0 5 % larger
-    assert pvalue(wrong) < ALPHA
+    assert pvalue([0.2, 0.5, 0.3]) > ALPHA
+    assert pvalue([0.2 * 1.05, 0.5 - 0.01, 0.3]) < ALPHA  # negative control: p_1 5 % larger
+    with jax.enable_x64(True):
+        huge = jax.jit(lambda k: samplers.multinomial(k, 10 ** 12, jnp.array([0.1, 0.0, 0.6, 0.3])))(
+            jax.random.key(2))
+        assert huge.dtype == jnp.int64 and int(huge.sum()) == 10 ** 12 and int(huge[1]) == 0
 
 
 def test_multinomial_marginals_zipf():
@@ -262,12 +259,13 @@ def test_chisquare_and_gamma_are_the_log_samplers_transformed():
         return (samplers.log_gamma(key, dof / 2), samplers.log_chisquare(key, dof),
                 samplers.gamma(key, dof / 2), samplers.chisquare(key, dof))
 
-    lg, lc, g, c = all_four(key, jnp.array([0.5, 3.0, 99.0] + [2e-3] * 2000))
+    dof = jnp.concatenate([jnp.array([0.5, 99.0]), jnp.full(2000, 2e-3), jnp.full(N, 3.0)])
+    lg, lc, g, c = all_four(key, dof)
     np.testing.assert_allclose(lc, np.log(2.0) + lg, rtol=1e-6)
     np.testing.assert_array_equal(g, jnp.exp(lg))
     np.testing.assert_array_equal(c, jnp.exp(lc))
-    assert g[3:].min() == 0.0 and np.all(np.isfinite(lg))  # gamma underflows, log_gamma not
-    x = np.asarray(jax.jit(lambda k: samplers.chisquare(k, 3.0, (N,)))(key))
+    assert g[2:2002].min() == 0.0 and np.all(np.isfinite(lg))  # gamma underflows, log_gamma not
+    x = np.asarray(c[2002:])
     assert st.kstest(x, st.chi2(3.0).cdf).pvalue > ALPHA
     assert st.kstest(x, st.chi2(3.06).cdf).pvalue < ALPHA  # negative control: dof·1.02
 

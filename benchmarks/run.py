@@ -1,0 +1,358 @@
+"""Time the package's chains and samplers against numpy and ``jax.random``, side by side.
+
+    python benchmarks/run.py [--quick] [--out FILE] [--png FILE]
+
+Everything runs in this one process.  JAX figures are steady state (inputs ready,
+``jax.block_until_ready``, best of the repeats); compile time (first call minus a steady
+call) is reported separately.  Rates are trial-generations per second for chains and
+elements per second for samplers; ratios are against the vectorised numpy row of the same
+table.  Peak memory: numpy rows, the ``tracemalloc`` peak of the row; JAX rows, the growth
+of the device's ``peak_bytes_in_use`` (GPU) or of the process's maximum resident set size
+(CPU: a high-water mark, so a row below an earlier peak shows 0).  See ``baselines.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import baselines  # noqa: E402
+
+from collapse_theory import discrete, gaussian, samplers  # noqa: E402
+
+GOALS = {  # (table, row, reference row, minimum ratio), from the performance issue
+    "cpu": [("gaussian1d", "package: gaussian.simulate (exact)", "numpy: vectorised χ² + normal", 1.5),
+            ("discrete", "package: discrete.simulate", "numpy: Generator.multinomial", 1.0),
+            ("gaussian10d", "package: exact (Bartlett)", "package: samples (draw and refit)", 10.0)],
+}
+
+
+def _device_peak():
+    stats = jax.local_devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use")
+
+
+def _max_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def time_numpy(fn, repeats: int):
+    """Best wall time of ``fn()`` over ``repeats`` and the tracemalloc peak (bytes)."""
+    tracemalloc.start()
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return dict(seconds=best, compile=None, peak=peak)
+
+
+def time_jax(fn, repeats: int):
+    """Steady wall time of ``jax.block_until_ready(fn())``, compile time and peak growth."""
+    dev0, rss0 = _device_peak(), _max_rss()
+    t = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - t
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - t)
+    dev1 = _device_peak()
+    peak = (dev1 - dev0) if dev0 is not None else (_max_rss() - rss0)
+    return dict(seconds=best, compile=max(first - best, 0.0), peak=peak)
+
+
+class Table:
+    def __init__(self, key: str, title: str, unit: str, reference: str):
+        self.key, self.title, self.unit, self.reference = key, title, unit, reference
+        self.rows: list[dict] = []
+
+    def add(self, name: str, work: float, timing: dict, note: str = ""):
+        row = dict(name=name, work=work, rate=work / timing["seconds"], note=note, **timing)
+        self.rows.append(row)
+        print(f"  {name:48s} {row['rate']:10.3g} {self.unit}"
+              + (f"  (compile {row['compile']:.1f}s)" if row["compile"] is not None else ""),
+              flush=True)
+
+    def rate(self, name: str) -> float:
+        return next(r["rate"] for r in self.rows if r["name"] == name)
+
+    def markdown(self) -> str:
+        ref = self.rate(self.reference)
+        out = [f"### {self.title}", "",
+               f"| implementation | {self.unit} | × {self.reference.split(':')[0]} ref | "
+               "compile (s) | peak mem (MB) | notes |",
+               "|---|---:|---:|---:|---:|---|"]
+        for r in self.rows:
+            comp = "" if r["compile"] is None else f"{r['compile']:.1f}"
+            out.append(f"| {r['name']} | {r['rate']:.3g} | {r['rate'] / ref:.2f} | {comp} | "
+                       f"{r['peak'] / 2 ** 20:.0f} | {r['note']} |")
+        return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------
+# Chains
+
+
+def bench_gaussian1d(cfg, key, rng):
+    m, g, t = 100, cfg["g1"], cfg["t1"]
+    tab = Table("gaussian1d", f"1-D Gaussian chain, M = {m}, {t} trials × {g} generations",
+                "trial-gen/s", "numpy: vectorised χ² + normal")
+    print(tab.title)
+    run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t,  # noqa: E731
+                                    record=[g]).log_det
+    tab.add("package: gaussian.simulate (exact)", t * g, time_jax(run, cfg["rep"]),
+            "engine + jax.random.loggamma")
+    f = baselines.gaussian_jax(m, g, t, "package")
+    tab.add("JAX chain, samplers.log_chisquare", t * g, time_jax(lambda: f(key), cfg["rep"]),
+            "proposed sampler for gaussian.py")
+    f = baselines.gaussian_jax(m, g, t, "jax")
+    tab.add("JAX chain, jax.random.loggamma", t * g, time_jax(lambda: f(key), cfg["rep"]), "")
+    tab.add("numpy: vectorised χ² + normal", t * g,
+            time_numpy(lambda: baselines.gaussian_numpy(rng, m, g, t), cfg["rep"]), "")
+    gp = cfg["g_paper"]
+    tab.add("paper: one chain, sample M and refit", gp,
+            time_numpy(lambda: baselines.gaussian_paper(rng, m, gp), 1), f"{gp} generations")
+    return tab
+
+
+def bench_discrete(cfg, key, rng):
+    k_cat, m, g, t = 100, 1000, cfg["g2"], cfg["t2"]
+    p0 = discrete.zipf(k_cat, 1.0)
+    tab = Table("discrete", f"Discrete chain, K = {k_cat} Zipf(1), M = {m}, {t} trials × {g} "
+                "generations", "trial-gen/s", "numpy: Generator.multinomial")
+    print(tab.title)
+    run = lambda: discrete.simulate(key, p0, sample_size=m, generations=g, trials=t,  # noqa: E731
+                                    record=[g]).counts
+    tab.add("package: discrete.simulate", t * g, time_jax(run, cfg["rep"]),
+            "engine + samplers.multinomial")
+    f = baselines.discrete_jax(p0, m, g, t, "package")
+    tab.add("JAX chain, samplers.multinomial", t * g, time_jax(lambda: f(key), cfg["rep"]), "")
+    f = baselines.discrete_jax(p0, m, g, t, "jax")
+    tab.add("JAX chain, jax.random.multinomial", t * g, time_jax(lambda: f(key), cfg["rep"]),
+            "float counts")
+    tab.add("numpy: Generator.multinomial", t * g,
+            time_numpy(lambda: baselines.discrete_numpy(rng, p0, m, g, t), cfg["rep"]), "")
+    gp = cfg["g_paper"]
+    tab.add("paper: one chain, Python loop", gp,
+            time_numpy(lambda: baselines.discrete_paper(rng, p0, m, gp), 1), f"{gp} generations")
+    return tab
+
+
+def bench_gaussian10d(cfg, key, rng):
+    d, m, g, t = 10, 1000, cfg["g3"], cfg["t3"]
+    tab = Table("gaussian10d", f"{d}-D Gaussian chain, M = {m}, {t} trials × {g} generations",
+                "trial-gen/s", "package: samples (draw and refit)")
+    print(tab.title)
+    for method, name in [("exact", "package: exact (Bartlett)"),
+                         ("samples", "package: samples (draw and refit)")]:
+        run = lambda method=method: gaussian.simulate(  # noqa: E731
+            key, sample_size=m, generations=g, trials=t, dim=d, method=method, record=[g]).log_det
+        tab.add(name, t * g, time_jax(run, cfg["rep"]))
+    return tab
+
+
+# ------------------------------------------------------------------------------------------
+# Samplers alone
+
+
+def bench_samplers(cfg, key, rng):
+    n = cfg["n"]
+    tabs = []
+    zipf = discrete.zipf(100, 1.0)
+    cases = [
+        ("chi2", "χ² with 99 degrees of freedom (the 1-D chain at M = 100)", [
+            ("package: samplers.chisquare", lambda k: samplers.chisquare(k, 99.0, (n,))),
+            ("package: samplers.log_chisquare", lambda k: samplers.log_chisquare(k, 99.0, (n,))),
+            ("jax.random.chisquare", lambda k: jax.random.chisquare(k, 99.0, (n,))),
+        ], lambda: rng.chisquare(99.0, n)),
+        ("gamma", "Gamma(0.5)", [
+            ("package: samplers.gamma", lambda k: samplers.gamma(k, 0.5, (n,))),
+            ("jax.random.gamma", lambda k: jax.random.gamma(k, 0.5, (n,))),
+        ], lambda: rng.standard_gamma(0.5, n)),
+        ("binom_small", "Binomial(1000, 0.005): inversion", [
+            ("package: samplers.binomial", lambda k: samplers.binomial(k, 1000, 0.005, (n,))),
+            ("jax.random.binomial", lambda k: jax.random.binomial(k, 1000.0, 0.005, (n,))),
+        ], lambda: rng.binomial(1000, 0.005, n)),
+        ("binom_large", "Binomial(1000, 0.3): BTRS", [
+            ("package: samplers.binomial", lambda k: samplers.binomial(k, 1000, 0.3, (n,))),
+            ("jax.random.binomial", lambda k: jax.random.binomial(k, 1000.0, 0.3, (n,))),
+        ], lambda: rng.binomial(1000, 0.3, n)),
+        ("multinomial", "Multinomial(1000, Zipf K = 100), one per element", [
+            ("package: samplers.multinomial (vmap)",
+             lambda k: jax.vmap(lambda kk: samplers.multinomial(kk, 1000, zipf))(
+                 jax.random.split(k, n // 64))),
+            ("jax.random.multinomial", lambda k: jax.random.multinomial(
+                k, 1000.0, jnp.asarray(zipf, jnp.float32), shape=(n // 64, 100))),
+        ], lambda: rng.multinomial(1000, zipf, size=n // 64)),
+    ]
+    for name, title, jax_rows, numpy_fn in cases:
+        count = n // 64 if name == "multinomial" else n
+        tab = Table(name, f"{title}, {count} draws", "draws/s", "numpy: Generator")
+        print(tab.title)
+        for row, fn in jax_rows:
+            f = jax.jit(fn)
+            tab.add(row, count, time_jax(lambda f=f: f(key), cfg["rep"]))
+        tab.add("numpy: Generator", count, time_numpy(numpy_fn, cfg["rep"]))
+        tabs.append(tab)
+    return tabs
+
+
+# ------------------------------------------------------------------------------------------
+# Scaling curves
+
+
+def scaling_png(path, cfg, key, rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reps = 2
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4.2))
+
+    def curve(ax, xs, fns, xlabel, title):
+        for label, fn in fns:
+            rates = []
+            for x in xs:
+                work, call, is_jax = fn(x)
+                timing = time_jax(call, reps) if is_jax else time_numpy(call, reps)
+                rates.append(work / timing["seconds"])
+            ax.loglog(xs, rates, "o-", label=label)
+        ax.set(xlabel=xlabel, ylabel="trial-generations / s", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        print(f"  scaling: {title} done", flush=True)
+
+    def gauss(t, g, m):
+        return lambda k=key: gaussian.simulate(k, sample_size=m, generations=g, trials=t,
+                                               record=[g]).log_det
+
+    g0, t0 = 100, 2 ** 14
+    curve(axes[0], [2 ** 10, 2 ** 12, 2 ** 14, 2 ** 16, 2 ** 18], [
+        ("package exact", lambda t: (t * g0, gauss(t, g0, 100), True)),
+        ("numpy", lambda t: (t * g0, lambda: baselines.gaussian_numpy(rng, 100, g0, t), False))],
+        "trials", "1-D Gaussian, M = 100: trials")
+    curve(axes[1], [10, 100, 1000], [
+        ("package exact", lambda g: (t0 * g, gauss(t0, g, 100), True)),
+        ("numpy", lambda g: (t0 * g, lambda: baselines.gaussian_numpy(rng, 100, g, t0), False))],
+        "generations", f"1-D Gaussian, {t0} trials: generations")
+    curve(axes[2], [10, 100, 10 ** 4, 10 ** 6], [
+        ("package exact", lambda m: (t0 * g0, gauss(t0, g0, m), True)),
+        ("numpy", lambda m: (t0 * g0, lambda: baselines.gaussian_numpy(rng, m, g0, t0), False))],
+        "M", "1-D Gaussian: sample size M")
+    tk, gk = 2048, 10
+
+    def disc(kc):
+        p0 = discrete.zipf(kc, 1.0)
+        return lambda k=key: discrete.simulate(k, p0, sample_size=1000, generations=gk,
+                                               trials=tk, record=[gk]).counts
+
+    curve(axes[3], [10, 100, 1000], [
+        ("package", lambda kc: (tk * gk, disc(kc), True)),
+        ("numpy", lambda kc: (tk * gk, lambda: baselines.discrete_numpy(
+            rng, discrete.zipf(kc, 1.0), 1000, gk, tk), False))],
+        "K", "discrete Zipf, M = 1000: categories K")
+    td, gd = 256, 10
+
+    def dim(d, method):
+        return lambda k=key: gaussian.simulate(k, sample_size=1000, generations=gd, trials=td,
+                                               dim=d, method=method, record=[gd]).log_det
+
+    curve(axes[4], [1, 2, 5, 10, 20], [
+        ("package exact", lambda d: (td * gd, dim(d, "exact"), True)),
+        ("package samples", lambda d: (td * gd, dim(d, "samples"), True))],
+        "d", "d-D Gaussian, M = 1000: dimension d")
+    fig.suptitle(f"collapse_theory scaling on {_device_name()}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _device_name() -> str:
+    dev = jax.devices()[0]
+    if dev.platform == "cpu":
+        return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    return f"{dev.platform.upper()} {dev.device_kind}"
+
+
+def goals_markdown(tables: dict) -> str:
+    out = ["### Goals of the issue", "", "| goal | measured | met |", "|---|---:|---|"]
+    for key, row, ref, target in GOALS["cpu"]:
+        if key not in tables:
+            continue
+        ratio = tables[key].rate(row) / tables[key].rate(ref)
+        out.append(f"| {row} ≥ {target:g}× {ref} | {ratio:.2f}× | {'yes' if ratio >= target else 'no'} |")
+    if jax.devices()[0].platform == "gpu":
+        for key, row, target in [("gaussian1d", "package: gaussian.simulate (exact)", 1e10),
+                                 ("discrete", "package: discrete.simulate", 1e8)]:
+            rate = tables[key].rate(row)
+            out.append(f"| {row} ≥ {target:.0e} trial-gen/s on GPU | {rate:.3g} | "
+                       f"{'yes' if rate >= target else 'no'} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (< ~2 minutes on 2 cores)")
+    parser.add_argument("--out", help="also write the Markdown report to this file")
+    parser.add_argument("--png", help="write scaling curves (trials, generations, M, K, d) here")
+    args = parser.parse_args(argv)
+
+    gpu = jax.devices()[0].platform != "cpu"
+    if args.quick:
+        cfg = dict(t1=2 ** 16, g1=50, t2=4096, g2=10, t3=256, g3=5, n=2 ** 18, rep=2, g_paper=200)
+    else:
+        cfg = dict(t1=2 ** 18, g1=200, t2=2 ** 14, g2=40, t3=1024, g3=20, n=2 ** 21, rep=3,
+                   g_paper=1000)
+    if gpu:
+        cfg.update(t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24)
+    key = jax.random.key(0)
+    rng = np.random.default_rng(0)
+    command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = [f"## {_device_name()}", "",
+              f"`{command.strip()}` on {datetime.date.today().isoformat()}: jax {jax.__version__}, "
+              f"numpy {np.__version__}, Python {platform.python_version()}, device "
+              f"`{jax.devices()[0]}` ({len(jax.devices())} visible), x64 "
+              f"{'on' if jax.config.jax_enable_x64 else 'off'}.", ""]
+    print("\n".join(header), flush=True)
+
+    tables = {}
+    t0 = time.perf_counter()
+    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d):
+        tab = bench(cfg, key, rng)
+        tables[tab.key] = tab
+    for tab in bench_samplers(cfg, key, rng):
+        tables[tab.key] = tab
+    if args.png:
+        scaling_png(args.png, cfg, key, rng)
+    report = "\n".join(header) + goals_markdown(tables) + "\n" + "\n".join(
+        t.markdown() for t in tables.values())
+    report += f"\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n"
+    print("\n" + report)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
