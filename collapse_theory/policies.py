@@ -206,9 +206,6 @@ def reciprocal_sum(m) -> float:
 # Memory is O(d²) per trial.  Sample path: the points themselves (accumulate policies keep the
 # whole pool, O(N_G d) per trial) and the fit computed from them.
 
-GAUSSIAN_METHODS = ("exact", "samples")
-
-
 class _GState(NamedTuple):
     mean: jax.Array  # (d,) fitted μ_g
     chol: jax.Array  # (d, d) Cholesky factor of the fitted Σ_g
@@ -413,10 +410,8 @@ def discrete_chain(key, p0: np.ndarray, *, policy: Policy, m: np.ndarray, genera
     Returns ``(counts, extinct, fixed, fit_sizes)``: records of the counts each fit used, and the
     number of points ``N_g`` behind fit ``g`` (``q_g = a C_g/N_g + b`` with smoothing ``(a, b)``).
     """
-    from .discrete import _CHUNK_BYTES
+    from .discrete import _CHUNK_BYTES, MAX_SIZE_32
     from .theory import discrete as dtheory
-
-    from .discrete import MAX_SIZE_32
 
     method = _validate.choice("method", method, DISCRETE_METHODS)
     s = check_sizes(policy, m, 1)

@@ -225,7 +225,7 @@ def test_subsample_matches_numpy_reference():
 # Discrete chains in law
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _discrete(policy):
     return discrete.simulate(jax.random.key(0), P3, sample_size=M, generations=G,
                              trials=TRIALS, policy=policy, record=[G])

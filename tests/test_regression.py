@@ -18,7 +18,7 @@ from collapse_theory.theory import policies as theory
 T, D, G, TRIALS, NOISE = 20, 4, 12, 6000, 0.5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def errors(policy, design, method="exact", key=0, trials=TRIALS):
     res = regression.simulate(jax.random.key(key), rows=T, dim=D, generations=G, trials=trials,
                               noise=NOISE, design=design, policy=policy, method=method,

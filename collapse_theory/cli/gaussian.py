@@ -45,10 +45,10 @@ def register(commands):
     fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     fig.set_defaults(func=_figure)
 
-    for name, help_ in (("policies", "replace vs accumulate vs accumulate-subsample: Gaussian, "
-                                     "discrete and regression chains with closed forms"),
-                        ("schedules", "growing sample sizes M_i (constant, linear, quadratic): "
-                                      "which errors stay bounded")):
+    for name, help_ in (("policies", ("replace vs accumulate vs accumulate-subsample: Gaussian, "
+                                      "discrete and regression chains with closed forms")),
+                        ("schedules", ("growing sample sizes M_i (constant, linear, quadratic): "
+                                       "which errors stay bounded"))):
         pol = commands["figure"].add_parser(name, help=help_)
         pol.add_argument("--out", required=True, metavar="FILE.png")
         pol.add_argument("--generations", type=int, default=100 if name == "policies" else 1000)
