@@ -63,7 +63,7 @@ def gaussian_jax(m: int, generations: int, trials: int, sampler: str = "jax"):
         zero = jnp.zeros((), dtype)
         return jax.lax.scan(step, (zero, zero), jnp.arange(generations, dtype=jnp.uint32))[0]
 
-    keys = lambda key: jax.vmap(lambda i: jax.random.fold_in(key, i))(  # noqa: E731
+    keys = lambda key: jax.vmap(lambda i: jax.random.fold_in(key, i))(
         jnp.arange(trials, dtype=jnp.uint32))
     return jax.jit(lambda key: jax.vmap(chain)(keys(key)))
 
@@ -104,6 +104,6 @@ def discrete_jax(probs: np.ndarray, m: int, generations: int, trials: int, sampl
 
         return jax.lax.scan(step, p0, jnp.arange(generations, dtype=jnp.uint32))[0]
 
-    keys = lambda key: jax.vmap(lambda i: jax.random.fold_in(key, i))(  # noqa: E731
+    keys = lambda key: jax.vmap(lambda i: jax.random.fold_in(key, i))(
         jnp.arange(trials, dtype=jnp.uint32))
     return jax.jit(lambda key: jax.vmap(chain)(keys(key)))

@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import baselines  # noqa: E402
+import baselines
 
-from collapse_theory import discrete, gaussian, samplers  # noqa: E402
+from collapse_theory import discrete, gaussian, samplers
 
 GOALS = {  # (table, row, reference row, minimum ratio), from the performance issue
     "cpu": [("gaussian1d", "package: gaussian.simulate (exact)", "numpy: vectorised χ² + normal", 1.5),
@@ -58,7 +58,7 @@ def time_numpy(fn, repeats: int):
         best = min(best, time.perf_counter() - t)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return dict(seconds=best, compile=None, peak=peak)
+    return {"seconds": best, "compile": None, "peak": peak}
 
 
 def time_jax(fn, repeats: int):
@@ -74,7 +74,7 @@ def time_jax(fn, repeats: int):
         best = min(best, time.perf_counter() - t)
     dev1 = _device_peak()
     peak = (dev1 - dev0) if dev0 is not None else (_max_rss() - rss0)
-    return dict(seconds=best, compile=max(first - best, 0.0), peak=peak)
+    return {"seconds": best, "compile": max(first - best, 0.0), "peak": peak}
 
 
 class Table:
@@ -95,8 +95,8 @@ class Table:
     def markdown(self) -> str:
         ref = self.rate(self.reference)
         out = [f"### {self.title}", "",
-               f"| implementation | {self.unit} | × {self.reference.split(':')[0]} ref | "
-               "compile (s) | peak mem (MB) | notes |",
+               (f"| implementation | {self.unit} | × {self.reference.split(':')[0]} ref | "
+                "compile (s) | peak mem (MB) | notes |"),
                "|---|---:|---:|---:|---:|---|"]
         for r in self.rows:
             comp = "" if r["compile"] is None else f"{r['compile']:.1f}"
@@ -114,7 +114,7 @@ def bench_gaussian1d(cfg, key, rng):
     tab = Table("gaussian1d", f"1-D Gaussian chain, M = {m}, {t} trials × {g} generations",
                 "trial-gen/s", "numpy: vectorised χ² + normal")
     print(tab.title)
-    run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t,  # noqa: E731
+    run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t,
                                     record=[g]).log_det
     tab.add("package: gaussian.simulate (exact)", t * g, time_jax(run, cfg["rep"]),
             "engine; exact step on samplers.log_chisquare")
@@ -137,7 +137,7 @@ def bench_discrete(cfg, key, rng):
     tab = Table("discrete", f"Discrete chain, K = {k_cat} Zipf(1), M = {m}, {t} trials × {g} "
                 "generations", "trial-gen/s", "numpy: Generator.multinomial")
     print(tab.title)
-    run = lambda: discrete.simulate(key, p0, sample_size=m, generations=g, trials=t,  # noqa: E731
+    run = lambda: discrete.simulate(key, p0, sample_size=m, generations=g, trials=t,
                                     record=[g]).counts
     tab.add("package: discrete.simulate", t * g, time_jax(run, cfg["rep"]),
             "engine + samplers.multinomial")
@@ -161,7 +161,7 @@ def bench_gaussian10d(cfg, key, rng):
     print(tab.title)
     for method, name in [("exact", "package: exact (Bartlett)"),
                          ("samples", "package: samples (draw and refit)")]:
-        run = lambda method=method: gaussian.simulate(  # noqa: E731
+        run = lambda method=method: gaussian.simulate(
             key, sample_size=m, generations=g, trials=t, dim=d, method=method, record=[g]).log_det
         tab.add(name, t * g, time_jax(run, cfg["rep"]))
     return tab
@@ -319,20 +319,21 @@ def main(argv=None) -> int:
 
     gpu = jax.devices()[0].platform != "cpu"
     if args.quick:
-        cfg = dict(t1=2 ** 16, g1=50, t2=4096, g2=10, t3=256, g3=5, n=2 ** 18, rep=2, g_paper=200)
+        cfg = {"t1": 2 ** 16, "g1": 50, "t2": 4096, "g2": 10, "t3": 256, "g3": 5, "n": 2 ** 18,
+               "rep": 2, "g_paper": 200}
     else:
-        cfg = dict(t1=2 ** 18, g1=200, t2=2 ** 13, g2=20, t3=512, g3=10, n=2 ** 21, rep=3,
-                   g_paper=1000)
+        cfg = {"t1": 2 ** 18, "g1": 200, "t2": 2 ** 13, "g2": 20, "t3": 512, "g3": 10,
+               "n": 2 ** 21, "rep": 3, "g_paper": 1000}
     if gpu:
         cfg.update(t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24)
     key = jax.random.key(0)
     rng = np.random.default_rng(0)
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
     header = [f"## {_device_name()}", "",
-              f"`{command.strip()}` on {datetime.date.today().isoformat()}: jax {jax.__version__}, "
-              f"numpy {np.__version__}, Python {platform.python_version()}, device "
-              f"`{jax.devices()[0]}` ({len(jax.devices())} visible), x64 "
-              f"{'on' if jax.config.jax_enable_x64 else 'off'}.", ""]
+              (f"`{command.strip()}` on {datetime.date.today().isoformat()}: jax {jax.__version__}, "
+               f"numpy {np.__version__}, Python {platform.python_version()}, device "
+               f"`{jax.devices()[0]}` ({len(jax.devices())} visible), x64 "
+               f"{'on' if jax.config.jax_enable_x64 else 'off'}."), ""]
     print("\n".join(header), flush=True)
 
     tables = {}

@@ -18,7 +18,6 @@ import pytest
 import scipy.special as sp
 import scipy.stats as st
 
-
 from collapse_theory import samplers
 
 ALPHA = 1e-3
@@ -279,8 +278,8 @@ def test_bartlett_factor_laws():
     np.testing.assert_array_equal(np.triu(lower), 0.0)
     for j in range(dim):  # j = 0..dim−1 ↔ χ²_{dof−j}
         y = 2.0 * np.asarray(log_diag[:, j])
-        chi = lambda y, k=dof - j: st.chi2(k).cdf(np.exp(y))  # noqa: E731
-        wrong = lambda y, k=dof - j + 1: st.chi2(k).cdf(np.exp(y))  # noqa: E731  off by one
+        chi = lambda y, k=dof - j: st.chi2(k).cdf(np.exp(y))
+        wrong = lambda y, k=dof - j + 1: st.chi2(k).cdf(np.exp(y))
         assert st.kstest(y, chi).pvalue > ALPHA
         assert st.kstest(y, wrong).pvalue < ALPHA  # negative control
     z = np.asarray(lower[:, 2, 0])
