@@ -17,6 +17,7 @@ from scipy import stats
 
 from collapse_theory import discrete, gaussian, policies
 from collapse_theory.theory import policies as theory
+from collapse_theory.verify.policy_checks import _subsample_literal
 
 Z_MAX = 5.0
 KS_ALPHA = 1e-3
@@ -196,28 +197,14 @@ def test_gaussian_2d_exact_matches_samples():
     assert stats.ks_2samp(a + np.log(1.2), b).pvalue < KS_ALPHA
 
 
-def _subsample_reference(rng, m, g, trials, subsample=True):
-    """accumulate-subsample written literally in numpy (σ²_g of every trial, MLE); with
-    ``subsample=False`` every fit uses the whole pool (the control: a forgotten subsample)."""
-    out = np.empty(trials)
-    for t in range(trials):
-        pool = rng.normal(0.0, 1.0, m)
-        fit = pool
-        for _ in range(1, g):
-            pool = np.concatenate([pool, rng.normal(fit.mean(), fit.std(), m)])
-            fit = rng.choice(pool, m, replace=False) if subsample else pool
-        out[t] = fit.var()
-    return out
-
-
 def test_subsample_matches_numpy_reference():
     """No closed form for the Gaussian accumulate-subsample chain: the JAX chain against an
     independent numpy implementation in law (KS); control: the reference without subsampling."""
     g, trials = 8, 3000
     ours = var_n("accumulate-subsample", key=6, g=g, trials=trials)
-    ref = _subsample_reference(np.random.default_rng(0), M, g, trials)
+    ref = _subsample_literal(0, M, g, trials, subsample=True)
     assert stats.ks_2samp(ours, ref).pvalue > KS_ALPHA
-    wrong = _subsample_reference(np.random.default_rng(1), M, g, trials, subsample=False)
+    wrong = _subsample_literal(1, M, g, trials, subsample=False)
     assert stats.ks_2samp(ours, wrong).pvalue < KS_ALPHA
 
 
