@@ -132,6 +132,39 @@ def _(key, scale, control):
     return stats.z_mean(det, float(theory.expected_det(n, m, 2, "mle")))
 
 
+@check("gaussian.det.mean.unbiased.3d", title="E det Σ_n, unbiased, d=3 (M=100, n=20)",
+       source=f"theory README §2 (Bartlett); {_MOMENTS}", formula="det Σ0 [Π_j (M−j)/(M−1)]^n",
+       control="simulate with the MLE")
+def _(key, scale, control):
+    m, n = 100, 20
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale, dim=3,
+                            estimator="mle" if control else "unbiased", record=[n])
+    det = np.exp(_final(res, res.log_det))
+    return stats.z_mean(det, float(theory.expected_det(n, m, 3, "unbiased")))
+
+
+@check("gaussian.std.mean.mle.1d", title="E σ_n, MLE, 1-D (M=20, n=20)",
+       source=f"theory README §2 (MLE); {_MOMENTS}", formula="σ0 Π √(2/M) Γ(M/2)/Γ((M−1)/2)",
+       control="simulate with the unbiased estimator")
+def _(key, scale, control):
+    m, n = 20, 20
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
+                            estimator="unbiased" if control else "mle", record=[n])
+    std = np.exp(0.5 * _final(res, res.log_det))
+    return stats.z_mean(std, float(theory.expected_std(n, m, "mle")))
+
+
+@check("gaussian.var_power.k2.unbiased.1d", title="E σ⁴_n, unbiased, 1-D (M=100, n=20)",
+       source=f"theory README §2 (E σ^{{2k}}_n); {_MOMENTS}", formula="σ0⁴ (1 + 2/(M−1))^n",
+       control="simulate with the MLE")
+def _(key, scale, control):
+    m, n = 100, 20
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
+                            estimator="mle" if control else "unbiased", record=[n])
+    var2 = np.exp(2.0 * _final(res, res.log_det))
+    return stats.z_mean(var2, float(theory.expected_variance_power(n, m, 2.0)))
+
+
 def _mean_sq(res):
     return np.sum(np.asarray(res.mean, np.float64) ** 2, axis=-1)
 
