@@ -110,59 +110,51 @@ def _(key, scale, control):
     return out
 
 
+def _det_power(key, scale, control, *, m, n, dim, estimator, power, expected):
+    """z-test of ``E (det Σ_n)^power`` (σ_n^{2·power} in 1-D); control: the other estimator."""
+    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale, dim=dim,
+                            estimator=_other(estimator) if control else estimator, record=[n])
+    return stats.z_mean(np.exp(power * _final(res, res.log_det)), float(expected))
+
+
 @check("gaussian.var.mean.mle.1d", title="E σ²_n, MLE, 1-D (M=100, n=50)",
        source=f"theory README §2; {_MOMENTS}", formula="σ0² ((M−1)/M)^n",
        control="simulate with the unbiased estimator")
 def _(key, scale, control):
-    m, n = 100, 50
-    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
-                            estimator="unbiased" if control else "mle", record=[n])
-    var = np.exp(_final(res, res.log_det))
-    return stats.z_mean(var, float(theory.expected_variance_power(n, m, 1.0, "mle")))
+    return _det_power(key, scale, control, m=100, n=50, dim=1, estimator="mle", power=1.0,
+                      expected=theory.expected_variance_power(50, 100, 1.0, "mle"))
 
 
 @check("gaussian.det.mean.mle.2d", title="E det Σ_n, MLE, d=2 (M=100, n=20)",
        source=f"theory README §2; {_MOMENTS}", formula="det Σ0 [Π_j (M−j)/M]^n",
        control="simulate with the unbiased estimator")
 def _(key, scale, control):
-    m, n = 100, 20
-    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale, dim=2,
-                            estimator="unbiased" if control else "mle", record=[n])
-    det = np.exp(_final(res, res.log_det))
-    return stats.z_mean(det, float(theory.expected_det(n, m, 2, "mle")))
+    return _det_power(key, scale, control, m=100, n=20, dim=2, estimator="mle", power=1.0,
+                      expected=theory.expected_det(20, 100, 2, "mle"))
 
 
 @check("gaussian.det.mean.unbiased.3d", title="E det Σ_n, unbiased, d=3 (M=100, n=20)",
        source=f"theory README §2 (Bartlett); {_MOMENTS}", formula="det Σ0 [Π_j (M−j)/(M−1)]^n",
        control="simulate with the MLE")
 def _(key, scale, control):
-    m, n = 100, 20
-    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale, dim=3,
-                            estimator="mle" if control else "unbiased", record=[n])
-    det = np.exp(_final(res, res.log_det))
-    return stats.z_mean(det, float(theory.expected_det(n, m, 3, "unbiased")))
+    return _det_power(key, scale, control, m=100, n=20, dim=3, estimator="unbiased", power=1.0,
+                      expected=theory.expected_det(20, 100, 3, "unbiased"))
 
 
 @check("gaussian.std.mean.mle.1d", title="E σ_n, MLE, 1-D (M=20, n=20)",
        source=f"theory README §2 (MLE); {_MOMENTS}", formula="σ0 Π √(2/M) Γ(M/2)/Γ((M−1)/2)",
        control="simulate with the unbiased estimator")
 def _(key, scale, control):
-    m, n = 20, 20
-    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
-                            estimator="unbiased" if control else "mle", record=[n])
-    std = np.exp(0.5 * _final(res, res.log_det))
-    return stats.z_mean(std, float(theory.expected_std(n, m, "mle")))
+    return _det_power(key, scale, control, m=20, n=20, dim=1, estimator="mle", power=0.5,
+                      expected=theory.expected_std(20, 20, "mle"))
 
 
 @check("gaussian.var_power.k2.unbiased.1d", title="E σ⁴_n, unbiased, 1-D (M=100, n=20)",
        source=f"theory README §2 (E σ^{{2k}}_n); {_MOMENTS}", formula="σ0⁴ (1 + 2/(M−1))^n",
        control="simulate with the MLE")
 def _(key, scale, control):
-    m, n = 100, 20
-    res = gaussian.simulate(key, sample_size=m, generations=n, trials=20_000 * scale,
-                            estimator="mle" if control else "unbiased", record=[n])
-    var2 = np.exp(2.0 * _final(res, res.log_det))
-    return stats.z_mean(var2, float(theory.expected_variance_power(n, m, 2.0)))
+    return _det_power(key, scale, control, m=100, n=20, dim=1, estimator="unbiased", power=2.0,
+                      expected=theory.expected_variance_power(20, 100, 2.0))
 
 
 def _mean_sq(res):
