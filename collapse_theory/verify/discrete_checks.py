@@ -156,6 +156,12 @@ def _(key, scale, control):
     return stats.z_proportion(fixed, float(theory.fixation_probability(P0[1], m, n)[n]))
 
 
+def _time_law(t, pmf):
+    """χ² of times ``t`` (``n + 1`` = not yet by ``n``) against ``P(T = 0..n)`` plus the tail."""
+    probs = np.concatenate([pmf, [max(1.0 - pmf.sum(), 0.0)]])
+    return stats.chi_square(np.bincount(t, minlength=probs.size), probs)
+
+
 @check("discrete.absorption_time", title="law of a category's absorption time (p=0.3, M=20)",
        source="fundamental matrix of the binomial chain; " + _CHAIN,
        formula="P(T = n), T = min{n: X_n ∈ {0, M}}", control="simulate with M = 22")
@@ -167,9 +173,7 @@ def _(key, scale, control):
     fix = np.asarray(res.fixation)
     fixed_here = _last_counts(res)[:, 1] == (22 if control else m)
     t = np.where(ext > 0, ext, np.where(fixed_here, fix, n + 1))
-    pmf = theory.absorption_time_pmf(P0[1], m, n)
-    probs = np.concatenate([pmf, [max(1.0 - pmf.sum(), 0.0)]])
-    return stats.chi_square(np.bincount(t, minlength=n + 2), probs)
+    return _time_law(t, theory.absorption_time_pmf(P0[1], m, n))
 
 
 @check("discrete.fixation_time", title="law of the fixation time (one category left; K=5, M=20)",
@@ -180,6 +184,4 @@ def _(key, scale, control):
     res = _sim(key, P0, m=22 if control else m, n=n, trials=20_000 * scale)
     fix = np.asarray(res.fixation)
     t = np.where(fix > 0, fix, n + 1)
-    pmf = theory.fixation_time_pmf(P0, m, n)
-    probs = np.concatenate([pmf, [max(1.0 - pmf.sum(), 0.0)]])
-    return stats.chi_square(np.bincount(t, minlength=n + 2), probs)
+    return _time_law(t, theory.fixation_time_pmf(P0, m, n))
