@@ -1,0 +1,122 @@
+r"""Closed forms of the KDE refitting chain (:mod:`collapse_theory.kde`).
+
+Notation: ``s²_g`` the centres' variance (divisor ``N_g``), ``V_g = s²_g + h²_g`` the model
+variance, ``d_g`` the centres' mean minus D0's mean; D0 has variance ``σ0²`` (any law: only
+its variance enters) and generation 0 is D0 (``V_0 = σ0²``, ``d_0 = 0``).  A bandwidth
+``h² = κ_N s² + η`` *linear in s²* makes every recursion below exactly linear:
+
+* fixed ``h``: ``κ = 0``, ``η = h²``;
+* Scott ``h = c σ̂ N^{-1/5}`` with ``σ̂² = N s²/(N − 1)``: ``κ_N = c² N^{3/5}/(N − 1)``, ``η = 0``.
+
+Silverman's ``min(σ̂, IQR/1.34)`` is not a quadratic statistic of the centres: ``E h²`` is not a
+function of ``E s²`` and no exact recursion exists (only the bound ``h_silverman ≤ Scott's`` at
+the same ``c``).  One conditional-expectation step (``proofs/kde_variance.py``), with
+``V = (1 + κ) s² + η`` of the previous fit and ``M`` points drawn:
+
+* replace: ``E[s²' | ·] = (M − 1)V/M``, ``E[d'² | ·] = d² + V/M``;
+* accumulate (pool ``N → N' = N + M``): ``E[s²' | ·] = [N s² + M(1 − 1/N')V]/N'``,
+  ``E[d'² | ·] = d² + M V/N'²``;
+* fresh (``R`` points of D0, ``S`` samples, ``M = R + S``):
+  ``E[s²' | ·] = [(R σ0² + S V)(M − 1)/M + (R S/M) d²]/M``,
+  ``E[d'² | ·] = (R σ0² + S V)/M² + (S/M)² d²``.
+
+Replace, constant ``M``: fixed ``h`` gives ``E V_n = M h² + (σ0² − M h²)((M − 1)/M)^n`` (fixed
+point ``E s²_∞ = (M − 1)h²``: no collapse, but the centres forget D0); Scott gives
+``E V_n = σ0² ρ^n`` with ``ρ = (M − 1)/M + c² M^{-2/5} > 1``: the variance *explodes*.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import _validate, policies
+
+
+class KDEMoments(NamedTuple):
+    """Expectations at generations ``n = 0..G`` (index ``n``), each ``(G + 1,)``."""
+
+    centre_variance: np.ndarray  # E s²_n (σ0² at n = 0)
+    variance: np.ndarray  # E V_n
+    mean_sq_dev: np.ndarray  # E d²_n
+
+
+def _bandwidth(bandwidth):
+    from ..kde import parse_bandwidth
+
+    bw = parse_bandwidth(bandwidth)
+    if bw.rule == "silverman":
+        raise ValueError("bandwidth 'silverman' has no closed form (E h² is not a function of "
+                         "E s²: the IQR is not quadratic in the centres); use a fixed h or "
+                         "'scott[:c]'")
+    return bw
+
+
+def kappa_eta(bandwidth, n_points) -> tuple[np.ndarray, np.ndarray]:
+    """``(κ_N, η)`` with ``h² = κ_N s² + η`` for a fit on ``N`` points (see module doc)."""
+    bw = _bandwidth(bandwidth)
+    n = np.asarray(n_points, dtype=np.float64)
+    if bw.rule == "fixed":
+        return np.zeros_like(n), np.full_like(n, bw.value ** 2)
+    return bw.value ** 2 * n ** 0.6 / (n - 1.0), np.zeros_like(n)
+
+
+def moments(sample_size, generations: int, *, bandwidth, policy="replace",
+            variance0: float = 1.0) -> KDEMoments:
+    """``E s²_n``, ``E V_n`` and ``E d²_n`` for ``n = 0..G`` under ``policy`` (replace,
+    accumulate or fresh:γ) with the schedule ``M_1..M_G`` (the recursions of the module doc)."""
+    from ..kde import parse_policy
+
+    pol = parse_policy(policy)
+    generations = _validate.integer("generations", generations, minimum=0)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=2)
+    var0 = _validate.real("variance0", variance0, minimum=0.0, strict_minimum=True)
+    sz = policies.sizes(pol, m)
+    kappa, eta = kappa_eta(bandwidth, sz.fit)
+    s2, v, d2 = np.empty(generations + 1), np.empty(generations + 1), np.zeros(generations + 1)
+    s2[0] = v[0] = var0
+    n_prev = 0.0
+    for g in range(generations):
+        mg, n_new = float(m[g]), float(sz.fit[g])
+        if pol.name == "replace":
+            s2[g + 1] = (mg - 1.0) * v[g] / mg
+            d2[g + 1] = d2[g] + v[g] / mg
+        elif pol.name == "accumulate":
+            s2[g + 1] = (n_prev * s2[g] + mg * (1.0 - 1.0 / n_new) * v[g]) / n_new
+            d2[g + 1] = d2[g] + mg * v[g] / n_new ** 2
+        else:
+            r, s = float(sz.real[g]), float(sz.synthetic[g])
+            if g == 0:  # model 0 is D0: all M_1 points are real
+                r, s = mg, 0.0
+            mix = r * var0 + s * v[g]
+            s2[g + 1] = (mix * (mg - 1.0) / mg + r * s / mg * d2[g]) / mg
+            d2[g + 1] = mix / mg**2 + (s / mg) ** 2 * d2[g]
+        v[g + 1] = (1.0 + kappa[g]) * s2[g + 1] + eta[g]
+        n_prev = n_new
+    return KDEMoments(s2, v, d2)
+
+
+def replace_fixed_point(sample_size: int, bandwidth: float) -> tuple[float, float]:
+    """``(E s²_∞, E V_∞) = ((M − 1)h², M h²)`` under replace with fixed ``h`` and constant ``M``."""
+    m = _validate.integer("sample_size", sample_size, minimum=2)
+    h = _validate.real("bandwidth", bandwidth, minimum=0.0, strict_minimum=True)
+    return (m - 1.0) * h * h, m * h * h
+
+
+def replace_fixed_variance(sample_size: int, bandwidth: float, generations: int,
+                           variance0: float = 1.0) -> np.ndarray:
+    """``E V_n = M h² + (σ0² − M h²)((M − 1)/M)^n``, ``n = 0..G`` (replace, fixed ``h``)."""
+    m = _validate.integer("sample_size", sample_size, minimum=2)
+    _, v_inf = replace_fixed_point(m, bandwidth)
+    generations = _validate.integer("generations", generations, minimum=0)
+    var0 = _validate.real("variance0", variance0, minimum=0.0, strict_minimum=True)
+    return v_inf + (var0 - v_inf) * ((m - 1.0) / m) ** np.arange(generations + 1)
+
+
+def scott_growth_factor(sample_size: int, c: float = 1.0) -> float:
+    """``ρ = E V_n/E V_{n−1} = (M − 1)/M + c² M^{-2/5}`` under replace with Scott's rule
+    ``h = c σ̂ M^{-1/5}``; ``ρ > 1`` whenever ``c² M^{3/5} > 1``."""
+    m = _validate.integer("sample_size", sample_size, minimum=2)
+    c = _validate.real("c", c, minimum=0.0, strict_minimum=True)
+    return (m - 1.0) / m + c * c * m ** -0.4
