@@ -130,3 +130,4 @@ def _load() -> None:
     """Import the modules that register checks."""
     from . import discrete_checks, gaussian_checks  # noqa: F401
     from . import policy_checks  # noqa: F401
+    from . import kde_checks  # noqa: F401
