@@ -46,6 +46,8 @@ POLICIES = ("replace", "fresh", "fixed")
 FLOOR_SHARE = 0.01
 #: A component with less responsibility mass than this many points is empty.
 EMPTY_MASS = 1e-3
+#: Lloyd iterations after k-means++ seeding (``init="kmeans++"``).
+LLOYD_STEPS = 10
 #: Bytes of per-chunk point buffers before trials are split into more chunks.
 _CHUNK_BYTES = 1 << 28
 
@@ -166,15 +168,15 @@ def _em(x, valid, init: Mixture, em_steps: int, tol: float, reg_covar: float) ->
              jnp.zeros((k, d, d), dtype), jnp.zeros(k, bool), jnp.zeros(k, bool))
     mix, ll, it, done, raw, empty_any, singular_any = jax.lax.while_loop(cond, body, start)
     lam = _smallest_eigenvalue(raw) + reg_covar
-    floored = jnp.any(reg_covar >= FLOOR_SHARE * lam) if reg_covar > 0 else jnp.asarray(False)
+    floored = (reg_covar > 0) & jnp.any(reg_covar >= FLOOR_SHARE * lam)
     return Fit(mix, it, done, ll, floored, jnp.sum(empty_any, dtype=jnp.int32),
                jnp.sum(singular_any, dtype=jnp.int32))
 
 
-def _kmeanspp(key, x, valid, prev: Mixture, reg_covar: float) -> Mixture:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007: first centre uniform, next ∝ D²), a
-    nearest-centre hard assignment and one M-step.  (sklearn's ``init_params="k-means++"``
-    adds greedy local trials and one point per component; this is the plain seeding.)"""
+def _kmeans(key, x, valid, prev: Mixture, reg_covar: float) -> Mixture:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007: first centre uniform, next ∝ D²),
+    :data:`LLOYD_STEPS` Lloyd iterations, then one M-step on the hard assignment (as
+    sklearn's ``init_params="kmeans"``, whose k-means also adds greedy local seeding trials)."""
     k = prev.weights.shape[-1]
     log_valid = jnp.where(valid > 0, 0.0, -jnp.inf)
     keys = jax.random.split(key, k)
@@ -185,11 +187,20 @@ def _kmeanspp(key, x, valid, prev: Mixture, reg_covar: float) -> Mixture:
         c = x[jax.random.categorical(keys[j], logits)]
         centres.append(c)
         d2 = jnp.minimum(d2, jnp.sum((x - c) ** 2, axis=-1))
-    centres = jnp.stack(centres)
-    dist = jnp.sum((x[:, None, :] - centres[None]) ** 2, axis=-1)
-    resp = jax.nn.one_hot(jnp.argmin(dist, axis=-1), k, dtype=x.dtype) * valid[:, None]
+
+    def assign(centres):
+        dist = jnp.sum((x[:, None, :] - centres[None]) ** 2, axis=-1)
+        return jax.nn.one_hot(jnp.argmin(dist, axis=-1), k, dtype=x.dtype) * valid[:, None]
+
+    def lloyd(_, centres):
+        resp = assign(centres)
+        nk = jnp.sum(resp, axis=0)
+        new = (resp.T @ x) / jnp.maximum(nk, 1.0)[:, None]
+        return jnp.where((nk > 0)[:, None], new, centres)
+
+    centres = jax.lax.fori_loop(0, LLOYD_STEPS, lloyd, jnp.stack(centres))
     seeded = Mixture(prev.weights, centres, prev.chol)
-    return _m_step(x, resp, seeded, jnp.sum(valid), reg_covar)[0]
+    return _m_step(x, assign(centres), seeded, jnp.sum(valid), reg_covar)[0]
 
 
 def fit(x, init: Mixture, *, em_steps: int = 100, tol: float = 1e-3,
@@ -207,10 +218,11 @@ def fit(x, init: Mixture, *, em_steps: int = 100, tol: float = 1e-3,
     if x.ndim != 2 or x.shape[1] != init.means.shape[-1]:
         raise ValueError(f"x must have shape (n, {init.means.shape[-1]}), got {x.shape}")
     init = jax.tree.map(lambda a: jnp.asarray(a, x.dtype), init)
-    return _fit_jit(x, init, em_steps, tol, reg_covar)
+    return _fit_jit(x, init, jnp.int32(em_steps), jnp.asarray(tol, x.dtype),
+                    jnp.asarray(reg_covar, x.dtype))
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+@jax.jit
 def _fit_jit(x, init, em_steps, tol, reg_covar):
     return _em(x, jnp.ones(x.shape[0], x.dtype), init, em_steps, tol, reg_covar)
 
@@ -251,7 +263,7 @@ def _steps(policy: str, init: str, n_buf: int, n_fix: int, em_steps: int, tol: f
 
     def refit(k, state: _State, pts, valid):
         k_init = jax.random.fold_in(k, 1)
-        start = state.mix if init == "warm" else _kmeanspp(k_init, pts, valid, state.mix,
+        start = state.mix if init == "warm" else _kmeans(k_init, pts, valid, state.mix,
                                                            reg_covar)
         f = _em(pts, valid, start, em_steps, tol, reg_covar)
         return state._replace(
@@ -332,7 +344,7 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
       original: D0 as a :class:`~collapse_theory.mixture.Mixture` (default
         :func:`~collapse_theory.mixture.paper_mixture`, ``K = 2``, ``d = 2``).
       init: ``"warm"`` (EM starts from the previous generation's fit; fit 1 from D0) or
-        ``"kmeans++"`` (seeded on each generation's data, see :func:`_kmeanspp`).
+        ``"kmeans++"`` (seeded on each generation's data, see :func:`_kmeans`).
       em_steps: cap on EM iterations per fit; tol: stop when the mean log-likelihood changes
         by less (sklearn's rule); reg_covar: covariance floor added to every diagonal.
       policy: ``"replace"`` (the paper), ``"fresh:γ"`` (``round(γ M_g)`` fresh points of D0 per

@@ -15,6 +15,7 @@ The L2 distance (Shumailov et al. 2024, the GMM experiment's metric) is closed f
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -136,6 +137,7 @@ def component_log_pdf(mix: Mixture, x) -> jax.Array:
             - 0.5 * jnp.sum(z * z, axis=-1))
 
 
+@jax.jit
 def log_pdf(mix: Mixture, x) -> jax.Array:
     """Log density of the mixture at ``x (..., d)`` (one mixture), shape ``x.shape[:-1]``."""
     x = jnp.asarray(x)
@@ -143,6 +145,7 @@ def log_pdf(mix: Mixture, x) -> jax.Array:
     return logsumexp(component_log_pdf(mix, flat), axis=-1).reshape(x.shape[:-1])
 
 
+@functools.partial(jax.jit, static_argnums=2)
 def sample(key, mix: Mixture, n: int) -> jax.Array:
     """``n`` i.i.d. points ``(n, d)`` of one mixture: a categorical label, then ``μ + L z``."""
     k_c, k_z = jax.random.split(key)
@@ -168,6 +171,7 @@ def _cross_gram(mu_a, chol_a, mu_b, chol_b) -> jax.Array:
     return jnp.exp(-0.5 * jnp.sum(z * z, -1) - half_log_det - 0.5 * d * math.log(2 * math.pi))
 
 
+@jax.jit
 def _l2_squared(f: Mixture, g: Mixture) -> jax.Array:
     ff = f.weights @ _cross_gram(f.means, f.chol, f.means, f.chol) @ f.weights
     fg = f.weights @ _cross_gram(f.means, f.chol, g.means, g.chol) @ g.weights
@@ -207,13 +211,15 @@ def kl_monte_carlo(key, p: Mixture, q: Mixture, n: int = 10_000) -> MonteCarloEs
     key = _validate.key("key", key)
     n = _validate.integer("n", n, minimum=2)
 
-    def one(k, p, q):
-        x = sample(k, p, n)
-        r = log_pdf(p, x) - log_pdf(q, x)
-        return jnp.stack([jnp.mean(r), jnp.std(r, ddof=1) / math.sqrt(n)])
-
-    out = _map(one, p, q, key=key)
+    out = _map(functools.partial(_kl_one, n=n), p, q, key=key)
     return MonteCarloEstimate(out[..., 0], out[..., 1])
+
+
+@functools.partial(jax.jit, static_argnames="n")
+def _kl_one(key, p: Mixture, q: Mixture, n: int):
+    x = sample(key, p, n)
+    r = log_pdf(p, x) - log_pdf(q, x)
+    return jnp.stack([jnp.mean(r), jnp.std(r, ddof=1) / math.sqrt(n)])
 
 
 def component_std(mix: Mixture) -> jax.Array:
