@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate, engine, policies
+from .samplers import _core
 from .sources import RealData, real_data
 
 #: Bandwidth rules of thumb and their default constants ``c``.
@@ -268,27 +269,33 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
             b = factor * jnp.minimum(corr, iqr / 1.34)
         return s._replace(u=u, n=n, log_s=log_s, t=(s.t + vbar) / sigma, b=b)
 
-    def d0_points(k, s, count):
+    def normals(seed, stream, count):
+        return _core._to_normal(_core._uniform(seed, stream, (count,), dtype))
+
+    def d0_points(k, seed, s, count):
         """``count`` points of D0 in the state's coordinates ``x/s − t``."""
-        xi = source.sample(k, (count,), dtype)
+        xi = (normals(seed, 2, count) if source.is_gaussian
+              else source.sample(jax.random.fold_in(k, 2), (count,), dtype))
         return (s.loc0 * jnp.exp(-s.log_s) - s.t) + jnp.exp(s.log_std0 - s.log_s) * xi
 
     def first(k, s, x):
         _, _, n, factor, corr = x
-        v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, s, m1))
+        v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, _core._seed(k), s, m1))
         return refit(s, v, n, factor, corr)
 
     def step(k, s, x):
         syn, real, n, factor, corr = x
-        k_i, k_z, k_r = jax.random.split(k, 3)
-        idx = jax.random.randint(k_i, (syn_max,), 0, jnp.maximum(s.n, 1))
-        w = s.u[idx] + s.b * jax.random.normal(k_z, (syn_max,), dtype)
+        seed = _core._seed(k)
+        # centre J uniform on 0..n−1 (a 32-bit word mod n: relative bias < n/2³²), z ~ N(0, 1)
+        word, _ = _core._hash(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
+        idx = (word % jnp.maximum(s.n, 1).astype(jnp.uint32)).astype(jnp.int32)
+        w = s.u[idx] + s.b * normals(seed, 1, syn_max)
         if policy == "replace":
             v = jnp.zeros(cap, dtype).at[:syn_max].set(w)
         elif policy == "accumulate":
             v = jax.lax.dynamic_update_slice(s.u, w, (s.n,))
         else:  # fresh: real points first, then the synthetic ones
-            v = jnp.zeros(cap, dtype).at[:real_max].set(d0_points(k_r, s, real_max))
+            v = jnp.zeros(cap, dtype).at[:real_max].set(d0_points(k, seed, s, real_max))
             v = jax.lax.dynamic_update_slice(v, w, (real,))
         return refit(s, v, n, factor, corr)
 
