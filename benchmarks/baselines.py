@@ -107,3 +107,25 @@ def discrete_jax(probs: np.ndarray, m: int, generations: int, trials: int, sampl
     keys = lambda key: jax.vmap(lambda i: jax.random.fold_in(key, i))(
         jnp.arange(trials, dtype=jnp.uint32))
     return jax.jit(lambda key: jax.vmap(chain)(keys(key)))
+
+
+def gmm_paper(rng: np.random.Generator, m: int, generations: int, components: int = 2):
+    """One GMM chain as the paper ran it: scikit-learn's ``GaussianMixture`` (full covariance,
+    its defaults: k-means init, tol 1e-3, reg_covar 1e-6) refitted to ``m`` samples of the
+    previous fit in a Python loop.  Generation 0 is ``mixture.paper_mixture()``.  scikit-learn
+    is imported here so that ``run.py`` works without it.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    from collapse_theory import mixture
+
+    d0 = mixture.paper_mixture()
+    labels = rng.choice(components, size=m, p=np.asarray(d0.weights, np.float64))
+    x = np.asarray(d0.means)[labels] + np.einsum(
+        "nij,nj->ni", np.asarray(d0.chol)[labels], rng.standard_normal((m, 2)))
+    gm = None
+    for _ in range(generations):
+        gm = GaussianMixture(components, covariance_type="full",
+                             random_state=int(rng.integers(2 ** 31))).fit(x)
+        x = gm.sample(m)[0]
+    return gm.weights_, gm.means_, gm.covariances_

@@ -167,6 +167,42 @@ def bench_gaussian10d(cfg, key, rng):
     return tab
 
 
+def bench_gmm(cfg, key, rng):
+    """The paper's GMM chain (K = 2, 2-D, M = 1000): package vs scikit-learn in a loop.
+
+    Full size is the issue's 1000 trials × 2000 generations, timed once with its compile
+    (seconds of minutes), and k-means++ starts at a tenth of the generations; ``--quick``
+    times 64 trials × 20 generations.
+    """
+    from collapse_theory import gmm
+
+    full = cfg["g_paper"] >= 1000  # the full (not --quick) configuration
+    m, t, g = 1000, (1000 if full else 64), (2000 if full else 20)
+    tab = Table("gmm", f"GMM chain (K = 2, 2-D, M = {m}), {t} trials × {g} generations",
+                "trial-gen/s", "paper: sklearn GaussianMixture loop")
+    print(tab.title)
+
+    def run(init, gens):
+        return lambda: gmm.simulate(key, sample_size=m, generations=gens, trials=t, init=init,
+                                    record=[gens]).means
+
+    if full:
+        timing = time_numpy(lambda: jax.block_until_ready(run("warm", g)()), 1)
+        tab.add("package: gmm.simulate (init=warm)", t * g, dict(timing, compile=None),
+                "one run, compile included")
+        tab.add("package: gmm.simulate (init=kmeans++)", t * g // 10,
+                time_jax(run("kmeans++", g // 10), 1), f"{g // 10} generations")
+    else:
+        for init in ("warm", "kmeans++"):
+            tab.add(f"package: gmm.simulate (init={init})", t * g,
+                    time_jax(run(init, g), cfg["rep"]))
+    gp = 20 if full else 5
+    tab.add("paper: sklearn GaussianMixture loop", gp,
+            time_numpy(lambda: baselines.gmm_paper(rng, m, gp), 1),
+            f"one chain, {gp} generations, k-means init each generation")
+    return tab
+
+
 # ------------------------------------------------------------------------------------------
 # Samplers alone
 
@@ -338,7 +374,7 @@ def main(argv=None) -> int:
 
     tables = {}
     t0 = time.perf_counter()
-    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d):
+    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d, bench_gmm):
         tab = bench(cfg, key, rng)
         tables[tab.key] = tab
     for tab in bench_samplers(cfg, key, rng):

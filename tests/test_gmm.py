@@ -80,7 +80,7 @@ def test_empty_and_singular_components_stay_finite_and_are_counted():
 
 
 # Chains of one shape (M = 50, 20 fits, records 0, 1, 20, chunks of 8) compile once.
-_SHARED = dict(sample_size=50, generations=20, record=[0, 1, 20])
+_SHARED = {"sample_size": 50, "generations": 20, "record": [0, 1, 20]}
 
 
 def test_chain_counts_empty_components_without_nan():
@@ -157,7 +157,7 @@ def test_paper_record_scaled_component_std_falls_by_orders_of_magnitude():
     is pulled back to D0 and keeps std > 0.5 in ≥ 90% of trials, failing the first assertion.
     """
     m = 50
-    kw = dict(sample_size=m, generations=200, trials=64, record=[0, 10, 200])
+    kw = {"sample_size": m, "generations": 200, "trials": 64, "record": [0, 10, 200]}
     res = gmm.simulate(jax.random.key(3), **kw)
     std = _live_std(res, -1, m)
     assert np.allclose(np.asarray(mixture.component_std(res.mixture))[:, 0], 0.9, rtol=1e-5)
@@ -224,22 +224,22 @@ def test_fixed_zero_policy_is_em_continued_on_one_real_set():
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
-    (dict(trials=0), ValueError, "trials must be >= 1"),
-    (dict(generations=-1), ValueError, "generations must be >= 0"),
-    (dict(sample_size=2), ValueError, "sample_size must be >= 3"),
-    (dict(init="random"), ValueError, "init must be one of"),
-    (dict(em_steps=0), ValueError, "em_steps must be >= 1"),
-    (dict(tol=-1.0), ValueError, "tol must be >= 0"),
-    (dict(reg_covar=-1e-6), ValueError, "reg_covar must be >= 0"),
-    (dict(policy="accumulate"), ValueError, "not supported by the GMM chain"),
-    (dict(policy="fresh:2"), ValueError, "gamma must be <= 1"),
-    (dict(components=3), ValueError, "components=3 needs an original"),
-    (dict(dim=3), ValueError, "dim=3 needs an original"),
-    (dict(original="paper"), TypeError, "original must be a mixture.Mixture"),
-    (dict(trials=1.5), TypeError, "trials must be an integer"),
+    ({"trials": 0}, ValueError, "trials must be >= 1"),
+    ({"generations": -1}, ValueError, "generations must be >= 0"),
+    ({"sample_size": 2}, ValueError, "sample_size must be >= 3"),
+    ({"init": "random"}, ValueError, "init must be one of"),
+    ({"em_steps": 0}, ValueError, "em_steps must be >= 1"),
+    ({"tol": -1.0}, ValueError, "tol must be >= 0"),
+    ({"reg_covar": -1e-6}, ValueError, "reg_covar must be >= 0"),
+    ({"policy": "accumulate"}, ValueError, "not supported by the GMM chain"),
+    ({"policy": "fresh:2"}, ValueError, "gamma must be <= 1"),
+    ({"components": 3}, ValueError, "components=3 needs an original"),
+    ({"dim": 3}, ValueError, "dim=3 needs an original"),
+    ({"original": "paper"}, TypeError, "original must be a mixture.Mixture"),
+    ({"trials": 1.5}, TypeError, "trials must be an integer"),
 ])
 def test_simulate_validates(kwargs, err, match):
-    args = dict(generations=2, trials=2) | kwargs
+    args = {"generations": 2, "trials": 2} | kwargs
     with pytest.raises(err, match=match):
         gmm.simulate(jax.random.key(0), **args)
 

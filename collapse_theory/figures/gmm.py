@@ -1,0 +1,126 @@
+"""The paper's GMM figures: one chain's fits over generations, and the L2 distance to D0.
+
+Shumailov et al. (2024) show a 2-component GMM refitted on 1000 of its own samples at
+generations {0, 50, 100, 150, 200, 350, 2000} of a single run, and the L2 distance between
+each fit and the original.  :func:`panel_figure` draws the first for one trial (samples of
+each fit, 1σ and 2σ ellipses of the components holding at least one point);
+:func:`l2_figure` the second over many trials (median and quantile bands, log scale).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from .. import _validate, gmm, mixture
+
+PANEL_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ellipse(mean, chol, radius, n=120):
+    """Points of ``{μ + r L u : |u| = 1}`` in the first two coordinates (``L[:2, :2]`` is the
+    Cholesky factor of the marginal covariance, ``L`` being lower triangular)."""
+    t = np.linspace(0.0, 2 * np.pi, n)
+    circle = np.stack([np.cos(t), np.sin(t)])
+    return mean[:2, None] + radius * chol[:2, :2] @ circle
+
+
+def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=0, trial=0,
+                 points=1000, init="warm"):
+    """Write the panel of one chain's fits (PNG) to ``path`` and return ``path``.
+
+    Args:
+      generations: generations to show (each in ``[0, max(generations)]``).
+      sample_size: ``M`` per fit (the paper: 1000).
+      seed, trial: the chain is trial ``trial`` of ``gmm.simulate(key(seed), ...)``.
+      points: samples of each fit drawn for the scatter.
+      init: ``"warm"`` or ``"kmeans++"`` (see :func:`gmm.simulate`).
+    """
+    plt = _plt()
+    path = _validate.writable_path("path", path)
+    seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    trial = _validate.integer("trial", trial, minimum=0)
+    points = _validate.integer("points", points, minimum=1)
+    gens = [_validate.integer("generations", g, minimum=0) for g in generations]
+    if not gens:
+        raise ValueError("generations must name at least one generation")
+    res = gmm.simulate(jax.random.key(seed), sample_size=sample_size, generations=max(gens),
+                       trials=trial + 1, record=gens, init=init)
+    rec = [int(g) for g in np.asarray(res.generation)]
+    weights, means, chol = (np.asarray(a, np.float64)[trial] for a in (res.weights, res.means,
+                                                                        res.chol))
+    std = np.asarray(mixture.component_std(res.mixture), np.float64)[trial]
+    m = int(sample_size) if np.ndim(sample_size) == 0 else int(np.min(sample_size))
+    fig, axes = plt.subplots(1, len(rec), figsize=(3.0 * len(rec), 3.2), squeeze=False)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 2 ** 31), len(rec))
+    for i, (ax, g) in enumerate(zip(axes[0], rec)):
+        fit = mixture.Mixture(weights[i], means[i], chol[i])
+        x = np.asarray(mixture.sample(keys[i], jax.tree.map(np.float32, fit), points))
+        ax.scatter(x[:, 0], x[:, 1], s=2, color="0.5", alpha=0.4, linewidths=0)
+        live = weights[i] * m >= 1
+        for k in np.flatnonzero(live):
+            c = colours[k % len(colours)]
+            for r, ls in ((1.0, "-"), (2.0, "--")):
+                e = _ellipse(means[i, k], chol[i, k], r)
+                ax.plot(e[0], e[1], color=c, lw=1.2, ls=ls)
+        label = ", ".join(f"{s:.3g}" for s in std[i][live])
+        ax.set_title(f"generation {g}\nstd {label}", fontsize=9)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"GMM refitting chain, M = {m}, trial {trial} (seed {seed}): samples, "
+                 "1σ (solid) and 2σ (dashed) ellipses of components holding ≥ 1 point",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
+              policies=("replace",), init="warm"):
+    """Write the L2-distance-to-D0 curves (PNG) to ``path`` and return ``path``.
+
+    One curve per policy: the median over ``trials`` chains of ``‖f_g − f_0‖₂`` (closed form,
+    :func:`mixture.l2_distance`) at log-spaced generations, with 10–90 % and 25–75 % bands.
+    Policy ``i`` uses ``fold_in(key(seed), i)``.
+    """
+    plt = _plt()
+    path = _validate.writable_path("path", path)
+    seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    generations = _validate.integer("generations", generations, minimum=1)
+    if isinstance(policies, str):
+        policies = (policies,)
+    d0 = mixture.paper_mixture()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, max(len(policies), 1)))
+    for i, (policy, colour) in enumerate(zip(policies, colours)):
+        res = gmm.simulate(jax.random.fold_in(jax.random.key(seed), i), sample_size=sample_size,
+                           generations=generations, trials=trials, record="log", policy=policy,
+                           init=init)
+        n = np.asarray(res.generation)[1:]
+        l2 = np.asarray(mixture.l2_distance(res.mixture, d0), np.float64)[:, 1:]
+        q10, q25, med, q75, q90 = np.quantile(l2, [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)
+        ax.fill_between(n, q10, q90, color=colour, alpha=0.15, linewidth=0)
+        ax.fill_between(n, q25, q75, color=colour, alpha=0.3, linewidth=0)
+        ax.plot(n, med, color=colour, lw=1.8, label=f"{policy}: median (bands 25–75 %, 10–90 %)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("generation n")
+    ax.set_ylabel(r"$\|f_n - f_0\|_{L^2}$")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"GMM refitting chain, M = {sample_size}, {trials} chains: L2 distance to D0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
