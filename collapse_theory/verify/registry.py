@@ -131,3 +131,4 @@ def _load() -> None:
     from . import discrete_checks, gaussian_checks  # noqa: F401
     from . import policy_checks  # noqa: F401
     from . import kde_checks  # noqa: F401
+    from . import gmm_checks  # noqa: F401
