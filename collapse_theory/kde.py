@@ -62,7 +62,7 @@ class Bandwidth(NamedTuple):
 def parse_bandwidth(bandwidth) -> Bandwidth:
     """A :class:`Bandwidth` from ``h > 0``, ``"scott"``, ``"silverman"`` or ``"rule:c"``."""
     if isinstance(bandwidth, Bandwidth):
-        bandwidth = str(bandwidth)
+        return bandwidth
     if isinstance(bandwidth, str):
         try:
             bandwidth = float(bandwidth)
