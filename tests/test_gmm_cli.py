@@ -1,4 +1,5 @@
-"""``collapse-theory simulate gmm`` and the GMM figures (one chain shape: M = 50, 8 trials)."""
+"""``collapse-theory simulate gmm`` and the GMM figures (the chain shape of test_gmm: M = 50,
+200 fits, records 0, 1, 200, 8 trials)."""
 
 import json
 
@@ -17,13 +18,13 @@ def _gmm_commands(monkeypatch):
 
 def test_simulate_writes_npz_and_prints_a_summary(tmp_path, capsys):
     out = tmp_path / "gmm.npz"
-    args = ["simulate", "gmm", "--sample-size", "50", "--generations", "20", "--trials", "8",
-            "--record", "0,1,20", "--seed", "5", "--out", str(out)]
+    args = ["simulate", "gmm", "--sample-size", "50", "--generations", "200", "--trials", "8",
+            "--record", "0,1,200", "--seed", "5", "--out", str(out)]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "median L2 to D0" in text and "share floored" in text and f"wrote {out}" in text
     with np.load(out) as data:
-        assert data["generation"].tolist() == [0, 1, 20]
+        assert data["generation"].tolist() == [0, 1, 200]
         assert data["means"].shape == (8, 3, 2, 2) and data["chol"].shape == (8, 3, 2, 2, 2)
         l2, std = data["l2_distance"], data["component_std"]
         cfg = json.loads(str(data["config"]))
@@ -41,7 +42,7 @@ def test_original_from_json_and_bad_input(tmp_path, capsys):
                                 "cov": [[[1, 0], [0, 1]], [[0.5, 0], [0, 0.5]]]}))
     out = tmp_path / "o.npz"
     assert main(["simulate", "gmm", "--original", str(spec), "--sample-size", "50",
-                 "--generations", "20", "--trials", "8", "--record", "0,1,20",
+                 "--generations", "200", "--trials", "8", "--record", "0,1,200",
                  "--out", str(out)]) == 0
     with np.load(out) as data:
         np.testing.assert_allclose(data["means"][0, 0], [[0, 0], [3, 3]])
@@ -59,10 +60,10 @@ def test_original_from_json_and_bad_input(tmp_path, capsys):
 
 def test_figures(tmp_path, capsys):
     panel = tmp_path / "panel.png"
-    assert main(["figure", "gmm-panel", "--out", str(panel), "--generations", "0,1,20",
+    assert main(["figure", "gmm-panel", "--out", str(panel), "--generations", "0,1,200",
                  "--sample-size", "50"]) == 0
     l2 = tmp_path / "l2.png"
     assert main(["figure", "gmm-l2", "--out", str(l2), "--generations", "20", "--trials", "8",
-                 "--sample-size", "50", "--policies", "replace,fresh:0.5"]) == 0
+                 "--sample-size", "50", "--policies", "fresh:0.5"]) == 0
     assert panel.stat().st_size > 10_000 and l2.stat().st_size > 10_000
     assert main(["figure", "gmm-panel", "--out", str(tmp_path / "x.png"), "--trial", "-1"]) == 2
