@@ -15,6 +15,10 @@ A bandwidth with h² = κ s² + η (fixed h: κ = 0, η = h²; Scott h = c σ̂ 
     fresh:γ:     E[M s²'|·] = (Rσ0² + S V)(M − 1)/M + (R S/M) d²,
                  E[d'²|·] = (Rσ0² + S V)/M² + (S/M)² d²    (R real, S synthetic, M = R + S)
 
+    second moments (replace): E m2² = [(M−1)²μ4 + (M−1)(M²−2M+3)μ2²]/M³,
+                 E m4 = [(M−1)(M²−3M+3)μ4 + 3(M−1)(2M−3)μ2²]/M³ for M i.i.d. draws, and the
+                 KDE's μ4 = m4 + 6 s²h² + 3h⁴: (E s², E s⁴, E m4) is an exact linear recursion
+
 Silverman's rule (min(σ̂, IQR/1.34)) is not quadratic in the centres: no exact recursion.
 
 Run: ``python proofs/kde_variance.py``.
@@ -167,3 +171,70 @@ for pol, bw, kw in (("replace", 0.4, dict(h2=sp.Rational(4, 25))),
     got = theory.moments(sched, len(sched), bandwidth=bw, policy=pol)
     for name, der, pkg in zip(("E s²", "E V", "E d²"), derived, got):
         assert_close(der, pkg, f"theory.moments {name}, {pol}, bandwidth {bw}, schedule {sched}")
+
+print("8. second moments under replace: Var s²_n (exact z-test standard errors)")
+mu2, mu3, mu4 = sp.symbols("mu2 mu3 mu4", real=True)
+
+
+def expect(poly, xs_, moments):
+    """E of a polynomial in i.i.d. variables: each monomial Π x_i^{k_i} → Π E x^{k_i}."""
+    p = sp.Poly(sp.expand(poly), *xs_)
+    return sp.expand(sum(coef * sp.prod([moments[k] for k in mon]) for mon, coef in p.terms()))
+
+
+moments_ = {0: 1, 1: 0, 2: mu2, 3: mu3, 4: mu4}
+Ms_ = sp.symbols("M", positive=True)
+e_m2sq = ((Ms_ - 1) ** 2 * mu4 + (Ms_ - 1) * (Ms_**2 - 2 * Ms_ + 3) * mu2**2) / Ms_**3
+e_m4 = ((Ms_ - 1) * (Ms_**2 - 3 * Ms_ + 3) * mu4 + 3 * (Ms_ - 1) * (2 * Ms_ - 3) * mu2**2) / Ms_**3
+# M⁴ E m2² and M⁴ E m4 are polynomials of degree ≤ 4 in M (the number of index tuples with a
+# given pattern of equalities is a polynomial in M): equal at 6 values of M, equal for all M.
+for mm in range(2, 8):
+    ys = sp.symbols(f"y1:{mm + 1}", real=True)
+    ybar = sum(ys) / mm
+    m2 = sum((y - ybar) ** 2 for y in ys) / mm
+    m4 = sum((y - ybar) ** 4 for y in ys) / mm
+    assert_equal(expect(m2**2, ys, moments_), e_m2sq.subs(Ms_, mm), f"E m2² at M = {mm}")
+    assert_equal(expect(m4, ys, moments_), e_m4.subs(Ms_, mm), f"E m4 at M = {mm}")
+for mm in (2, 9, 50):
+    (c1, c2), (c3, c4) = theory.sample_moment_coefficients(mm)
+    assert_close([float(e_m2sq.subs({Ms_: mm, mu4: 1, mu2: 0})),
+                  float(e_m2sq.subs({Ms_: mm, mu4: 0, mu2: 1})),
+                  float(e_m4.subs({Ms_: mm, mu4: 1, mu2: 0})),
+                  float(e_m4.subs({Ms_: mm, mu4: 0, mu2: 1}))], [c1, c2, c3, c4],
+                 f"theory.sample_moment_coefficients({mm})")
+# The KDE's central moments: y − x̄ = (x_J − x̄) + h z, z ~ N(0, 1) independent (E z⁴ = 3)
+cj, zz = sp.symbols("c_J z", real=True)
+fourth = expect((cj + h * zz) ** 4, [zz], {0: 1, 1: 0, 2: 1, 3: 0, 4: 3})
+assert_equal(fourth, cj**4 + 6 * cj**2 * h**2 + 3 * h**4,
+             "E[(c + h z)⁴ | c] = c⁴ + 6c²h² + 3h⁴: μ4(KDE) = m4 + 6 s² h² + 3 h⁴")
+
+
+def iterate2(sched, h2=None, c2=None, kurt=3):
+    """Exact iteration of (E s², E s⁴, E m4) with the derived steps (h² = κ s² + η)."""
+    a_, b_, c_ = [sp.Integer(1)], [sp.Integer(1)], [sp.sympify(kurt)]
+    kap, et = sp.Integer(0), sp.Integer(0)
+    for m in sched:
+        m = sp.Integer(m)
+        mu2_ = (1 + kap) * a_[-1] + et
+        mu2sq = (1 + kap) ** 2 * b_[-1] + 2 * (1 + kap) * et * a_[-1] + et**2
+        mu4_ = c_[-1] + 6 * (kap * b_[-1] + et * a_[-1]) + 3 * (kap**2 * b_[-1]
+                                                                + 2 * kap * et * a_[-1] + et**2)
+        a_.append((m - 1) / m * mu2_)
+        b_.append(sp.expand(e_m2sq.subs(Ms_, m)).subs({mu4: mu4_, mu2**2: mu2sq}))
+        c_.append(sp.expand(e_m4.subs(Ms_, m)).subs({mu4: mu4_, mu2**2: mu2sq}))
+        kap = 0 if c2 is None else c2 * m ** sp.Rational(3, 5) / (m - 1)
+        et = h2 or 0
+    return [np.array([float(x) for x in arr]) for arr in (a_, b_, c_)]
+
+
+for bw, kw in ((0.4, dict(h2=sp.Rational(4, 25))), ("scott:0.8", dict(c2=sp.Rational(16, 25))),
+               (0.4, dict(h2=sp.Rational(4, 25), kurt=sp.Rational(9, 5)))):
+    a_, b_, c_ = iterate2(sched, **kw)
+    got = theory.replace_second_moments(sched, len(sched), bandwidth=bw,
+                                        kurtosis0=float(kw.get("kurt", 3)))
+    for name, der, pkg in zip(("E s²", "E s⁴", "E m4"), (a_, b_, c_), got):
+        assert_close(der, pkg, f"theory.replace_second_moments {name}, bandwidth {bw}, "
+                               f"D0 kurtosis {kw.get('kurt', 3)}")
+    kappa_n = theory.kappa_eta(bw, sched)[0]
+    scale = np.concatenate([[1.0], 1 + kappa_n])
+    assert_close(scale**2 * (b_ - a_**2), got.variance_var, f"Var V_n = (1 + κ)² Var s²_n, {bw}")

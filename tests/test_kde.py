@@ -138,6 +138,18 @@ def test_expected_variance_and_mean_drift(policy, bandwidth, data):
         assert abs(_z(d2[:, g], mo.mean_sq_dev[g])) < 5, g
     # Controls at the last generation: the same recursion with the other policy's pooling
     # (replace ↔ accumulate) or with the bandwidth's h² left out of V must be rejected.
+    if policy == "replace":
+        # Var V_n exactly (second-moment recursion) for uniform D0 (kurtosis 9/5): z-test of
+        # the sample variance, SE² = (m4 − s⁴)/N; control: the Gaussian kurtosis 3 (the same
+        # E V_n) must be rejected at fit 1, where D0's shape still dominates (z ≈ −100).
+        from collapse_theory.verify import stats as vstats
+
+        sm = theory.replace_second_moments(_SCHED, 5, bandwidth=bandwidth, variance0=4.0,
+                                           kurtosis0=1.8)
+        for g in range(1, 6):
+            assert abs(vstats.z_variance(v[:, g], sm.variance_var[g]).statistic) < 5, g
+        gauss = theory.replace_second_moments(_SCHED, 5, bandwidth=bandwidth, variance0=4.0)
+        assert abs(vstats.z_variance(v[:, 1], gauss.variance_var[1]).statistic) > 10
     other = "accumulate" if policy != "accumulate" else "replace"
     wrong = theory.moments(_SCHED, 5, bandwidth=bandwidth, policy=other, variance0=4.0)
     assert abs(_z(v[:, 5], wrong.variance[5])) > 10

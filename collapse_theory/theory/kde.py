@@ -20,6 +20,10 @@ the same ``c``).  One conditional-expectation step (``proofs/kde_variance.py``),
   ``E[s²' | ·] = [(R σ0² + S V)(M − 1)/M + (R S/M) d²]/M``,
   ``E[d'² | ·] = (R σ0² + S V)/M² + (S/M)² d²``.
 
+Under replace the second moments close too: with the KDE's ``μ4 = m4 + 6 s² h² + 3 h⁴`` and
+the sample moments of ``M`` i.i.d. draws, ``(E s², E s⁴, E m4)`` follows an exact linear
+recursion (:func:`replace_second_moments`): the exact ``Var V_n``.
+
 Replace, constant ``M``: fixed ``h`` gives ``E V_n = M h² + (σ0² − M h²)((M − 1)/M)^n`` (fixed
 point ``E s²_∞ = (M − 1)h²``: no collapse, but the centres forget D0); Scott gives
 ``E V_n = σ0² ρ^n`` with ``ρ = (M − 1)/M + c² M^{-2/5} > 1``: the variance *explodes*.
@@ -32,6 +36,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _validate, policies
+
+
+class KDESecondMoments(NamedTuple):
+    """Replace-chain moments at ``n = 0..G``, each ``(G + 1,)`` (generation 0: D0's)."""
+
+    centre_variance: np.ndarray  # E s²_n
+    centre_variance_sq: np.ndarray  # E s⁴_n
+    centre_fourth: np.ndarray  # E m4_n, m4 the centres' fourth central moment (divisor N)
+    variance_var: np.ndarray  # Var V_n = (1 + κ)² Var s²_n
 
 
 class KDEMoments(NamedTuple):
@@ -120,3 +133,46 @@ def scott_growth_factor(sample_size: int, c: float = 1.0) -> float:
     m = _validate.integer("sample_size", sample_size, minimum=2)
     c = _validate.real("c", c, minimum=0.0, strict_minimum=True)
     return (m - 1.0) / m + c * c * m ** -0.4
+
+
+def sample_moment_coefficients(m) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``E m2² = e1 μ4 + e2 μ2²`` and ``E m4 = f1 μ4 + f2 μ2²`` for ``M`` i.i.d. draws (central
+    sample moments with divisor ``M``; no ``μ3`` enters):
+    ``e1 = (M − 1)²/M³``, ``e2 = (M − 1)(M² − 2M + 3)/M³``, ``f1 = (M − 1)(M² − 3M + 3)/M³``,
+    ``f2 = 3(M − 1)(2M − 3)/M³``."""
+    m = np.asarray(m, dtype=np.float64)
+    m3 = m**3
+    return (((m - 1) ** 2 / m3, (m - 1) * (m**2 - 2 * m + 3) / m3),
+            ((m - 1) * (m**2 - 3 * m + 3) / m3, 3 * (m - 1) * (2 * m - 3) / m3))
+
+
+def replace_second_moments(sample_size, generations: int, *, bandwidth, variance0: float = 1.0,
+                           kurtosis0: float = 3.0) -> KDESecondMoments:
+    """``E s²_n``, ``E s⁴_n``, ``E m4_n`` and ``Var V_n`` under replace (exact: linear in
+    ``(s², s⁴, m4)``), for D0 with variance ``σ0²`` and kurtosis ``μ4/σ0⁴ = kurtosis0``.
+
+    Given fit ``g − 1`` (``h² = κ s² + η``) the KDE has central moments ``μ2 = s² + h²`` and
+    ``μ4 = m4 + 6 s² h² + 3 h⁴`` (a centre plus independent ``N(0, h²)``); the ``M`` draws'
+    sample moments then follow :func:`sample_moment_coefficients`.  Gives the exact standard
+    error of a mean of ``V_n`` and the target of a variance test.
+    """
+    generations = _validate.integer("generations", generations, minimum=0)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=2).astype(np.float64)
+    var0 = _validate.real("variance0", variance0, minimum=0.0, strict_minimum=True)
+    k0 = _validate.real("kurtosis0", kurtosis0, minimum=1.0)
+    kappa, eta = kappa_eta(bandwidth, m)
+    a, b, c = (np.empty(generations + 1) for _ in range(3))
+    a[0], b[0], c[0] = var0, var0**2, k0 * var0**2
+    kap, et = 0.0, 0.0  # generation 0 is D0: no kernel
+    for g in range(generations):
+        mu2 = (1 + kap) * a[g] + et
+        mu2_sq = (1 + kap) ** 2 * b[g] + 2 * (1 + kap) * et * a[g] + et**2
+        mu4 = c[g] + 6 * (kap * b[g] + et * a[g]) + 3 * (kap**2 * b[g] + 2 * kap * et * a[g]
+                                                           + et**2)
+        (e1, e2), (f1, f2) = sample_moment_coefficients(m[g])
+        a[g + 1] = (m[g] - 1) / m[g] * mu2
+        b[g + 1] = e1 * mu4 + e2 * mu2_sq
+        c[g + 1] = f1 * mu4 + f2 * mu2_sq
+        kap, et = kappa[g], eta[g]
+    scale = np.concatenate([[1.0], 1.0 + kappa])
+    return KDESecondMoments(a, b, c, scale**2 * (b - a**2))

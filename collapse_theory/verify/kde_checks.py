@@ -54,6 +54,17 @@ def _(key, scale, control):
     return _with_curve(out, res, values, expected, "E V_n (KDE, fixed h)")
 
 
+@check("kde.replace.fixed_h.variance",
+       title="Var V_n, KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
+       formula="(E s², E s⁴, E m4) linear recursion; μ4(KDE) = m4 + 6s²h² + 3h⁴",
+       control="simulate the accumulate policy")
+def _(key, scale, control):
+    m, n, h = 20, 20, 0.3
+    res = _run(key, scale, m=m, n=n, bandwidth=h, policy="accumulate" if control else "replace")
+    expected = theory.replace_second_moments(m, n, bandwidth=h).variance_var
+    return stats.z_variance(_variance(res)[:, -1], float(expected[n]))
+
+
 @check("kde.replace.scott",
        title="E V_n, KDE, replace, Scott's rule (M=50, n=10)", source=f"{_KAZDAN}; {_PROOF}",
        formula="σ0² ρ^n, ρ = (M − 1)/M + M^{-2/5} > 1 (explodes)",
