@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-_MODULES = ("gaussian", "discrete")
+_MODULES = ("gaussian", "discrete", "gmm", "kde")
 _COMMANDS = {
     "simulate": "run a collapse chain, print a summary and optionally save an .npz",
     "figure": "write a figure (PNG)",
