@@ -83,6 +83,9 @@ class GMMResult(NamedTuple):
         counts over fits ``1..g``: fits shaped by the covariance floor, (fit, component) pairs
         with an empty component, (fit, component) pairs whose Cholesky failed, fits that hit
         ``em_steps``.
+
+    An empty component keeps its last mean and covariance with weight ≈ 0: select live
+    components by weight (e.g. ``weights · M ≥ 1``) before reading their std.
     """
 
     generation: jax.Array

@@ -70,8 +70,11 @@ def _(key, scale, control):
     m, n = 20, 12
     orig = mixture.from_cov([1.0], [[0.0, 0.0]], [np.diag([1.0, 0.25])])
     res = gmm.simulate(key, components=1, sample_size=m, generations=n, trials=2048 * scale,
-                       original=orig, reg_covar=0.05 if control else 0.0, record=[n])
-    diag = np.abs(np.diagonal(np.asarray(res.chol, float)[:, -1, 0], axis1=-2, axis2=-1))
-    log_det = 2 * np.log(diag).sum(-1)
-    return stats.z_mean(log_det, float(gtheory.expected_log_det(n, m, 2, "mle",
-                                                                log_det0=math.log(0.25))))
+                       original=orig, reg_covar=0.05 if control else 0.0, record="log")
+    diag = np.abs(np.diagonal(np.asarray(res.chol, float)[:, :, 0], axis1=-2, axis2=-1))
+    log_det = 2 * np.log(diag).sum(-1)  # (trials, R)
+    gens = np.asarray(res.generation)
+    expected = gtheory.expected_log_det(gens, m, 2, "mle", log_det0=math.log(0.25))
+    out = stats.z_mean(log_det[:, -1], float(expected[-1]))
+    out.curve = stats.curve(gens, log_det, expected, "E log det Σ_n (K = 1 GMM chain)")
+    return out
