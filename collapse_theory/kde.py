@@ -20,10 +20,13 @@ Expectations in closed form: :mod:`collapse_theory.theory.kde` (derived in
 ``proofs/kde_variance.py``).
 
 The centres are carried standardised, ``x_j = s (t + u_j)`` with ``Σ u_j = 0`` and
-``Σ u_j² = N``, together with ``log s``, ``t`` (the mean in units of ``s``) and ``b = h/s``.
-Every rule of thumb is scale-equivariant, so the chain's randomness acts on ``u`` alone and
-``log s`` is a sum of log factors: Scott's rule under replace makes ``V_g`` grow geometrically
-and a tiny fixed ``h`` makes it small, and both stay finite on the log scale in float32.
+``Σ u_j² = N``, together with ``log s``, ``t`` (the mean in units of ``s``) and ``b = h/s``
+(constant for Scott's rule).  Each refit multiplies ``s`` by a factor, so ``log s`` is a sum
+of log factors: Scott's rule under replace makes ``V_g`` grow geometrically and a tiny fixed
+``h`` keeps it small, and ``log_variance`` stays finite for any chain length in float32 and
+float64 (only the recorded ``mean`` and ``centres`` overflow, once ``√V_g`` exceeds the
+dtype's range).  Randomness: centre indices are 32-bit Threefry words mod ``N`` (relative
+bias < ``N/2³²``) and normals the inverse CDF of Threefry uniforms (:mod:`.samplers`).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ class KDEResult(NamedTuple):
       log_centre_variance: ``(trials, R)`` log ``s²_g`` (centres' variance, divisor ``N_g``;
         D0's variance at generation 0).
       log_bandwidth: ``(trials, R)`` log ``h_g`` (``−inf`` at generation 0 only).
-      mean: ``(trials, R)`` the centres' mean (the model's mean).
+      mean: ``(trials, R)`` the centres' mean (the model's mean; finite while √V_g is).
       size: ``(R,)`` number of centres ``N_g`` (0 at generation 0).
       centres: ``(trials, R, cap)`` the centres, NaN beyond ``size`` (``None`` unless asked).
     """
@@ -126,8 +129,8 @@ class KDEResult(NamedTuple):
         return jnp.exp(self.log_bandwidth)
 
     def density(self, x, trial: int = 0) -> np.ndarray:
-        """``f_g(x)`` of one trial at every recorded ``g ≥ 1``: ``(R, len(x))`` (needs centres;
-        row 0, D0, is NaN)."""
+        """``f_g(x)`` of one trial at every recorded generation, ``(R, len(x))`` (needs the
+        centres; rows without centres — generation 0, D0 — are NaN)."""
         if self.centres is None:
             raise ValueError("density needs the centres: simulate(..., centres=True)")
         x = np.asarray(x, dtype=np.float64)
