@@ -43,7 +43,7 @@ assert_equal(e_y, xbar, "E y = x̄ (the centres' mean)")
 assert_equal(e_y2 - e_y**2, s2 + h**2, "Var y = s² + h² (divisor N: the KDE's variance)")
 
 print("2. the sample variance (divisor M) of M i.i.d. draws with mean μ, variance V")
-M, V, mu, d, d2 = sp.symbols("M V mu d d2", real=True)
+M, V, mu, d = sp.symbols("M V mu d", real=True)
 # E y_i² = V + μ², E y_i y_j = μ² (i ≠ j):  E ȳ² = [M(V + μ²) + M(M − 1)μ²]/M²
 e_ybar2 = (M * (V + mu**2) + M * (M - 1) * mu**2) / M**2
 e_s2 = (M * (V + mu**2) - M * e_ybar2) / M
@@ -97,8 +97,8 @@ for m_, c_ in ((20, 1.0), (50, 0.5)):
                  float(rho.subs({Mp: m_, c: c_})) ** np.arange(16), f"theory.moments Scott M={m_}")
 
 print("5. accumulate: pooling a batch of M draws into N centres")
-Nn, Np = sp.symbols("N Nprime", positive=True)
-sp2, sb2, gap2 = sp.symbols("s2 sb2 gap2", nonnegative=True)
+Nn = sp.symbols("N", positive=True)
+sp2 = sp.symbols("s2", nonnegative=True)
 # pooled scatter = N s² + M s_b² + (N M/N')(b̄ − x̄)² (policy_accumulate.py, step 1); given the
 # pool, E[M s_b²] = (M − 1)V and E(b̄ − x̄)² = V/M (step 2)
 e_scatter = Nn * sp2 + (M - 1) * V + (Nn * M / (Nn + M)) * V / M
@@ -127,7 +127,8 @@ e_sum2 = R * sigma0**2 + S * V + (S * d) ** 2  # Var Σy + (E Σy)²
 e_scatter = sp.expand(sum_e_y2 - e_sum2 / (R + S))
 assert_equal(e_scatter, (R * sigma0**2 + S * V) * (R + S - 1) / (R + S) + R * S / (R + S) * d**2,
              "E[M s²' | ·] = (Rσ0² + SV)(M − 1)/M + (RS/M) d²")
-assert_equal(e_sum2 / (R + S) ** 2, (R * sigma0**2 + S * V) / (R + S) ** 2 + (S / (R + S)) ** 2 * d**2,
+assert_equal(e_sum2 / (R + S) ** 2,
+             (R * sigma0**2 + S * V) / (R + S) ** 2 + (S / (R + S)) ** 2 * d**2,
              "E[d'² | ·] = (Rσ0² + SV)/M² + (S/M)² d²")
 
 print("7. theory.moments against the derived steps, iterated exactly (rationals)")

@@ -22,7 +22,8 @@ def register(commands):
                           "scott (c σ̂ N^-1/5, c = 1) or silverman (c min(σ̂, IQR/1.34) N^-1/5, "
                           "c = 0.9); default scott")
     sim.add_argument("--policy", default="replace", metavar="{replace,accumulate,fresh}",
-                     help="data each fit sees: replace (default), accumulate, fresh (needs --gamma)")
+                     help="data each fit sees: replace (default), accumulate, "
+                          "fresh (needs --gamma)")
     sim.add_argument("--gamma", type=float, default=None, metavar="γ",
                      help="fresh: fraction of each generation drawn from D0, in [0, 1]")
     sim.add_argument("--data", default="gaussian",

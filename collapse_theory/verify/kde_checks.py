@@ -106,7 +106,8 @@ def _(key, scale, control):
 
 @check("kde.fresh.fixed_h",
        title="E V_n, KDE, fresh:0.2, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
-       formula="E[M s²'] = (Rσ0² + SV)(M − 1)/M + (RS/M) E d², E d²' = (Rσ0² + SV)/M² + (S/M)² E d²",
+       formula="E[M s²'] = (Rσ0² + SV)(M − 1)/M + (RS/M) E d², "
+               "E d²' = (Rσ0² + SV)/M² + (S/M)² E d²",
        control="simulate the replace policy (no fresh data)")
 def _(key, scale, control):
     m, n, h = 20, 20, 0.3
