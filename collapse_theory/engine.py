@@ -7,7 +7,9 @@ The engine runs ``trials`` independent copies of it:
 * one ``lax.scan`` over generations, trials batched with ``vmap``;
 * randomness: trial ``i`` uses ``k_i = fold_in(key, i)`` and generation ``g`` uses
   ``fold_in(k_i, g)``, so trial ``i`` depends only on ``(key, i)`` — the same whatever ``trials``,
-  ``chunk_size``, the recorded generations or the device count;
+  ``chunk_size``, the recorded generations or the device count.  A :class:`BlockStep` instead
+  draws the noise of a block of generations at once from counters ``g`` under ``k_i``'s
+  Threefry seed (no key derived per generation) and applies it one generation at a time;
 * trials run in chunks of ``chunk_size`` (memory stays bounded), each chunk's trial axis is
   split over all visible devices, and generations run in blocks so that long runs can report
   progress;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +40,8 @@ _MIN_BLOCK = 256
 _BLOCKS_FOR_PROGRESS = 20
 #: Per-device batches are padded to a multiple of this many trials.
 _LANES = 8
+#: Fewest trials per slice when a CPU device's batch is split over its cores (BlockStep only).
+_MIN_PART = 4096
 
 
 def record_generations(record, generations: int) -> np.ndarray:
@@ -61,6 +66,33 @@ def record_generations(record, generations: int) -> np.ndarray:
     if arr.min() < 0 or arr.max() > generations:
         raise ValueError(f"record generations must lie in [0, generations={generations}], got {record!r}")
     return np.unique(arr.astype(np.int64))
+
+
+class BlockStep(NamedTuple):
+    """A step whose randomness does not depend on the state, drawn ``rows`` generations at a time.
+
+    ``apply(state, noise, x) -> state`` advances one trial by one generation (like a step,
+    with the key replaced by that generation's noise).  ``draw(seeds, g, x) -> noise`` draws
+    the noise of generations ``g`` (``(B,)`` uint32) for all trials of a batch at once
+    (vectorised code, not vmapped): ``seeds`` ``(T, 2)`` uint32 are the trials' Threefry seeds
+    (:func:`trial_seeds`), ``x`` the ``(B, ...)`` slices of ``xs``, and every leaf of ``noise``
+    is ``(B, T, ...)``.  Trial ``t``'s noise must depend only on ``seeds[t]``, ``g`` and ``x``
+    (counter-based words, per-lane rejection), so that results do not depend on the batch.
+    On one CPU device the engine runs slices of the batch as independent scans, which XLA
+    executes concurrently (one core each).  ``rows > 1`` amortises per-draw work over more
+    generations but keeps ``(B, T)`` noise in memory; 1 was fastest for the 1-D Gaussian.
+    """
+
+    draw: Callable[[jax.Array, jax.Array, PyTree], PyTree]
+    apply: Callable[[PyTree, PyTree, PyTree], PyTree]
+    rows: int = 1
+
+
+def trial_seeds(keys) -> jax.Array:
+    """``(T, 2)`` uint32 Threefry seeds of trial keys (their key data for threefry keys)."""
+    from .samplers._core import _seed
+
+    return jax.vmap(_seed)(keys)
 
 
 def trial_keys(key, start, count: int):
@@ -129,7 +161,8 @@ def run_chain(
       key: a ``jax.random.key``.
       state0: generation 0 (D0), a pytree of arrays shared by every trial.
       step: ``step(key, state, x) -> state``, generation ``g - 1 -> g``, where ``x`` is the
-        ``(g-1)``-th slice of ``xs`` (per-generation inputs such as the sample size ``M_g``).
+        ``(g-1)``-th slice of ``xs`` (per-generation inputs such as the sample size ``M_g``);
+        or a :class:`BlockStep` (noise drawn for blocks of generations at once).
       observe: ``observe(state) -> pytree`` of what is recorded.
       generations: ``G``, the number of fits.
       trials: number of independent chains.
@@ -147,7 +180,7 @@ def run_chain(
       ``generation`` (an ``(R,)`` int array) and the records, each leaf of shape
       ``(trials, R, ...)``.
     """
-    plan = _Plan(generations, trials, record, xs, first_step, chunk_size, progress)
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
     outputs = []
     for keep, buf in plan.chunks(key, state0, step, first_step, observe, label, summary=0):
         outputs.append(jax.tree.map(lambda a: jnp.swapaxes(a[:plan.n_rec, :keep], 0, 1), buf))
@@ -167,7 +200,7 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     are the same as :func:`run_chain`'s for the same key.
     """
     keep = _validate.integer("keep", keep, minimum=1)
-    plan = _Plan(generations, trials, record, xs, first_step, chunk_size, progress)
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
     for valid, buf in plan.chunks(key, state0, step, first_step, observe, label,
@@ -201,7 +234,7 @@ def _merge(a, b):
 class _Plan:
     """Chunks of trials, blocks of generations and the slot of each recorded generation."""
 
-    def __init__(self, generations, trials, record, xs, first_step, chunk_size, progress):
+    def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress):
         generations = _validate.integer("generations", generations, minimum=0)
         self.trials = _validate.integer("trials", trials, minimum=1)
         self.gens = record_generations(record, generations)
@@ -219,14 +252,18 @@ class _Plan:
         self.chunk_size = n_dev * per_device
         self.n_chunks = math.ceil(trials / self.chunk_size)
 
-        # Generations 2..G (or 1..G without a first step) run in blocks of equal length.
+        # Generations 2..G (or 1..G without a first step) run in blocks of equal length, each
+        # a whole number of a BlockStep's draws of ``rows`` generations (1 for a plain step).
         self.first = first_step is not None and generations >= 1
         g_start = 2 if self.first else 1
         n_scan = max(generations - g_start + 1, 0)
+        rows = step.rows if isinstance(step, BlockStep) else 1
+        self.rows = math.ceil(n_scan / math.ceil(n_scan / rows)) if n_scan else 1
         if progress and n_scan > _MIN_BLOCK * 2:
             self.block = max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS))
         else:
             self.block = max(n_scan, 1)
+        self.block = self.rows * math.ceil(self.block / self.rows)
         self.n_blocks = math.ceil(n_scan / self.block) if n_scan else 0
         pad = self.n_blocks * self.block - n_scan
         xs_np = jax.tree.map(np.asarray, xs)
@@ -243,7 +280,8 @@ class _Plan:
     def chunks(self, key, state0, step, first_step, observe, label, summary: int):
         """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
-                                       self.n_rec, summary)
+                                       self.n_rec, summary, self.rows, self.n_dev,
+                                       _cpu_parts(self.chunk_size, summary, self.n_dev))
         reporter = _Progress(label, self.n_chunks * max(self.n_blocks, 1), enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
@@ -263,15 +301,17 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=128)
-def _compiled(step, first_step, observe, n_rec: int, summary: int):
+def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_dev: int,
+              parts: int):
     """Jitted start and block functions for one chain definition.
 
     The scan over generations carries the whole chunk's batched state.  With ``summary == 0``
     generation ``g`` writes its observations ``(batch, ...)`` to row ``slot[g]`` of the
     buffer; otherwise it writes (mean, M2, min, max, first ``summary`` values) over the
-    chunk's valid trials.
+    chunk's valid trials.  A :class:`BlockStep` draws ``rows`` generations of noise per outer
+    scan step (on each device its own trials, ``shard_map``) and applies them in an inner scan;
+    with ``parts > 1`` the batch is cut into that many independent scans (one per core).
     """
-    v_step = jax.vmap(step, in_axes=(0, 0, None))
     v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
     v_observe = jax.vmap(observe)
     gen_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))
@@ -312,10 +352,64 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int):
             state = v_step(gen_keys(keys, g_i), state, x_i)
             return (state, write(buf, state, mask, s_i)), None
 
-        (state, buf), _ = jax.lax.scan(body, (state, buf), (g, x, s))
-        return state, buf
+        return jax.lax.scan(body, (state, buf), (g, x, s))[0]
 
+    def block_rows(keys, mask, state, buf, g, x, s):
+        seeds = trial_seeds(keys)
+        split = lambda a: a.reshape((-1, rows) + a.shape[1:])
+
+        def draws(carry, inp):
+            g_b, x_b, s_b = inp
+            noise = draw(seeds, g_b, x_b)
+
+            def body(carry, row):
+                state, buf = carry
+                noise_i, x_i, s_i = row
+                state = v_apply(state, noise_i, x_i)
+                return (state, write(buf, state, mask, s_i)), None
+
+            return jax.lax.scan(body, carry, (noise, x_b, s_b))[0], None
+
+        return jax.lax.scan(draws, (state, buf), (split(g), jax.tree.map(split, x), split(s)))[0]
+
+    def block_parts(keys, mask, state, buf, g, x, s):
+        # Independent scans over slices of the trials: XLA:CPU runs independent thunks
+        # concurrently, so each slice gets its own core.
+        size = keys.shape[0] // parts
+        cut = lambda a, i, axis=0: jax.lax.slice_in_dim(a, i * size, (i + 1) * size, axis=axis)
+        outs = [block_rows(cut(keys, i), cut(mask, i), jax.tree.map(lambda a: cut(a, i), state),
+                           jax.tree.map(lambda b: cut(b, i, 1), buf), g, x, s)
+                for i in range(parts)]
+        join = lambda axis: lambda *a: jnp.concatenate(a, axis=axis)
+        return (jax.tree.map(join(0), *(o[0] for o in outs)),
+                jax.tree.map(join(1), *(o[1] for o in outs)))
+
+    if isinstance(step, BlockStep):
+        v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
+        draw = step.draw
+        if n_dev > 1:  # each device draws (and compacts rejections) for its own trials
+            mesh = jax.sharding.Mesh(np.array(jax.devices()), ("trials",))
+            spec = jax.sharding.PartitionSpec
+            draw = jax.shard_map(draw, mesh=mesh, in_specs=(spec("trials"), spec(), spec()),
+                                 out_specs=spec(None, "trials"), check_vma=False)
+        return jax.jit(start), jax.jit(block_parts if parts > 1 else block_rows,
+                                       donate_argnums=(2, 3))
+    v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
+
+
+def _cpu_parts(batch: int, summary: int, n_dev: int) -> int:
+    """Slices of a chunk's ``batch`` run as independent scans, one per core of one CPU device.
+
+    Each slice holds at least ``_MIN_PART`` trials and a multiple of ``_LANES``.  1 for
+    summaries (they reduce over the whole batch), several devices or a non-CPU device.
+    """
+    if summary or n_dev > 1 or jax.devices()[0].platform != "cpu":
+        return 1
+    parts = os.cpu_count() or 1
+    while parts > 1 and (batch % (parts * _LANES) or batch // parts < _MIN_PART):
+        parts -= 1
+    return parts
 
 
 def _trial_sharding(n_dev: int):

@@ -16,6 +16,11 @@ whatever M); ``method="samples"`` draws the ``M_g`` points and refits, the liter
 Collapse drives ``Σ_g → 0`` exponentially, so the factor is stored as
 ``L = U diag(exp(ℓ))`` with ``U`` unit lower triangular and ``ℓ`` the log-diagonal:
 ``log det Σ = 2 Σ_j ℓ_j`` stays finite for any chain length in float32 and float64.
+
+In 1-D the exact step is an :class:`~collapse_theory.engine.BlockStep`: the noise
+``(z/√M_g, ½ log χ²_{M_g−1})`` of each block of generations is drawn at once from counters
+``g`` under the trial's Threefry seed, then ``ℓ_g = ℓ_{g−1} + ½ log χ² + log √c_g`` and
+``μ_g = μ_{g−1} + e^{ℓ_{g−1}} z/√M_g`` are applied generation by generation.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate, engine, policies, samplers
+from .samplers._core import _normal_at
+from .samplers.gamma import _log_gamma_rows
 from .sources import RealData, real_data
 
 ESTIMATORS = ("unbiased", "mle")
@@ -234,7 +241,35 @@ def _steps(dim: int, method: str, m_max: int, m_1: int, source: RealData, dtype:
     def first_step(k, state, x):
         return draw_and_fit(k, state, x, m_1, source.sample)
 
-    return (exact_step if method == "exact" else sample_step), (first_step if m_1 else None)
+    if method == "samples":
+        step = sample_step
+    elif dim == 1:
+        step = engine.BlockStep(_draw_1d, _apply_1d)
+    else:
+        step = exact_step
+    return step, (first_step if m_1 else None)
+
+
+def _draw_1d(seeds, g, x):
+    """Noise ``(z/√M_g, log G((M_g − 1)/2))`` of generations ``g`` (``(B, T)`` each).
+
+    Under trial ``t``'s seed, generation ``g``'s gamma uses counters ``(g, 0..2)`` and rejected
+    lanes (:func:`~collapse_theory.samplers.gamma._log_gamma_rows`), its normal ``(g, 3)``.
+    """
+    m_g, _ = x
+    log_g = _log_gamma_rows(seeds, g, 0.5 * (m_g - 1.0))
+    z = jax.lax.map(lambda gm: _normal_at(seeds, gm[0], 3, m_g.dtype) / jnp.sqrt(gm[1]), (g, m_g))
+    return z, log_g
+
+
+def _apply_1d(state: _State, noise, x) -> _State:
+    """:func:`_refit` in 1-D (``U = 1``, no off-diagonal factor) from :func:`_draw_1d`'s noise:
+    ``log a = ½ log χ²_{M−1} = ½ (log 2 + log G((M − 1)/2))``."""
+    z_mean, log_g = noise
+    _, log_sqrt_c = x
+    mean, ell, unit = state
+    log_a = 0.5 * (math.log(2.0) + log_g)
+    return _State(mean + jnp.exp(ell) * z_mean, ell + log_a + log_sqrt_c, unit)
 
 
 def _scatter_factor(centred):

@@ -26,6 +26,23 @@ def _walk(key, *, trials, generations=40, record=None, chunk_size=None, progress
         xs=jnp.ones(generations), record=record, chunk_size=chunk_size, progress=progress)
 
 
+def _counter_draw(seeds, g, x):
+    """Counter-based N(0, 1) noise of generations ``g`` for every trial, times ``x``."""
+    from collapse_theory.samplers._core import _normal_at
+
+    return _normal_at(seeds[None], g[:, None], 0, x.dtype) * x[:, None]
+
+
+def _block_walk(key, *, trials, generations=40, rows=3, record=None, chunk_size=None,
+                progress=False):
+    """The random walk as a BlockStep: noise drawn ``rows`` generations at a time."""
+    step = engine.BlockStep(_counter_draw, lambda s, noise, x: s + noise, rows)
+    return engine.run_chain(
+        key, state0=jnp.zeros(()), step=step, observe=lambda s: s, generations=generations,
+        trials=trials, xs=jnp.ones(generations), record=record, chunk_size=chunk_size,
+        progress=progress)
+
+
 def test_record_generations():
     assert engine.record_generations(None, 3).tolist() == [0, 1, 2, 3]
     assert engine.record_generations([3, 1, 1], 5).tolist() == [1, 3]
@@ -53,6 +70,44 @@ def test_trial_depends_only_on_key_and_index():
     assert not np.array_equal(other, full[:3])
 
 
+def test_block_step_trial_depends_only_on_key_and_index(monkeypatch):
+    """A BlockStep's trials are the same whatever the batch, the chunks, the progress blocks or
+    the slicing of a CPU batch into independent scans."""
+    key = jax.random.key(7)
+    gens, full = _block_walk(key, trials=48, generations=600)
+    assert gens.tolist() == list(range(601)) and full.shape == (48, 601)
+    np.testing.assert_array_equal(full[:, 0], 0.0)
+    np.testing.assert_array_equal(_block_walk(key, trials=3, generations=600)[1], full[:3])
+    np.testing.assert_array_equal(_block_walk(key, trials=48, generations=600, chunk_size=16)[1],
+                                  full)
+    np.testing.assert_array_equal(_block_walk(key, trials=48, generations=600,
+                                              progress=True)[1], full)
+    # Other draw sizes give the same noise up to the rounding of differently fused code.
+    np.testing.assert_allclose(_block_walk(key, trials=48, generations=600, rows=1)[1], full,
+                               rtol=1e-5, atol=1e-4)
+    sub_gens, sub = _block_walk(key, trials=48, generations=600, record="log")
+    np.testing.assert_array_equal(sub, full[:, sub_gens])
+    monkeypatch.setattr(engine, "_MIN_PART", 8)
+    if (os.cpu_count() or 1) > 1 and jax.device_count() == 1:
+        assert engine._cpu_parts(48, 0, 1) > 1
+    np.testing.assert_array_equal(_block_walk(key, trials=48, generations=600)[1], full)
+    assert not np.array_equal(_block_walk(jax.random.key(8), trials=3)[1], full[:3, :41])
+
+
+def test_block_step_noise_is_the_counter_based_normal():
+    """Trial t's increment at generation g is N(0, 1) from its seed's counter (g, 0), i.i.d.
+    over generations: the walk at g = 100 has variance 100."""
+    _, walk = _block_walk(jax.random.key(0), trials=20_000, generations=100, record=[100])
+    d = np.asarray(walk[:, 1], np.float64)
+    d = d - d.mean()
+    s2 = d.var(ddof=1)
+    # z of s² with SE √((m₄ − s⁴)/T) (CLT for the mean of the i.i.d. (x − μ)²; ≈ 1 here).
+    se = np.sqrt((np.mean(d ** 4) - s2 ** 2) / d.size)
+    assert abs(s2 - 100) / se < 5
+    # Control: a walk whose steps had variance 1.1 (z ≈ 10) is rejected.
+    assert abs(s2 - 110) / se >= 5
+
+
 def test_recording_subset_matches_full_record():
     key = jax.random.key(1)
     gens, full = _walk(key, trials=5, generations=1000)
@@ -72,10 +127,13 @@ def test_gaussian_identical_on_one_and_four_devices():
     code = textwrap.dedent("""
         import json, jax, numpy as np
         from collapse_theory import gaussian
-        r = gaussian.simulate(jax.random.key(3), sample_size=5, generations=30, trials=10, dim=2)
-        print(json.dumps({"n": jax.device_count(),
-                          "log_det": np.asarray(r.log_det).tolist(),
-                          "mean": np.asarray(r.mean).tolist()}))
+        out = {"n": jax.device_count()}
+        for dim in (1, 2):  # 1-D: a BlockStep (drawn per device with shard_map)
+            r = gaussian.simulate(jax.random.key(3), sample_size=5, generations=30, trials=10,
+                                  dim=dim)
+            out[f"log_det{dim}"] = np.asarray(r.log_det).tolist()
+            out[f"mean{dim}"] = np.asarray(r.mean).tolist()
+        print(json.dumps(out))
     """)
     out = {}
     for n in (1, 4):
@@ -85,8 +143,8 @@ def test_gaussian_identical_on_one_and_four_devices():
                               text=True, check=True)
         out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out[1]["n"] == 1 and out[4]["n"] == 4
-    assert out[1]["log_det"] == out[4]["log_det"]
-    assert out[1]["mean"] == out[4]["mean"]
+    for name in ("log_det1", "mean1", "log_det2", "mean2"):
+        assert out[1][name] == out[4][name], name
 
 
 def test_gaussian_same_key_same_result_any_trials_and_chunks():

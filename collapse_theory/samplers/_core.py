@@ -177,6 +177,11 @@ def _to_normal(u):
     return math.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0 + jnp.finfo(u.dtype).eps)
 
 
+def _normal_at(seed, c0, c1, dtype):
+    """``N(0, 1)`` from the block at counters ``(c0, c1)`` under ``seed`` (float32: its first word)."""
+    return _to_normal(_unit(_hash(seed, c0, c1), dtype)[0])
+
+
 # --------------------------------------------------------------------------------------------
 # Vectorised rejection in compacted rounds
 
