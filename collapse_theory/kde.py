@@ -146,13 +146,15 @@ class KDEResult(NamedTuple):
 
 
 class _State(NamedTuple):
-    u: jax.Array  # (cap,) standardised centres, 0 beyond n
+    u: jax.Array  # (cap,) centres: standardised, or (accumulate) (x − μ0)/σ0; 0 beyond n
     n: jax.Array  # () int32 number of centres N_g
     log_s: jax.Array  # () log s_g, s² the centres' variance (divisor N_g)
     t: jax.Array  # () centres' mean / s_g
     b: jax.Array  # () h_g / s_g
     loc0: jax.Array  # () D0's mean
     log_std0: jax.Array  # () log of D0's standard deviation
+    pmean: jax.Array  # () accumulate: mean of u over the pool
+    pm2: jax.Array  # () accumulate: Σ (u − pmean)² over the pool
 
 
 def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy="replace",
@@ -210,7 +212,8 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
     state0 = _State(jnp.zeros(cap, dtype), jnp.zeros((), jnp.int32),
                     jnp.asarray(math.log(std0), dtype), jnp.asarray(loc0 / std0, dtype),
                     jnp.zeros((), dtype), jnp.asarray(loc0, dtype),
-                    jnp.asarray(math.log(std0), dtype))
+                    jnp.asarray(math.log(std0), dtype), jnp.zeros((), dtype),
+                    jnp.zeros((), dtype))
     step, first = _steps(pol.name, bw.rule, syn_max, real_max, m1, cap, source,
                          np.dtype(dtype).name)
     if chunk_size is None:
@@ -219,7 +222,8 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
     gens, rec = engine.run_chain(
         key, state0=state0, step=step, first_step=first,
-        observe=_observe_centres if centres else _observe, generations=generations,
+        observe=(_observe_pool_centres if pol.name == "accumulate" else _observe_centres)
+        if centres else _observe, generations=generations,
         trials=trials, xs=xs, record=record, chunk_size=chunk_size, progress=progress,
         label=f"kde {bw} {pol}")
     size = np.concatenate([[0], sz.fit])[gens]
@@ -234,6 +238,11 @@ def _observe(s: _State):
 def _observe_centres(s: _State):
     valid = jnp.arange(s.u.shape[0]) < s.n
     return (*_observe(s), jnp.where(valid, jnp.exp(s.log_s) * (s.t + s.u), jnp.nan))
+
+
+def _observe_pool_centres(s: _State):
+    valid = jnp.arange(s.u.shape[0]) < s.n
+    return (*_observe(s), jnp.where(valid, s.loc0 + jnp.exp(s.log_std0) * s.u, jnp.nan))
 
 
 def _quantile(sorted_u, n, q):
@@ -253,6 +262,16 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
     dtype = jnp.dtype(dtype)
     tiny = jnp.finfo(dtype).tiny
 
+    def ratio(log_s, n, factor, corr, pts, mask, scale):
+        """``b = h/s`` of the rule for centres ``pts`` whose standard deviation is ``scale``."""
+        if rule == "fixed":
+            return factor * jnp.exp(-log_s)
+        if rule == "scott":
+            return factor
+        su = jnp.sort(jnp.where(mask, pts, jnp.inf))  # silverman: IQR/s from the sorted pool
+        iqr = _quantile(su, n, 0.75) - _quantile(su, n, 0.25)
+        return factor * jnp.minimum(corr, iqr / (1.34 * scale))
+
     def refit(s, v, n, factor, corr):
         """Fit the KDE to the first ``n`` entries of ``v`` (coordinates ``x/s − t``)."""
         mask = jnp.arange(cap) < n
@@ -262,28 +281,48 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
         sigma = jnp.maximum(jnp.sqrt(jnp.sum(c * c) / nf), tiny)
         u = c / sigma
         log_s = s.log_s + jnp.log(sigma)
-        if rule == "fixed":
-            b = factor * jnp.exp(-log_s)
-        elif rule == "scott":
-            b = factor
-        else:  # silverman: IQR of the standardised centres is IQR/s
-            su = jnp.sort(jnp.where(mask, u, jnp.inf))
-            iqr = _quantile(su, n, 0.75) - _quantile(su, n, 0.25)
-            b = factor * jnp.minimum(corr, iqr / 1.34)
+        b = ratio(log_s, n, factor, corr, u, mask, 1.0)
         return s._replace(u=u, n=n, log_s=log_s, t=(s.t + vbar) / sigma, b=b)
+
+    def pool(s, w, count, factor, corr):
+        """Accumulate: append ``count`` points ``w`` (units of D0) and merge the pool's mean
+        and scatter (Chan et al.), O(M) per fit; the pool keeps D0's bounded scale."""
+        mask_w = jnp.arange(w.shape[0]) < count
+        nb = count.astype(dtype)
+        mb = jnp.sum(jnp.where(mask_w, w, 0.0)) / nb
+        m2b = jnp.sum(jnp.where(mask_w, (w - mb) ** 2, 0.0))
+        n_old = s.n.astype(dtype)
+        n = s.n + count
+        nf = n.astype(dtype)
+        delta = mb - s.pmean
+        pmean = s.pmean + delta * nb / nf
+        pm2 = s.pm2 + m2b + delta * delta * n_old * nb / nf
+        u = jax.lax.dynamic_update_slice(s.u, w, (s.n,))
+        sd = jnp.maximum(jnp.sqrt(pm2 / nf), tiny)
+        log_s = s.log_std0 + jnp.log(sd)
+        b = ratio(log_s, n, factor, corr, u, jnp.arange(cap) < n, sd)
+        t = (s.loc0 * jnp.exp(-s.log_std0) + pmean) / sd
+        return s._replace(u=u, n=n, log_s=log_s, t=t, b=b, pmean=pmean, pm2=pm2)
 
     def normals(seed, stream, count):
         return _core._to_normal(_core._uniform(seed, stream, (count,), dtype))
 
+    def standard_d0(k, seed, count):
+        """``count`` draws of ξ, D0 = μ0 + σ0 ξ."""
+        return (normals(seed, 2, count) if source.is_gaussian
+                else source.sample(jax.random.fold_in(k, 2), (count,), dtype))
+
     def d0_points(k, seed, s, count):
         """``count`` points of D0 in the state's coordinates ``x/s − t``."""
-        xi = (normals(seed, 2, count) if source.is_gaussian
-              else source.sample(jax.random.fold_in(k, 2), (count,), dtype))
-        return (s.loc0 * jnp.exp(-s.log_s) - s.t) + jnp.exp(s.log_std0 - s.log_s) * xi
+        return ((s.loc0 * jnp.exp(-s.log_s) - s.t)
+                + jnp.exp(s.log_std0 - s.log_s) * standard_d0(k, seed, count))
 
     def first(k, s, x):
         _, _, n, factor, corr = x
-        v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, _core._seed(k), s, m1))
+        seed = _core._seed(k)
+        if policy == "accumulate":
+            return pool(s, standard_d0(k, seed, m1), n, factor, corr)
+        v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, seed, s, m1))
         return refit(s, v, n, factor, corr)
 
     def step(k, s, x):
@@ -292,11 +331,13 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
         # centre J uniform on 0..n−1 (a 32-bit word mod n: relative bias < n/2³²), z ~ N(0, 1)
         word, _ = _core._hash(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
         idx = (word % jnp.maximum(s.n, 1).astype(jnp.uint32)).astype(jnp.int32)
-        w = s.u[idx] + s.b * normals(seed, 1, syn_max)
+        z = normals(seed, 1, syn_max)
+        if policy == "accumulate":  # h in units of D0's σ0: b s/σ0
+            return pool(s, s.u[idx] + s.b * jnp.exp(s.log_s - s.log_std0) * z, syn, factor,
+                        corr)
+        w = s.u[idx] + s.b * z
         if policy == "replace":
             v = jnp.zeros(cap, dtype).at[:syn_max].set(w)
-        elif policy == "accumulate":
-            v = jax.lax.dynamic_update_slice(s.u, w, (s.n,))
         else:  # fresh: real points first, then the synthetic ones
             v = jnp.zeros(cap, dtype).at[:real_max].set(d0_points(k, seed, s, real_max))
             v = jax.lax.dynamic_update_slice(v, w, (real,))

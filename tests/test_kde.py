@@ -79,9 +79,9 @@ def test_one_step_conditional_mean_and_variance(two_steps):
 
 def test_bandwidth_rules_match_scipy_and_numpy():
     with jax.enable_x64(True):
-        for rule in ("silverman", "scott:1.06"):
+        for rule, policy in (("silverman", "accumulate"), ("scott:1.06", "replace")):
             res = kde.simulate(jax.random.key(3), sample_size=[12, 30, 7], generations=3,
-                               trials=4, bandwidth=rule, centres=True)
+                               trials=4, bandwidth=rule, policy=policy, centres=True)
             for t in range(4):
                 for r, n in enumerate(res.size[1:], start=1):
                     x = np.asarray(res.centres)[t, r, :n]
