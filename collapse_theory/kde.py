@@ -22,13 +22,14 @@ Expectations in closed form: :mod:`collapse_theory.theory.kde` (derived in
 The centres are carried standardised, ``x_j = s (t + u_j)`` with ``Σ u_j = 0`` and
 ``Σ u_j² = N``, together with ``log s``, ``t`` (the mean in units of ``s``) and ``b = h/s``
 (constant for Scott's rule).  Each refit multiplies ``s`` by a factor, so ``log s`` is a sum
-of log factors (accumulate, whose pool keeps the real batch and neither collapses nor
-explodes, keeps its points in units of D0 and merges each batch's mean and scatter into the
-pool's, O(M) arithmetic per fit): Scott's rule under replace makes ``V_g`` grow geometrically and a tiny fixed
+of log factors: Scott's rule under replace makes ``V_g`` grow geometrically and a tiny fixed
 ``h`` keeps it small, and ``log_variance`` stays finite for any chain length in float32 and
 float64 (only the recorded ``mean`` and ``centres`` overflow, once ``√V_g`` exceeds the
-dtype's range).  Randomness: centre indices are 32-bit Threefry words mod ``N`` (relative
-bias < ``N/2³²``) and normals the inverse CDF of Threefry uniforms (:mod:`.samplers`).
+dtype's range).  Accumulate's pool keeps the real batch and neither collapses nor explodes:
+its points stay in units of D0 and each batch's mean and scatter are merged into the pool's
+(Chan et al.), O(M) arithmetic per fit.  Randomness: centre indices are 32-bit Threefry words
+mod ``N`` (relative bias < ``N/2³²``), normals the inverse CDF of Threefry uniforms
+(:mod:`.samplers`).
 """
 
 from __future__ import annotations
