@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import _validate
 from ._core import (
-    _check_counts, _check_probability, _compacted_sampler, _concrete, _float_dtype, _int_dtype,
-    _seed, _shape, _uniform,
+    _check_counts, _check_probability, _compacted_sampler, _concrete, _float_dtype, _hash,
+    _int_dtype, _nonzero, _seed, _shape, _uniform, _uniform_pairs,
 )
 
 #: Binomial means ``n·min(p, 1−p)`` at or above this use BTRS (Hörmann 1993 requires ≥ 10).
@@ -20,6 +20,14 @@ _BTRS_MIN_MEAN = 10.0
 _BTRS_CANDIDATES = 2
 #: Sequential-search steps per ``while_loop`` iteration of binomial inversion.
 _INVERSION_STEPS = 8
+#: BTRS candidates every multinomial lane with a large mean tries before it is a straggler.
+_BTRS_DENSE = 2
+#: Unrolled inversion steps every multinomial lane takes before the stragglers are compacted.
+_UNROLLED_STEPS = 16
+#: Straggler buffers of a multinomial step hold 1/_SPARSE of its lanes.
+_SPARSE = 16
+#: Counter word ``c0`` of the multinomial's per-row seeds.
+_ROW_SEEDS = 0x40000000
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
 _STIRLERR = np.array([0.0] + [math.lgamma(k + 1.0) - (0.5 * math.log(2.0 * math.pi * k)
                                                      + k * math.log(k) - k)
@@ -220,24 +228,166 @@ def multinomial(key, n, probs, *, dtype=None):
 
 
 def _multinomial(key, n, probs):
-    """Multinomial counts as floats holding exact integers."""
+    """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`)."""
+    return _rows(_seed(key), n.reshape(probs.shape[:-1]), probs)
+
+
+@jax.custom_batching.custom_vmap
+def _rows(seed, n, probs):
+    """The counts of every row of ``probs``, row ``b`` under the lane seed of ``(seed, b)``."""
     k_cat = probs.shape[-1]
-    p = jnp.moveaxis(probs, -1, 0)
+    lanes = math.prod(probs.shape[:-1])
+    lane_seed = _lane_seeds(seed, jnp.arange(lanes, dtype=jnp.uint32))
+    counts = _multinomial_rows(lane_seed, n.reshape(lanes), probs.reshape(lanes, k_cat))
+    return counts.reshape(probs.shape)
+
+
+@_rows.def_vmap
+def _rows_batched(axis_size, in_batched, seed, n, probs):
+    """All members' rows form one pool of lanes (stragglers are compacted across the batch);
+    member ``v``'s row ``b`` still uses the lane seed of ``(seed[v], b)``."""
+    seed, n, probs = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
+                      for x, b in zip((seed, n, probs), in_batched))
+    k_cat = probs.shape[-1]
+    rows = math.prod(probs.shape[1:-1])
+    lane_seed = _lane_seeds(seed[:, None, :], jnp.arange(rows, dtype=jnp.uint32)[None, :])
+    counts = _multinomial_rows(lane_seed.reshape(axis_size * rows, 2), n.reshape(-1),
+                               probs.reshape(axis_size * rows, k_cat))
+    return counts.reshape(probs.shape), True
+
+
+def _lane_seeds(seed, row):
+    """Threefry seeds of multinomial rows: the words at ``(_ROW_SEEDS, row)`` under ``seed``."""
+    return jnp.stack(_hash(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
+
+
+def _multinomial_rows(lane_seed, n, probs):
+    """``Multinomial(n_b, probs_b)`` for every lane ``b``: ``X_k ~ Bin(n − Σ_{j<k} X_j,
+    p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per category in a ``scan``.
+
+    The last category with positive probability gets conditional probability 1 (the
+    remainder), a category with ``p_k = 0`` gets 0.  Lanes are the contiguous axis.
+    """
+    k_cat = probs.shape[-1]
+    p = probs.T
     suffix = jnp.flip(jnp.cumsum(jnp.flip(p, 0), axis=0), 0)
     positive = p > 0
-    idx = jnp.arange(k_cat).reshape((k_cat,) + (1,) * (p.ndim - 1))
+    idx = jnp.arange(k_cat)[:, None]
     last = jnp.max(jnp.where(positive, idx, -1), axis=0)
     cond_p = jnp.where(positive, jnp.minimum(p / jnp.where(positive, suffix, 1.0), 1.0), 0.0)
     cond_p = jnp.where(idx == last, 1.0, cond_p)
-    seed = _seed(key)
-    u = _uniform(seed, 0, p.shape, p.dtype)
 
     def body(left, inp):
-        i, u_i, p_i = inp
-        x = _binomial_from(u_i, seed, i, left, p_i)
+        k, p_k = inp
+        x = _binomial_lanes(lane_seed, k, left, p_k)
         return left - x, x
 
-    _, counts = jax.lax.scan(body, n, (jnp.arange(k_cat, dtype=jnp.uint32), u, cond_p))
-    return jnp.moveaxis(counts, 0, -1)
+    _, counts = jax.lax.scan(body, n, (jnp.arange(k_cat, dtype=jnp.uint32), cond_p))
+    return counts.T
 
 
+def _binomial_lanes(lane_seed, step, n, s):
+    """``Bin(n_b, s_b)`` for every lane ``b``, from the words at counters ``(step, r)`` under
+    the lane's seed (so each lane's draw depends only on its seed and inputs).
+
+    Means ``n·min(s, 1−s)`` below 10: inversion, ``_UNROLLED_STEPS`` unrolled steps for all lanes
+    from the first word of round 0.  From 10: BTRS, ``_BTRS_DENSE`` candidates (rounds
+    ``0, 1, …``) for all such lanes.  Stragglers (a longer search, all candidates rejected)
+    finish in compacted buffers (:func:`_finish`); BTRS goes on with rounds
+    ``_BTRS_DENSE, …``.
+    """
+    lanes = n.shape[0]
+    dtype = n.dtype
+    flip = s > 0.5
+    q = jnp.where(flip, 1.0 - s, s)
+    live = (n > 0.0) & (q > 0.0)
+    big = live & (n * q >= _BTRS_MIN_MEAN)
+    small = live & ~big
+    q_small = jnp.where(small, q, 0.0)
+    n_big, q_big = jnp.where(big, n, 2.0 * _BTRS_MIN_MEAN), jnp.where(big, q, 0.5)
+
+    def uniforms(seed, r):
+        return _uniform_pairs(seed, step, jnp.asarray(r, jnp.uint32), dtype)
+
+    x_small = _stored(jnp.any(small), lambda: _inversion_steps(
+        uniforms(lane_seed, 0)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
+    x_big = jnp.where(big, -1.0, 0.0).astype(dtype)
+    for r in range(_BTRS_DENSE):
+        x_big = _stored(jnp.any(x_big < 0.0), lambda x=x_big, r=r: jnp.where(
+            x < 0.0, _btrs_candidate(n_big, q_big, *uniforms(lane_seed, r)), x), x_big)
+
+    cap = max(1, lanes // _SPARSE)
+
+    def inversion(j, pad):
+        u = uniforms(jnp.take(lane_seed, j, axis=0), 0)[0]
+        return _binomial_inversion(u, jnp.take(n, j), jnp.take(q_small, j), ~pad)
+
+    def btrs(j, pad):
+        seed, n_j, q_j = jnp.take(lane_seed, j, axis=0), jnp.take(n_big, j), jnp.take(q_big, j)
+
+        def more(state):
+            r, value = state
+            draw = _btrs_candidate(n_j, q_j, *uniforms(seed, r))
+            return r + 1, jnp.where(value < 0.0, draw, value)
+
+        state = (jnp.uint32(_BTRS_DENSE), jnp.where(pad, 0.0, -1.0).astype(dtype))
+        return jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, state)[1]
+
+    late = x_small > _UNROLLED_STEPS
+    x_small = jnp.where(late, _finish(late, inversion, cap, dtype), x_small)
+    late = x_big < 0.0
+    x_big = jnp.where(late, _finish(late, btrs, cap, dtype), x_big)
+    x = jnp.where(big, x_big, x_small)
+    return jnp.where(flip, n - x, x)
+
+
+def _stored(pred, fn, otherwise):
+    """``fn()`` if ``pred`` else ``otherwise``, as a stored array.
+
+    The branch of a ``cond`` is its own computation, so XLA cannot fuse (and so duplicate) the
+    long chains of cheap operations of ``fn`` into each of its consumers.
+    """
+    return jax.lax.cond(pred, fn, lambda: otherwise)
+
+
+def _btrs_candidate(n, q, u, v):
+    """One BTRS candidate from the uniforms ``u, v``: the count if accepted, else −1.
+
+    The constants are recomputed with the candidate: fused into one loop this is cheaper on
+    CPU than storing them (XLA stores an expensive value used by several loops)."""
+    k, accept = _btrs_propose(_btrs_prepare(n, q), u, v)
+    return jnp.where(accept, k, -1.0)
+
+
+def _inversion_steps(u, n, q, steps):
+    """Inversion cut after ``steps`` steps: ``#{k ≤ steps : U ≥ F(k)}`` capped at ``n`` (the
+    count :func:`_binomial_inversion` finds), or ``steps + 1`` where ``U ≥ F(steps)`` and
+    ``n > steps`` (not found yet; the caller finishes those)."""
+    r = q / (1.0 - q)
+    pk = jnp.exp(n * jnp.log1p(-q))
+    f = pk
+    x = (u >= f).astype(q.dtype)
+    for k in range(steps):
+        pk = pk * r * ((n - k) * (1.0 / (k + 1.0)))
+        f = f + pk
+        x = x + (u >= f).astype(q.dtype)
+    return jnp.minimum(x, n)
+
+
+def _finish(todo, solve, cap, dtype):
+    """``solve(j, pad)`` at the flat indices ``j`` where ``todo``, ``cap`` at a time (0 elsewhere).
+
+    Each pass gathers up to ``cap`` of the remaining indices (padding slots get ``pad``) and
+    scatters back their values; nothing runs when ``todo`` is empty.
+    """
+    size = todo.shape[0]
+
+    def body(state):
+        out, todo = state
+        idx = _nonzero(todo, cap)
+        value = solve(jnp.minimum(idx, size - 1), idx >= size)
+        dest = jnp.where(idx < size, idx, size)
+        return out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
+
+    state = (jnp.zeros(size, dtype), todo)
+    return jax.lax.while_loop(lambda st: jnp.any(st[1]), body, state)[0]
