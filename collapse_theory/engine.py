@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate
+from .samplers._core import _seed
 
 PyTree = Any
 
@@ -90,8 +91,6 @@ class BlockStep(NamedTuple):
 
 def trial_seeds(keys) -> jax.Array:
     """``(T, 2)`` uint32 Threefry seeds of trial keys (their key data for threefry keys)."""
-    from .samplers._core import _seed
-
     return jax.vmap(_seed)(keys)
 
 
@@ -333,7 +332,11 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
         return tuple(jax.tree.unflatten(treedef, [leaf[i] for leaf in leaves]) for i in range(5))
 
     def write(buf, state, mask, s):
-        return jax.tree.map(lambda b, o: b.at[s].set(o), buf, reduce(v_observe(state), mask))
+        # Generations not recorded (slot n_rec) skip the observation and the write.
+        def put(buf):
+            return jax.tree.map(lambda b, o: b.at[s].set(o), buf, reduce(v_observe(state), mask))
+
+        return jax.lax.cond(s < n_rec, put, lambda buf: buf, buf)
 
     def start(keys, mask, state0, x1, s0, s1):
         state = jax.tree.map(lambda a: jnp.broadcast_to(a, keys.shape + a.shape), state0)
