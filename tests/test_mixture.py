@@ -50,9 +50,9 @@ def test_l2_matches_numerical_integration_on_a_grid():
         xx = np.stack(np.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
         diff = np.exp(np.asarray(mixture.log_pdf(f, xx))) - np.exp(np.asarray(mixture.log_pdf(g, xx)))
         grid = np.trapezoid(np.trapezoid((diff ** 2).reshape(t.size, t.size), t, axis=1), t)
+        # Negative control: Σ_i instead of Σ_i + Σ_j in the Gaussian overlaps is far off.
+        wrong = _wrong_l2(f, g)
     assert got == pytest.approx(grid, rel=1e-8)
-    # Negative control: Σ_i instead of Σ_i + Σ_j in the Gaussian overlaps is far off.
-    wrong = _wrong_l2(f, g)
     assert abs(wrong - grid) > 0.1 * grid
 
 
