@@ -20,12 +20,17 @@ _BTRS_MIN_MEAN = 10.0
 _BTRS_CANDIDATES = 2
 #: Sequential-search steps per ``while_loop`` iteration of binomial inversion.
 _INVERSION_STEPS = 8
-#: BTRS candidates every multinomial lane with a large mean tries before it is a straggler.
+# Multinomial steps (all measured on a 2-core CPU, K = 100 Zipf, M = 1000 chain):
+#: conditional means ``n·min(s, 1−s)`` from this use BTRS, below it inversion;
+_LARGE_MEAN = 30.0
+#: unrolled inversion steps every lane takes (P(X > 48) ≈ 1e-3 at mean 30);
+_UNROLLED_STEPS = 48
+#: BTRS lanes are gathered into buffers of 1/_BIG of the lanes, try _BTRS_DENSE candidates,
+_BIG = 8
 _BTRS_DENSE = 2
-#: Unrolled inversion steps every multinomial lane takes before the stragglers are compacted.
-_UNROLLED_STEPS = 16
-#: Straggler buffers of a multinomial step hold 1/_SPARSE of its lanes.
+#: and the rejected ones (stragglers, in buffers of 1/_SPARSE) _BTRS_ROUND per round.
 _SPARSE = 16
+_BTRS_ROUND = 3
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
@@ -290,18 +295,20 @@ def _binomial_lanes(lane_seed, step, n, s):
     """``Bin(n_b, s_b)`` for every lane ``b``, from the words at counters ``(step, r)`` under
     the lane's seed (so each lane's draw depends only on its seed and inputs).
 
-    Means ``n·min(s, 1−s)`` below 10: inversion, ``_UNROLLED_STEPS`` unrolled steps for all lanes
-    from the first word of round 0.  From 10: BTRS, ``_BTRS_DENSE`` candidates (rounds
-    ``0, 1, …``) for all such lanes.  Stragglers (a longer search, all candidates rejected)
-    finish in compacted buffers (:func:`_finish`); BTRS goes on with rounds
-    ``_BTRS_DENSE, …``.
+    Means ``n·min(s, 1−s)`` below ``_LARGE_MEAN``: inversion (sequential search, the first
+    word of round 0), ``_UNROLLED_STEPS`` unrolled steps for all lanes at once.  From
+    ``_LARGE_MEAN``: BTRS (Hörmann 1993) on the gathered lanes that need it, rounds
+    ``0, 1, …`` one candidate each.  Stragglers (a longer search, all first candidates
+    rejected) finish in compacted buffers (:func:`_finish`).  Inversion is cheap per step
+    and has no rejections, so it covers means up to 30 (the float CDF sums ≤ ~80 terms);
+    BTRS costs ~10 transcendental functions per candidate.
     """
     lanes = n.shape[0]
     dtype = n.dtype
     flip = s > 0.5
     q = jnp.where(flip, 1.0 - s, s)
     live = (n > 0.0) & (q > 0.0)
-    big = live & (n * q >= _BTRS_MIN_MEAN)
+    big = live & (n * q >= _LARGE_MEAN)
     small = live & ~big
     q_small = jnp.where(small, q, 0.0)
     n_big, q_big = jnp.where(big, n, 2.0 * _BTRS_MIN_MEAN), jnp.where(big, q, 0.5)
@@ -311,12 +318,17 @@ def _binomial_lanes(lane_seed, step, n, s):
 
     x_small = _stored(jnp.any(small), lambda: _inversion_steps(
         uniforms(lane_seed, 0)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
-    x_big = jnp.where(big, -1.0, 0.0).astype(dtype)
-    for r in range(_BTRS_DENSE):
-        x_big = _stored(jnp.any(x_big < 0.0), lambda x=x_big, r=r: jnp.where(
-            x < 0.0, _btrs_candidate(n_big, q_big, *uniforms(lane_seed, r)), x), x_big)
-
     cap = max(1, lanes // _SPARSE)
+
+    def btrs_first(j, pad):
+        seed, n_j, q_j = jnp.take(lane_seed, j, axis=0), jnp.take(n_big, j), jnp.take(q_big, j)
+        x = jnp.where(pad, 0.0, -1.0).astype(dtype)
+        for r in range(_BTRS_DENSE):
+            x = _stored(jnp.any(x < 0.0), lambda x=x, r=r: jnp.where(
+                x < 0.0, _btrs_candidate(n_j, q_j, *uniforms(seed, r)), x), x)
+        return x
+
+    x_big = _finish(big, btrs_first, max(1, lanes // _BIG), dtype)
 
     def inversion(j, pad):
         u = uniforms(jnp.take(lane_seed, j, axis=0), 0)[0]
@@ -327,8 +339,11 @@ def _binomial_lanes(lane_seed, step, n, s):
 
         def more(state):
             r, value = state
-            draw = _btrs_candidate(n_j, q_j, *uniforms(seed, r))
-            return r + 1, jnp.where(value < 0.0, draw, value)
+            first = -jnp.ones_like(value)
+            for i in range(_BTRS_ROUND - 1, -1, -1):
+                draw = _btrs_candidate(n_j, q_j, *uniforms(seed, r + i))
+                first = jnp.where(draw >= 0.0, draw, first)
+            return r + _BTRS_ROUND, jnp.where(value < 0.0, first, value)
 
         state = (jnp.uint32(_BTRS_DENSE), jnp.where(pad, 0.0, -1.0).astype(dtype))
         return jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, state)[1]
