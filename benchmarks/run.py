@@ -117,7 +117,7 @@ def bench_gaussian1d(cfg, key, rng):
     run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t,
                                     record=[g]).log_det
     tab.add("package: gaussian.simulate (exact)", t * g, time_jax(run, cfg["rep"]),
-            "engine BlockStep: counter-based noise, one scan per core")
+            "engine BlockStep: counter-based noise per generation")
     if jax.devices()[0].platform == "cpu" and jax.device_count() == 1:
         import json
         import subprocess

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -41,8 +40,6 @@ _MIN_BLOCK = 256
 _BLOCKS_FOR_PROGRESS = 20
 #: Per-device batches are padded to a multiple of this many trials.
 _LANES = 8
-#: Fewest trials per slice when a CPU device's batch is split over its cores (BlockStep only).
-_MIN_PART = 4096
 
 
 def record_generations(record, generations: int) -> np.ndarray:
@@ -79,9 +76,8 @@ class BlockStep(NamedTuple):
     (:func:`trial_seeds`), ``x`` the ``(B, ...)`` slices of ``xs``, and every leaf of ``noise``
     is ``(B, T, ...)``.  Trial ``t``'s noise must depend only on ``seeds[t]``, ``g`` and ``x``
     (counter-based words, per-lane rejection), so that results do not depend on the batch.
-    On one CPU device the engine runs slices of the batch as independent scans, which XLA
-    executes concurrently (one core each).  ``rows > 1`` amortises per-draw work over more
-    generations but keeps ``(B, T)`` noise in memory; 1 was fastest for the 1-D Gaussian.
+    ``rows > 1`` amortises per-draw work over more generations but keeps ``(B, T)`` noise in
+    memory; 1 was fastest for the 1-D Gaussian on CPU.
     """
 
     draw: Callable[[jax.Array, jax.Array, PyTree], PyTree]
@@ -279,8 +275,7 @@ class _Plan:
     def chunks(self, key, state0, step, first_step, observe, label, summary: int):
         """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
-                                       self.n_rec, summary, self.rows, self.n_dev,
-                                       _cpu_parts(self.chunk_size, summary, self.n_dev))
+                                       self.n_rec, summary, self.rows, self.n_dev)
         reporter = _Progress(label, self.n_chunks * max(self.n_blocks, 1), enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
@@ -300,16 +295,14 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=128)
-def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_dev: int,
-              parts: int):
+def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_dev: int):
     """Jitted start and block functions for one chain definition.
 
     The scan over generations carries the whole chunk's batched state.  With ``summary == 0``
     generation ``g`` writes its observations ``(batch, ...)`` to row ``slot[g]`` of the
     buffer; otherwise it writes (mean, M2, min, max, first ``summary`` values) over the
     chunk's valid trials.  A :class:`BlockStep` draws ``rows`` generations of noise per outer
-    scan step (on each device its own trials, ``shard_map``) and applies them in an inner scan;
-    with ``parts > 1`` the batch is cut into that many independent scans (one per core).
+    scan step (on each device its own trials, ``shard_map``) and applies them in an inner scan.
     """
     v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
     v_observe = jax.vmap(observe)
@@ -375,18 +368,6 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
 
         return jax.lax.scan(draws, (state, buf), (split(g), jax.tree.map(split, x), split(s)))[0]
 
-    def block_parts(keys, mask, state, buf, g, x, s):
-        # Independent scans over slices of the trials: XLA:CPU runs independent thunks
-        # concurrently, so each slice gets its own core.
-        size = keys.shape[0] // parts
-        cut = lambda a, i, axis=0: jax.lax.slice_in_dim(a, i * size, (i + 1) * size, axis=axis)
-        outs = [block_rows(cut(keys, i), cut(mask, i), jax.tree.map(lambda a: cut(a, i), state),
-                           jax.tree.map(lambda b: cut(b, i, 1), buf), g, x, s)
-                for i in range(parts)]
-        join = lambda axis: lambda *a: jnp.concatenate(a, axis=axis)
-        return (jax.tree.map(join(0), *(o[0] for o in outs)),
-                jax.tree.map(join(1), *(o[1] for o in outs)))
-
     if isinstance(step, BlockStep):
         v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
         draw = step.draw
@@ -395,24 +376,9 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
             spec = jax.sharding.PartitionSpec
             draw = jax.shard_map(draw, mesh=mesh, in_specs=(spec("trials"), spec(), spec()),
                                  out_specs=spec(None, "trials"), check_vma=False)
-        return jax.jit(start), jax.jit(block_parts if parts > 1 else block_rows,
-                                       donate_argnums=(2, 3))
+        return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
-
-
-def _cpu_parts(batch: int, summary: int, n_dev: int) -> int:
-    """Slices of a chunk's ``batch`` run as independent scans, one per core of one CPU device.
-
-    Each slice holds at least ``_MIN_PART`` trials and a multiple of ``_LANES``.  1 for
-    summaries (they reduce over the whole batch), several devices or a non-CPU device.
-    """
-    if summary or n_dev > 1 or jax.devices()[0].platform != "cpu":
-        return 1
-    parts = os.cpu_count() or 1
-    while parts > 1 and (batch % (parts * _LANES) or batch // parts < _MIN_PART):
-        parts -= 1
-    return parts
 
 
 def _trial_sharding(n_dev: int):
