@@ -16,6 +16,12 @@ Three chains are shared by the tests (module fixtures, same shapes): the plain c
 the smoothed chain, and the plain chain with a sample-size schedule on a *relabelled* ``P0``.
 """
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import numpy as np
 import pytest
@@ -417,3 +423,31 @@ def test_relabelling_permutes_the_result_in_law(scheduled):
     wrong = with_tail(td.fixation_time_pmf(P0, SCHEDULE + 3, G))
     assert noncentrality(with_tail(pmf), wrong) >= POWER_LAMBDA
     assert chi2_gof(t, wrong) < ALPHA
+
+
+def test_counts_identical_for_any_trials_chunks_and_devices():
+    """Trial i's counts depend only on (key, i): the multinomial pools all trials' stragglers
+    (BTRS rejections, long inversions) into shared buffers, yet each lane's draw must not change
+    with the number of trials, the chunk size or the device count (1 or 4 host devices).
+    M = 1000 on a K = 40 Zipf law has conditional means on both sides of the inversion/BTRS
+    threshold."""
+    code = textwrap.dedent("""
+        import json, jax, numpy as np
+        from collapse_theory import discrete
+        p0 = discrete.zipf(40, 1.0)
+        run = lambda **kw: np.asarray(discrete.simulate(
+            jax.random.key(3), p0, sample_size=1000, generations=4, **kw).counts).tolist()
+        print(json.dumps({"n": jax.device_count(), "a": run(trials=20),
+                          "b": run(trials=7, chunk_size=3)}))
+    """)
+    out = {}
+    for n in (1, 4):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
+                   JAX_PLATFORMS="cpu")
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True)
+        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out[1]["n"] == 1 and out[4]["n"] == 4
+    assert out[1]["a"] == out[4]["a"] and out[1]["b"] == out[4]["b"]
+    assert out[1]["a"][:7] == out[1]["b"]
+    assert np.all(np.sum(out[1]["a"], axis=-1) == 1000)
