@@ -234,12 +234,25 @@ def multinomial(key, n, probs, *, dtype=None):
 
 def _multinomial(key, n, probs):
     """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`)."""
-    return _rows(_seed(key), n.reshape(probs.shape[:-1]), probs)
+    return _rows(_seed(key), n.reshape(probs.shape[:-1]), _conditional(probs))
+
+
+def _conditional(probs):
+    """``p_k / Σ_{j≥k} p_j`` along the last axis; 1 at the last positive category, 0 where
+    ``p_k = 0`` (computed before the rows are pooled, so a shared ``probs`` stays unbatched)."""
+    k_cat = probs.shape[-1]
+    suffix = jnp.flip(jnp.cumsum(jnp.flip(probs, -1), axis=-1), -1)
+    positive = probs > 0
+    idx = jnp.arange(k_cat)
+    last = jnp.max(jnp.where(positive, idx, -1), axis=-1, keepdims=True)
+    cond = jnp.where(positive, jnp.minimum(probs / jnp.where(positive, suffix, 1.0), 1.0), 0.0)
+    return jnp.where(idx == last, 1.0, cond)
 
 
 @jax.custom_batching.custom_vmap
 def _rows(seed, n, probs):
-    """The counts of every row of ``probs``, row ``b`` under the lane seed of ``(seed, b)``."""
+    """The counts of every row (conditional probabilities ``probs``), row ``b`` under the lane
+    seed of ``(seed, b)``."""
     k_cat = probs.shape[-1]
     lanes = math.prod(probs.shape[:-1])
     lane_seed = _lane_seeds(seed, jnp.arange(lanes, dtype=jnp.uint32))
@@ -266,21 +279,13 @@ def _lane_seeds(seed, row):
     return jnp.stack(_hash(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
 
 
-def _multinomial_rows(lane_seed, n, probs):
-    """``Multinomial(n_b, probs_b)`` for every lane ``b``: ``X_k ~ Bin(n − Σ_{j<k} X_j,
-    p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per category in a ``scan``.
-
-    The last category with positive probability gets conditional probability 1 (the
-    remainder), a category with ``p_k = 0`` gets 0.  Lanes are the contiguous axis.
+def _multinomial_rows(lane_seed, n, cond):
+    """``Multinomial(n_b, ·)`` for every lane ``b`` from its conditional probabilities ``cond``
+    (:func:`_conditional`): ``X_k ~ Bin(n − Σ_{j<k} X_j, cond_k)``, one :func:`_binomial_lanes`
+    step per category in a ``scan`` (lanes are the contiguous axis).
     """
-    k_cat = probs.shape[-1]
-    p = probs.T
-    suffix = jnp.flip(jnp.cumsum(jnp.flip(p, 0), axis=0), 0)
-    positive = p > 0
-    idx = jnp.arange(k_cat)[:, None]
-    last = jnp.max(jnp.where(positive, idx, -1), axis=0)
-    cond_p = jnp.where(positive, jnp.minimum(p / jnp.where(positive, suffix, 1.0), 1.0), 0.0)
-    cond_p = jnp.where(idx == last, 1.0, cond_p)
+    k_cat = cond.shape[-1]
+    cond_p = cond.T
 
     def body(left, inp):
         k, p_k = inp
