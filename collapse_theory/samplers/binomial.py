@@ -81,7 +81,8 @@ def _binomial_from(u, seed, salt, n, p):
 
 
 def _binomial_inversion(u, n, q, active):
-    """Sequential search ``X = #{k : U ≥ F(k)} = min{k : U < F(k)}`` for ``n·q < 10``, ``q ≤ ½``.
+    """Sequential search ``X = #{k : U ≥ F(k)} = min{k : U < F(k)}`` for ``q ≤ ½`` and small means
+    (below 10 in :func:`binomial`, 30 in the multinomial's stragglers).
 
     All elements step through ``k = 0, 1, ...`` together (``f(k+1) = f(k)·r·(n−k)/(k+1)``,
     ``r = q/(1−q)``), ``_INVERSION_STEPS`` steps per ``while_loop`` iteration, until no active
