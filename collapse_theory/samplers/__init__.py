@@ -5,8 +5,15 @@ r"""Exact samplers for the chains: binomial, multinomial, gamma / χ² and the B
 and its gamma is several times slower than numpy's.  The samplers here are exact (up to the
 floating-point rounding of their acceptance tests) and organised for vector hardware:
 
-* **inversion** (binomial with mean ``n·min(p, 1−p) < 10``) steps all elements through
-  ``k = 0, 1, ...`` together: a handful of flops per step and one uniform per element;
+* **inversion** (binomial means ``n·min(p, 1−p) < 10``; the multinomial's conditional means
+  ``< 30``, with 48 unrolled steps and the rare longer searches gathered and finished apart)
+  steps all elements through ``k = 0, 1, ...`` together: a handful of flops per step and one
+  uniform per element;
+* the multinomial handles each conditional binomial for the whole ``vmap`` batch at once, lanes
+  on the contiguous axis, and gathers only the lanes whose means need BTRS;
+* the 1-D Gaussian chain draws each generation's noise for its whole batch from Threefry
+  counters ``(g, ·)`` (:class:`collapse_theory.engine.BlockStep`) and redraws only the 32-lane
+  groups holding a Marsaglia–Tsang rejection;
 * **rejection** (BTRS for larger binomial means, Marsaglia–Tsang for gamma) runs in *rounds*.
   Each round takes the elements still unresolved, gathers them into a compact buffer (sizes
   ``L/16`` or ``L`` of the ``L`` lanes, chosen by ``lax.switch`` on their number), draws a few
