@@ -43,6 +43,27 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report progress on stderr (default: when stderr is a terminal)")
 
 
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--policy --gamma --lam`` (see :mod:`collapse_theory.policies`); a chain that supports
+    fewer policies rejects the others when it parses them."""
+    from ..policies import POLICIES
+
+    parser.add_argument("--policy", choices=POLICIES, default="replace",
+                        help="data each fit sees: replace (default), accumulate, "
+                             "accumulate-subsample, fresh (needs --gamma), fixed (needs --lam)")
+    parser.add_argument("--gamma", type=float, default=None, metavar="γ",
+                        help="fresh: fraction of each generation drawn from D0, in [0, 1]")
+    parser.add_argument("--lam", type=float, default=None, metavar="λ",
+                        help="fixed: synthetic points per fit, as a multiple of M (>= 0)")
+
+
+def policy(args: argparse.Namespace):
+    """The validated :class:`~collapse_theory.policies.Policy` of ``--policy --gamma --lam``."""
+    from ..policies import parse
+
+    return parse(args.policy, gamma=args.gamma, lam=args.lam)
+
+
 def key_from_seed(seed):
     """``jax.random.key(seed)`` for a seed in ``[0, 2**32)``."""
     import jax

@@ -36,7 +36,7 @@ def register(commands):
                      help="add-α smoothing of the fit (default 0)")
     sim.add_argument("--mix", type=float, default=0.0, metavar="ε",
                      help="mix the fit with the uniform law, weight ε in [0, 1] (default 0)")
-    _add_policy_arguments(sim)
+    _common.add_policy_arguments(sim)
     sim.add_argument("--tail-threshold", type=float, default=None, metavar="t",
                      help="tail = categories with p0 < t (default 1/M_1)")
     _common.add_run_arguments(sim)
@@ -68,18 +68,6 @@ def register(commands):
         fig.set_defaults(func=_figure, figure=name)
 
 
-def _add_policy_arguments(parser) -> None:
-    from ..policies import POLICIES
-
-    parser.add_argument("--policy", choices=POLICIES, default="replace",
-                        help="data each fit sees: replace (default), accumulate, "
-                             "accumulate-subsample, fresh (needs --gamma), fixed (needs --lam)")
-    parser.add_argument("--gamma", type=float, default=None, metavar="γ",
-                        help="fresh: fraction of each generation drawn from D0, in [0, 1]")
-    parser.add_argument("--lam", type=float, default=None, metavar="λ",
-                        help="fixed: synthetic points per fit, as a multiple of M (>= 0)")
-
-
 def _policy_gini(policy, probs, m, generations, args):
     """Closed-form E H_n under ``policy`` where one exists (no smoothing), else ``None``."""
     from ..theory import policies as ptheory
@@ -95,12 +83,12 @@ def _policy_gini(policy, probs, m, generations, args):
 
 
 def _simulate(args) -> int:
-    from .. import _validate, discrete, policies
+    from .. import _validate, discrete
     from ..theory import discrete as theory
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
-    policy = policies.parse(args.policy, gamma=args.gamma, lam=args.lam)
+    policy = _common.policy(args)
     if args.zipf is not None:
         probs = discrete.zipf(*args.zipf)
         source = f"zipf K={args.zipf[0]} s={args.zipf[1]:g}"

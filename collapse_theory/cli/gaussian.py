@@ -28,9 +28,7 @@ def register(commands):
     sim.add_argument("--mean", type=_common.float_list, metavar="m1,...,md", help="D0's mean (default 0)")
     sim.add_argument("--cov", type=_common.float_list, metavar="c11,c12,...",
                      help="D0's covariance: d*d entries row by row, or d diagonal entries (default I)")
-    from .discrete import _add_policy_arguments
-
-    _add_policy_arguments(sim)
+    _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
     sim.set_defaults(func=_simulate)
 
@@ -71,12 +69,12 @@ def _cov(values, dim):
 
 
 def _simulate(args) -> int:
-    from .. import gaussian, metrics, policies
+    from .. import gaussian, metrics
     from ..sources import real_data
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
-    policy = policies.parse(args.policy, gamma=args.gamma, lam=args.lam)
+    policy = _common.policy(args)
     dim = _validate.integer("dim", args.dim, minimum=1)
     mean = None if args.mean is None else _validate.vector("mean", args.mean, dim)
     cov = _cov(args.cov, dim)

@@ -33,9 +33,7 @@ def register(commands):
                      help="stop when the mean log-likelihood changes by less (default 1e-3)")
     sim.add_argument("--reg-covar", type=float, default=1e-6,
                      help="covariance floor added to every diagonal (default 1e-6)")
-    from .discrete import _add_policy_arguments
-
-    _add_policy_arguments(sim)
+    _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
     sim.set_defaults(func=_simulate)
 
@@ -79,11 +77,11 @@ def _original(path, components, dim):
 
 
 def _simulate(args) -> int:
-    from .. import gmm, mixture, policies
+    from .. import gmm, mixture
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
-    policy = policies.parse(args.policy, gamma=args.gamma, lam=args.lam)
+    policy = _common.policy(args)
     original = _original(args.original, args.components, args.dim)
     with _common.precision(args.x64):
         res = gmm.simulate(

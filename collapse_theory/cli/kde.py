@@ -21,17 +21,13 @@ def register(commands):
                      help="fixed h > 0, or a rule of thumb recomputed at every fit: "
                           "scott (c σ̂ N^-1/5, c = 1) or silverman (c min(σ̂, IQR/1.34) N^-1/5, "
                           "c = 0.9); default scott")
-    sim.add_argument("--policy", default="replace", metavar="{replace,accumulate,fresh}",
-                     help="data each fit sees: replace (default), accumulate, "
-                          "fresh (needs --gamma)")
-    sim.add_argument("--gamma", type=float, default=None, metavar="γ",
-                     help="fresh: fraction of each generation drawn from D0, in [0, 1]")
     sim.add_argument("--data", default="gaussian",
                      help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta]")
     sim.add_argument("--mean", type=float, default=0.0, help="D0's mean (default 0)")
     sim.add_argument("--std", type=float, default=1.0, help="D0's standard deviation (default 1)")
     sim.add_argument("--centres", action="store_true",
                      help="also store the centres in --out (trials × recorded × N_max floats)")
+    _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
     sim.set_defaults(func=_simulate)
 
@@ -49,13 +45,13 @@ def register(commands):
 
 
 def _simulate(args) -> int:
-    from .. import kde, policies
+    from .. import kde
     from ..sources import real_data
     from ..theory import kde as theory
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
-    policy = kde.parse_policy(policies.parse(args.policy, gamma=args.gamma))
+    policy = kde.parse_policy(_common.policy(args))
     bandwidth = kde.parse_bandwidth(args.bandwidth)
     source = real_data(args.data)
     with _common.precision(args.x64):
