@@ -16,10 +16,6 @@ Three chains are shared by the tests (module fixtures, same shapes): the plain c
 the smoothed chain, and the plain chain with a sample-size schedule on a *relabelled* ``P0``.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -425,7 +421,7 @@ def test_relabelling_permutes_the_result_in_law(scheduled):
     assert chi2_gof(t, wrong) < ALPHA
 
 
-def test_counts_identical_for_any_trials_chunks_and_devices():
+def test_counts_identical_for_any_trials_chunks_and_devices(on_host_devices):
     """Trial i's counts depend only on (key, i): the multinomial pools all trials' stragglers
     (BTRS rejections, long inversions) into shared buffers, yet each lane's draw must not change
     with the number of trials, the chunk size or the device count (1 or 4 host devices).
@@ -440,13 +436,7 @@ def test_counts_identical_for_any_trials_chunks_and_devices():
         print(json.dumps({"n": jax.device_count(), "a": run(trials=20),
                           "b": run(trials=7, chunk_size=3)}))
     """)
-    out = {}
-    for n in (1, 4):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
-                   JAX_PLATFORMS="cpu")
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=True)
-        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = {n: on_host_devices(code, n) for n in (1, 4)}
     assert out[1]["n"] == 1 and out[4]["n"] == 4
     assert out[1]["a"] == out[4]["a"] and out[1]["b"] == out[4]["b"]
     assert out[1]["a"][:7] == out[1]["b"]

@@ -1,9 +1,5 @@
 """The chain engine: recording, reproducibility across trials/chunks/devices, validation."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -117,7 +113,7 @@ def test_long_run_reports_progress(capfd):
     assert "blocks" in err and "elapsed" in err
 
 
-def test_gaussian_identical_on_one_and_four_devices():
+def test_gaussian_identical_on_one_and_four_devices(on_host_devices):
     """Trials are sharded over devices; results must be bit-identical to a single device."""
     code = textwrap.dedent("""
         import json, jax, numpy as np
@@ -130,13 +126,7 @@ def test_gaussian_identical_on_one_and_four_devices():
             out[f"mean{dim}"] = np.asarray(r.mean).tolist()
         print(json.dumps(out))
     """)
-    out = {}
-    for n in (1, 4):
-        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
-                   JAX_PLATFORMS="cpu")
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=True)
-        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = {n: on_host_devices(code, n) for n in (1, 4)}
     assert out[1]["n"] == 1 and out[4]["n"] == 4
     for name in ("log_det1", "mean1", "log_det2", "mean2"):
         assert out[1][name] == out[4][name], name
