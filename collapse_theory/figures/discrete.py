@@ -18,15 +18,7 @@ import numpy as np
 
 from .. import _validate, discrete
 from ..theory import discrete as theory
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ._common import pyplot
 
 
 def _common(path, sample_size, generations, trials, seed):
@@ -53,7 +45,7 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
     n_all = np.arange(generations + 1)
     exact = theory.expected_support(p0, m, generations)
 
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     fig, (ax_q, ax_s) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw=dict(width_ratios=[1.15, 1]))
@@ -121,7 +113,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
     n = np.arange(generations + 1)
     exact = theory.extinction_probability(x0 / m, m, generations)
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, x0.size))
     shown = np.unique(np.round(np.geomspace(1, generations, 40)).astype(int))
@@ -169,7 +161,7 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
          theory.fixation_time_mean(p0, m), theory.littler_fixation_time(p0, m), "Littler",
          f"time to one category, uniform $p_0$ on K = {k_cat}"),
     )
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     width = max(1, generations // 80)
     edges = np.arange(0, generations + width + 1, width)

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from .. import _validate, gaussian
+from ._common import band, pyplot
 
 DEFAULT_SAMPLE_SIZES = (100, 1000, 10_000, 100_000, 10 ** 7)
 
@@ -29,10 +30,7 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
       seed: PRNG seed; sample size ``i`` uses ``fold_in(key(seed), i)``.
       estimator: ``"unbiased"`` or ``"mle"``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -61,9 +59,7 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
             rms_mu = np.sqrt(expected_mean_sq_dev(n, m, dim=1, estimator=estimator, trace0=1.0))
             gap_sd = np.abs(1.0 - expected_std(n, m, estimator=estimator, var0=1.0))
             for ax, dev, theory in ((ax_mu, dev_mu, rms_mu), (ax_sd, dev_sd, gap_sd)):
-                lo, med, hi = np.quantile(dev, [0.1, 0.5, 0.9], axis=0)
-                ax.fill_between(n, lo, hi, color=colour, alpha=0.18, linewidth=0)
-                ax.plot(n, med, color=colour, lw=1.8, label=f"M = {m:,}")
+                band(ax, n, dev, colour, f"M = {m:,}")
                 ax.plot(n, theory, color=colour, lw=1.2, ls="--")
 
     ax_mu.set_title(r"$|\mu_0 - \hat\mu_n|$; dashed: $\sqrt{E(\mu_n-\mu_0)^2}$ (closed form)")

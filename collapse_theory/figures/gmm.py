@@ -13,17 +13,9 @@ import jax
 import numpy as np
 
 from .. import _validate, gmm, mixture
+from ._common import pyplot
 
 PANEL_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _ellipse(mean, chol, radius, n=120):
@@ -45,7 +37,7 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
       points: samples of each fit drawn for the scatter.
       init: ``"warm"`` or ``"kmeans++"`` (see :func:`gmm.simulate`).
     """
-    plt = _plt()
+    plt = pyplot()
     path = _validate.writable_path("path", path)
     seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
     trial = _validate.integer("trial", trial, minimum=0)
@@ -94,7 +86,7 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
     :func:`mixture.l2_distance`) at log-spaced generations, with 10–90 % and 25–75 % bands.
     Policy ``i`` uses ``fold_in(key(seed), i)``.
     """
-    plt = _plt()
+    plt = pyplot()
     path = _validate.writable_path("path", path)
     seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
     generations = _validate.integer("generations", generations, minimum=1)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _validate, kde
 from ..theory import kde as theory
-from .policies import _COLOURS, _band, _plt
+from ._common import POLICY_COLOURS, band, pyplot
 
 
 def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0):
@@ -23,7 +23,7 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
     ``bandwidth`` is the fixed ``h`` of the left and bottom panels; the right panel uses Scott's
     rule ``h = σ̂ N^{-1/5}``.  D0 is N(0, 1).
     """
-    plt = _plt()
+    plt = pyplot()
     path = _validate.writable_path("path", path)
     g = _validate.integer("generations", generations, minimum=1)
     trials = _validate.integer("trials", trials, minimum=1)
@@ -36,13 +36,13 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
     x = np.linspace(-4.5, 4.5, 901)
     with jax.enable_x64(True):
         for i, policy in enumerate(("replace", "accumulate")):
-            colour = _COLOURS[policy]
+            colour = POLICY_COLOURS[policy]
             for ax, bw in ((axes[0, 0], h), (axes[0, 1], "scott")):
                 res = kde.simulate(jax.random.fold_in(key, i), sample_size=m, generations=g,
                                    trials=trials, bandwidth=bw, policy=policy, record="log")
                 n = np.asarray(res.generation)
                 values = np.asarray(res.variance)[:, 1:]
-                _band(ax, n[1:], values, colour, policy)
+                band(ax, n[1:], values, colour, policy)
                 ax.plot(n[1:], values.mean(0), "o", ms=3, color=colour)
                 expected = theory.moments(m, g, bandwidth=bw, policy=policy).variance
                 ax.plot(gen, expected[1:], "--", color=colour, lw=1.2)

@@ -12,23 +12,7 @@ import jax
 import numpy as np
 
 from .. import _validate, discrete, gaussian, policies, regression
-
-_COLOURS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": "C2"}
-
-
-def _band(ax, n, values, colour, label):
-    lo, med, hi = np.quantile(values, [0.1, 0.5, 0.9], axis=0)
-    ax.fill_between(n, lo, hi, color=colour, alpha=0.18, linewidth=0)
-    ax.plot(n, med, color=colour, lw=1.8, label=label)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ._common import POLICY_COLOURS, band, pyplot
 
 
 def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=0):
@@ -42,47 +26,47 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
     from ..theory import gaussian as gtheory
     from ..theory import policies as ptheory
 
-    plt = _plt()
+    plt = pyplot()
     path = _validate.writable_path("path", path)
     g = _validate.integer("generations", generations, minimum=1)
     trials = _validate.integer("trials", trials, minimum=1)
     m = _validate.integer("sample_size", sample_size, minimum=6)
     key = jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2**32 - 1))
-    names = list(_COLOURS)
+    names = list(POLICY_COLOURS)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     probs = np.arange(5, 0, -1) / 15.0
     h0 = 1.0 - np.sum(probs**2)
     rows, dim, noise = 2 * m, 4, 0.5
     with jax.enable_x64(True):
         for i, name in enumerate(names):
-            colour = _COLOURS[name]
+            colour = POLICY_COLOURS[name]
             k = jax.random.fold_in(key, i)
             res = gaussian.simulate(k, sample_size=m, generations=g, trials=trials,
                                     estimator="mle", policy=name, record="log")
             n = np.asarray(res.generation)
-            _band(axes[0], n[1:], np.exp(np.asarray(res.log_det))[:, 1:], colour, name)
+            band(axes[0], n[1:], np.exp(np.asarray(res.log_det))[:, 1:], colour, name)
             res = discrete.simulate(k, probs, sample_size=m, generations=g, trials=trials,
                                     policy=name, record="log")
             nd = np.asarray(res.generation)
-            _band(axes[1], nd, np.asarray(discrete.gini_simpson(res)), colour, name)
+            band(axes[1], nd, np.asarray(discrete.gini_simpson(res)), colour, name)
             res = regression.simulate(k, rows=rows, dim=dim, generations=g, trials=trials,
                                       noise=noise, design="fixed", policy=name, record="log")
             nr = np.asarray(res.generation)
-            _band(axes[2], nr[1:], np.asarray(res.error)[:, 1:], colour, name)
+            band(axes[2], nr[1:], np.asarray(res.error)[:, 1:], colour, name)
     gen = np.arange(1, g + 1)
     axes[0].plot(gen, gtheory.expected_variance_power(gen, m, 1.0, "mle"), "--",
-                 color=_COLOURS["replace"], lw=1.2)
+                 color=POLICY_COLOURS["replace"], lw=1.2)
     axes[0].plot(gen, ptheory.accumulate_variance_factor(m, g, "mle")[1:], "--",
-                 color=_COLOURS["accumulate"], lw=1.2)
+                 color=POLICY_COLOURS["accumulate"], lw=1.2)
     axes[0].axhline(ptheory.accumulate_variance_limit(m), color="k", lw=0.8, ls=":",
                     label=r"$\sin(\pi/\sqrt{M})/(\pi/\sqrt{M})$")
-    axes[1].plot(gen, h0 * (1 - 1 / m) ** gen, "--", color=_COLOURS["replace"], lw=1.2)
+    axes[1].plot(gen, h0 * (1 - 1 / m) ** gen, "--", color=POLICY_COLOURS["replace"], lw=1.2)
     axes[1].plot(gen, h0 * ptheory.accumulate_gini_simpson_factor(m, g)[1:], "--",
-                 color=_COLOURS["accumulate"], lw=1.2)
+                 color=POLICY_COLOURS["accumulate"], lw=1.2)
     axes[2].plot(gen, ptheory.regression_error(g, rows, dim, noise)[1:], "--",
-                 color=_COLOURS["replace"], lw=1.2)
+                 color=POLICY_COLOURS["replace"], lw=1.2)
     axes[2].plot(gen, ptheory.regression_error(g, rows, dim, noise, "accumulate")[1:], "--",
-                 color=_COLOURS["accumulate"], lw=1.2)
+                 color=POLICY_COLOURS["accumulate"], lw=1.2)
     axes[2].axhline(noise * dim / (rows - dim - 1) * np.pi**2 / 6, color="k", lw=0.8, ls=":",
                     label=r"$\sigma^2 d/(T-d-1)\cdot\pi^2/6$")
     titles = [rf"Gaussian: $\hat\sigma^2_n$ (MLE, M = {m})",
@@ -115,7 +99,7 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
     """
     from ..theory import gaussian as gtheory
 
-    plt = _plt()
+    plt = pyplot()
     path = _validate.writable_path("path", path)
     g = _validate.integer("generations", generations, minimum=1)
     trials = _validate.integer("trials", trials, minimum=1)
@@ -139,7 +123,7 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
                            fmt="o", ms=3, color=colour,
                            label=f"{label}: Σ1/M_i = {policies.reciprocal_sum(sched):.3g}")
             ax_mu.plot(gen, gtheory.expected_mean_sq_dev(gen, sched), "--", color=colour, lw=1.2)
-            _band(ax_var, n, np.asarray(res.log_det)[:, 1:], colour, label)
+            band(ax_var, n, np.asarray(res.log_det)[:, 1:], colour, label)
             ax_var.plot(gen, gtheory.expected_log_det(gen, sched), "--", color=colour, lw=1.2)
     ax_mu.set_title(r"$(\mu_n-\mu_0)^2$: mean (dots), median (thin), 10–90%;"
                     "\n" r"dashed: $E = \sigma_0^2\sum_{i=1}^{n} 1/M_i$", fontsize=10)

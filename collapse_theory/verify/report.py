@@ -86,11 +86,11 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
     curved = [r for r in results if r.outcome.curve]
     if not curved:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from ..figures._common import pyplot
+
+    plt = pyplot()
 
     cols = min(3, len(curved))
     rows = math.ceil(len(curved) / cols)

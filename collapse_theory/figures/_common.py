@@ -1,0 +1,25 @@
+"""Helpers shared by the figure modules: a headless ``pyplot`` and the median/quantile band."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: One colour per data policy, the same in every figure.
+POLICY_COLOURS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": "C2"}
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def band(ax, n, values, colour, label):
+    """The median over chains (``values`` is ``(trials, len(n))``) and its 10–90 % band."""
+    lo, med, hi = np.quantile(values, [0.1, 0.5, 0.9], axis=0)
+    ax.fill_between(n, lo, hi, color=colour, alpha=0.18, linewidth=0)
+    ax.plot(n, med, color=colour, lw=1.8, label=label)
