@@ -254,25 +254,26 @@ def _conditional(probs):
 def _rows(seed, n, probs):
     """The counts of every row (conditional probabilities ``probs``), row ``b`` under the lane
     seed of ``(seed, b)``."""
-    k_cat = probs.shape[-1]
-    lanes = math.prod(probs.shape[:-1])
-    lane_seed = _lane_seeds(seed, jnp.arange(lanes, dtype=jnp.uint32))
-    counts = _multinomial_rows(lane_seed, n.reshape(lanes), probs.reshape(lanes, k_cat))
-    return counts.reshape(probs.shape)
+    return _pooled(seed[None], n[None], probs[None])[0]
 
 
 @_rows.def_vmap
 def _rows_batched(axis_size, in_batched, seed, n, probs):
-    """All members' rows form one pool of lanes (stragglers are compacted across the batch);
-    member ``v``'s row ``b`` still uses the lane seed of ``(seed[v], b)``."""
+    """All members' rows form one pool of lanes (stragglers are compacted across the batch)."""
     seed, n, probs = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
                       for x, b in zip((seed, n, probs), in_batched))
-    k_cat = probs.shape[-1]
+    return _pooled(seed, n, probs), True
+
+
+def _pooled(seed, n, probs):
+    """The rows of ``V`` members (leading axis) drawn as one set of lanes; member ``v``'s row
+    ``b`` uses the lane seed of ``(seed[v], b)``, so its counts do not depend on the pool."""
+    members, k_cat = probs.shape[0], probs.shape[-1]
     rows = math.prod(probs.shape[1:-1])
     lane_seed = _lane_seeds(seed[:, None, :], jnp.arange(rows, dtype=jnp.uint32)[None, :])
-    counts = _multinomial_rows(lane_seed.reshape(axis_size * rows, 2), n.reshape(-1),
-                               probs.reshape(axis_size * rows, k_cat))
-    return counts.reshape(probs.shape), True
+    counts = _multinomial_rows(lane_seed.reshape(members * rows, 2), n.reshape(-1),
+                               probs.reshape(members * rows, k_cat))
+    return counts.reshape(probs.shape)
 
 
 def _lane_seeds(seed, row):
