@@ -199,7 +199,7 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
     if chunk_size is None:
         per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
-    _, (counts, extinct, fixed) = engine.run_chain(
+    _, (counts, extinct, fixed), _ = engine.run_chain(
         key, state0=state0, step=_step, observe=_observe,
         generations=generations, trials=trials, record=internal, xs=xs,
         chunk_size=chunk_size, progress=progress, label=f"discrete K={k_cat}")

@@ -40,6 +40,10 @@ _MIN_BLOCK = 256
 _BLOCKS_FOR_PROGRESS = 20
 #: Per-device batches are padded to a multiple of this many trials.
 _LANES = 8
+#: Memory one chunk of trials may hold (state, records and working buffers) by default.
+CHUNK_BYTES = 1 << 28
+#: Most trials in one chunk by default.
+MAX_CHUNK = 65536
 
 
 def record_generations(record, generations: int) -> np.ndarray:
@@ -111,6 +115,21 @@ def _chunk_inputs(key, start, count: int, n_dev: int, valid):
     return keys, mask
 
 
+class Run(NamedTuple):
+    """What :func:`run_chain` returns.
+
+    Attributes:
+      generation: ``(R,)`` int64 recorded generations.
+      records: ``observe``'s pytree, each leaf ``(trials, R, ...)``.
+      final: ``final(state)`` of the last generation, each leaf ``(trials, ...)`` (``None``
+        unless asked).
+    """
+
+    generation: np.ndarray
+    records: PyTree
+    final: PyTree = None
+
+
 class Summary(NamedTuple):
     """Streaming summaries of chosen statistics over trials, per recorded generation.
 
@@ -149,8 +168,10 @@ def run_chain(
     chunk_size: int | None = None,
     progress: bool = False,
     label: str = "chain",
-) -> tuple[np.ndarray, PyTree]:
-    """Run ``trials`` independent chains and return ``(generation, records)``.
+    final: Callable[[PyTree], PyTree] | None = None,
+    trial_bytes: int = 0,
+) -> Run:
+    """Run ``trials`` independent chains and return their :class:`Run`.
 
     Args:
       key: a ``jax.random.key``.
@@ -165,28 +186,33 @@ def run_chain(
       record: ``None`` (every generation), ``"log"`` (0 and log-spaced generations, ten per
         decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
-      chunk_size: trials per chunk (default: all, at most 65536).
+      chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state,
+        records and ``trial_bytes`` allow, at most 65536).
       progress: print progress to stderr.
+      final: ``final(state) -> pytree`` kept from each trial's last generation.
+      trial_bytes: a trial's working memory beyond its state and records (e.g. a batch of
+        points drawn inside ``step``), for the default ``chunk_size``.
 
     Compiled code is cached on ``(step, first_step, observe)`` and the shapes, so a family that
     passes the same function objects (e.g. built by an ``lru_cache``'d factory) compiles once.
 
-    Returns:
-      ``generation`` (an ``(R,)`` int array) and the records, each leaf of shape
-      ``(trials, R, ...)``.
     """
-    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
-    outputs = []
-    for keep, buf in plan.chunks(key, state0, step, first_step, observe, label, summary=0):
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 _trial_bytes(state0, observe, record, generations, trial_bytes))
+    outputs, finals = [], []
+    for keep, buf, state in plan.chunks(key, state0, step, first_step, observe, label,
+                                        summary=0):
         outputs.append(jax.tree.map(lambda a: jnp.swapaxes(a[:plan.n_rec, :keep], 0, 1), buf))
-    records = outputs[0] if len(outputs) == 1 else jax.tree.map(
-        lambda *a: jnp.concatenate(a, axis=0), *outputs)
-    return plan.gens, records
+        if final is not None:
+            finals.append(jax.tree.map(lambda a: a[:keep], jax.vmap(final)(state)))
+    cat = lambda parts, axis: parts[0] if len(parts) == 1 else jax.tree.map(  # noqa: E731
+        lambda *a: jnp.concatenate(a, axis=axis), *parts)
+    return Run(plan.gens, cat(outputs, 0), cat(finals, 0) if final is not None else None)
 
 
 def summarize_chain(key, *, state0, step, observe, generations, trials, xs, record="log",
                     first_step=None, chunk_size=None, keep: int = 4096, progress=False,
-                    label: str = "chain") -> Summary:
+                    label: str = "chain", trial_bytes: int = 0) -> Summary:
     """Like :func:`run_chain`, but keep only streaming :class:`Summary` statistics.
 
     ``observe(state)`` returns the statistics to summarise (float arrays).  Memory is
@@ -195,10 +221,11 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     are the same as :func:`run_chain`'s for the same key.
     """
     keep = _validate.integer("keep", keep, minimum=1)
-    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 _trial_bytes(state0, None, None, generations, trial_bytes))
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
-    for valid, buf in plan.chunks(key, state0, step, first_step, observe, label,
+    for valid, buf, _ in plan.chunks(key, state0, step, first_step, observe, label,
                                   summary=keep_chunk):
         mean, m2, lo, hi, sample = jax.tree.map(
             lambda a: np.asarray(a[:plan.n_rec], np.float64), buf,
@@ -229,7 +256,8 @@ def _merge(a, b):
 class _Plan:
     """Chunks of trials, blocks of generations and the slot of each recorded generation."""
 
-    def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress):
+    def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 per_trial: int = 0):
         generations = _validate.integer("generations", generations, minimum=0)
         self.trials = _validate.integer("trials", trials, minimum=1)
         self.gens = record_generations(record, generations)
@@ -238,8 +266,9 @@ class _Plan:
         slot[self.gens] = np.arange(n_rec, dtype=np.int32)
 
         self.n_dev = n_dev = jax.device_count()
-        chunk_size = _validate.integer("chunk_size", min(trials, 65536) if chunk_size is None
-                                       else chunk_size, minimum=1)
+        if chunk_size is None:
+            chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
+        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
         # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
         # round differently for other batch sizes, and results must not depend on batch or
         # device count.
@@ -290,7 +319,7 @@ class _Plan:
                 reporter.update(buf)
             if self.n_blocks == 0:
                 reporter.update(buf)
-            yield valid, buf
+            yield valid, buf, state
         reporter.close()
 
 
@@ -379,6 +408,18 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
         return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
+
+
+def _trial_bytes(state0, observe, record, generations: int, extra: int) -> int:
+    """Bytes one trial holds in a chunk: its state (twice: old and new), its records (when
+    ``observe`` is given) and ``extra`` working memory; shapes only, no work."""
+    nbytes = lambda tree: sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize  # noqa: E731
+                              for a in jax.tree.leaves(tree))
+    total = 2 * nbytes(jax.eval_shape(lambda s: s, state0)) + int(extra)
+    if observe is not None:
+        rows = record_generations(record, generations).size + 1
+        total += rows * nbytes(jax.eval_shape(observe, state0))
+    return total
 
 
 def _trial_sharding(n_dev: int):

@@ -112,7 +112,7 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
             data=data, chunk_size=chunk_size, progress=progress)
     chain, _ = _setup(sample_size, generations, trials, dim, mean, cov, estimator, method,
                       record, data, chunk_size, progress)
-    gens, rec = engine.run_chain(key, observe=_observe, **chain)
+    gens, rec, _ = engine.run_chain(key, observe=_observe, **chain)
     return GaussianResult(jnp.asarray(gens), *rec)
 
 

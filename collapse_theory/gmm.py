@@ -398,7 +398,7 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
     if chunk_size is None:
         per_trial = 8 * (n_buf + n_fix) * (components + 1) * dim * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, _CHUNK_BYTES // max(per_trial, 1)))
-    gens, rec = engine.run_chain(
+    gens, rec, _ = engine.run_chain(
         key, state0=state0, step=step, first_step=first_step, observe=_observe,
         generations=generations, trials=trials, xs=xs, record=record, chunk_size=chunk_size,
         progress=progress, label=f"gmm K={components} d={dim}")

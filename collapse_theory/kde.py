@@ -223,7 +223,7 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
         per_trial = (8 + (len(engine.record_generations(record, generations)) if centres else 0)
                      ) * cap * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
-    gens, rec = engine.run_chain(
+    gens, rec, _ = engine.run_chain(
         key, state0=state0, step=step, first_step=first,
         observe=(_observe_pool_centres if pol.name == "accumulate" else _observe_centres)
         if centres else _observe, generations=generations,

@@ -267,7 +267,7 @@ def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, m
     if chunk_size is None:
         per_trial = 4 * (cap + syn_max + real_max + 1) * dim * np.dtype(dtype).itemsize
         chunk_size = max(1, min(trials, (1 << 28) // per_trial))
-    gens, rec = engine.run_chain(
+    gens, rec, _ = engine.run_chain(
         key, state0=state0, step=step, observe=_gaussian_observe, generations=generations,
         trials=trials, record=record, chunk_size=chunk_size, progress=progress,
         xs=(jnp.asarray(s.synthetic, dtype), jnp.asarray(s.real, dtype)),
@@ -438,7 +438,7 @@ def discrete_chain(key, p0: np.ndarray, *, policy: Policy, m: np.ndarray, genera
         per_trial = ((record_internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
                      + 4 * (cap + (syn_max + real_max) * (k_cat if method == "samples" else 0)))
         chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
-    _, rec = engine.run_chain(
+    _, rec, _ = engine.run_chain(
         key, state0=state0, step=step, observe=_discrete_observe, generations=generations,
         trials=trials, record=record_internal, xs=xs, chunk_size=chunk_size, progress=progress,
         label=f"discrete K={k_cat} {policy} {method}")

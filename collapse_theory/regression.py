@@ -105,7 +105,7 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
         chunk_size = max(1, min(trials, (1 << 28) // per_trial))
     xs = (jnp.arange(1, generations + 1, dtype=jnp.int32),
           jnp.full(generations, np.sqrt(noise), dtype))
-    gens, (w, err) = engine.run_chain(
+    gens, (w, err), _ = engine.run_chain(
         key, state0=state0, step=step, observe=_observe, generations=generations, trials=trials,
         record=record, xs=xs, chunk_size=chunk_size, progress=progress,
         label=f"regression d={dim} T={rows} {policy} {design} {method}")

@@ -19,7 +19,7 @@ def _walk(key, *, trials, generations=40, record=None, chunk_size=None, progress
     return engine.run_chain(
         key, state0=jnp.zeros(()), step=_walk_step,
         observe=lambda s: s, generations=generations, trials=trials,
-        xs=jnp.ones(generations), record=record, chunk_size=chunk_size, progress=progress)
+        xs=jnp.ones(generations), record=record, chunk_size=chunk_size, progress=progress)[:2]
 
 
 def _counter_draw(seeds, g, x):
@@ -36,7 +36,7 @@ def _block_walk(key, *, trials, generations=40, rows=3, record=None, chunk_size=
     return engine.run_chain(
         key, state0=jnp.zeros(()), step=step, observe=lambda s: s, generations=generations,
         trials=trials, xs=jnp.ones(generations), record=record, chunk_size=chunk_size,
-        progress=progress)
+        progress=progress)[:2]
 
 
 def test_record_generations():
