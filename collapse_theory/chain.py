@@ -116,9 +116,8 @@ class _Real:
     def __call__(self, key, n: int):
         if self.sampler is not None:
             return self.sampler(key, n)
-        pts = jnp.asarray(self.points)
-        u = jax.random.uniform(key, (pts.shape[0],))
-        return pts[jax.lax.top_k(u, n)[1]]
+        u = jax.random.uniform(key, (self.points.shape[0],))
+        return jnp.asarray(self.points)[jax.lax.top_k(u, n)[1]]
 
     def shape(self, dtype_key) -> jax.ShapeDtypeStruct:
         return jax.eval_shape(lambda k: self(k, 1), dtype_key)
@@ -215,12 +214,18 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
 
 
 def _point_bytes(spec: _Spec, key, params) -> int:
-    shape = _event(spec, key, params)
-    return int(math.prod(shape.shape[1:])) * shape.dtype.itemsize
+    return sum(int(math.prod(a.shape[1:])) * a.dtype.itemsize
+               for a in jax.tree.leaves(_event(spec, key, params)))
 
 
-def _event(spec: _Spec, key, params) -> jax.ShapeDtypeStruct:
-    """Shape and dtype of one drawn point, ``(1, *event)``."""
+def _rows(tree, n: int):
+    """Shapes of ``n`` points shaped like ``tree``'s (leaves ``(1, *event)``)."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((n,) + a.shape[1:], a.dtype), tree)
+
+
+def _event(spec: _Spec, key, params):
+    """Shapes and dtypes of one drawn point, each leaf ``(1, *event)`` (points may be a pytree
+    whose leaves share the leading axis)."""
     if spec.real is not None:
         return spec.real.shape(key)
     return jax.eval_shape(lambda k, p: spec.family.sample(k, p, 1), key, params)
@@ -240,9 +245,8 @@ def _state0(spec: _Spec, key, params0) -> _State:
                                else jnp.asarray(a), params0)
     fam = spec.family
     if params0 is None:
-        pts = spec.real.shape(key)
         n = max(spec.syn_max, 1)
-        pts = jax.ShapeDtypeStruct((n,) + pts.shape[1:], pts.dtype)
+        pts = _rows(spec.real.shape(key), n)
         w = jax.ShapeDtypeStruct((n,), dtype)
         if spec.use_stats:
             shape = jax.eval_shape(lambda p, w: _fit_call(spec, fam.stats(p, w), key, None),
@@ -259,8 +263,9 @@ def _state0(spec: _Spec, key, params0) -> _State:
         pool = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
     elif not spec.use_stats and spec.policy in ("accumulate", "accumulate-subsample", "fixed"):
         rows = spec.cap if spec.policy != "fixed" else spec.real_max
-        pts = _event(spec, key, params)
-        pool = (jnp.zeros((rows,) + pts.shape[1:], pts.dtype), jnp.zeros((rows,), dtype))
+        pts = _rows(_event(spec, key, params), rows)
+        pool = (jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), pts),
+                jnp.zeros((rows,), dtype))
     first = tally = None
     if spec.first_passage is not None:
         if params0 is None:
@@ -319,10 +324,9 @@ def _steps(spec: _Spec):
 
     def append(pool, n, batch):
         """Write a batch of points at row ``n`` of the pool buffer."""
-        pts, w = batch
-        start = (n,) + (0,) * (pts.ndim - 1)
-        return (jax.lax.dynamic_update_slice(pool[0], pts.astype(pool[0].dtype), start),
-                jax.lax.dynamic_update_slice(pool[1], w, (n,)))
+        put = lambda buf, new: jax.lax.dynamic_update_slice(  # noqa: E731
+            buf, new.astype(buf.dtype), (n,) + (0,) * (buf.ndim - 1))
+        return jax.tree.map(put, pool, batch)
 
     def advance(k, s: _State, x, params0, first: bool):
         g, syn, real = x
@@ -352,7 +356,7 @@ def _steps(spec: _Spec):
                 u = jnp.where(live, jax.random.uniform(jax.random.fold_in(k, 2), (spec.cap,)),
                               -1.0)
                 pick = jax.lax.top_k(u, spec.syn_max)[1]
-                data = (pool[0][pick], _mask(spec.syn_max, syn, dtype))
+                data = (jax.tree.map(lambda a: a[pick], pool[0]), _mask(spec.syn_max, syn, dtype))
         params = _fit_call(spec, data, jax.random.fold_in(k, 3), s.params)
         first_ = s.first
         if spec.first_passage is not None:

@@ -4,7 +4,8 @@ A chain is a family + a data policy (:mod:`collapse_theory.policies`) + the engi
 a small pytree of pure functions (optax/blackjax style):
 
 * ``sample(key, params, n) -> points``: ``n`` (a static Python int) i.i.d. draws from the model,
-  shape ``(n, *event)``;
+  shape ``(n, *event)`` (or a pytree of such arrays sharing the leading axis, e.g. points with
+  a per-point log scale);
 * ``fit(points, weights) -> params``: the estimator.  ``weights`` ``(n,)`` are ``≥ 0``; a zero
   weight is an absent point (padding of variable sample sizes, a subsample, the unused rows of a
   pool), equal positive weights are an ordinary sample.  A fit that needs randomness or a warm
