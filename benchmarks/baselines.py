@@ -68,6 +68,20 @@ def gaussian_jax(m: int, generations: int, trials: int, sampler: str = "jax"):
     return jax.jit(lambda key: jax.vmap(chain)(keys(key)))
 
 
+def gaussian_subsample_loop(rng: np.random.Generator, dim: int, m: int, generations: int):
+    """One accumulate-subsample chain as Kazdan et al. (2024) run it, one trajectory per seed:
+    the pool keeps every point so far; each fit takes ``m`` of them without replacement
+    (``Generator.choice``) and fits the MLE mean and covariance; ``m`` new points join the pool.
+    """
+    pool = rng.standard_normal((m, dim))
+    mu, cov = pool.mean(0), np.cov(pool, rowvar=False, bias=True)
+    for _ in range(generations - 1):
+        pool = np.concatenate([pool, rng.multivariate_normal(mu, cov, m)])
+        x = pool[rng.choice(len(pool), m, replace=False)]
+        mu, cov = x.mean(0), np.cov(x, rowvar=False, bias=True)
+    return mu, cov
+
+
 def discrete_paper(rng: np.random.Generator, probs: np.ndarray, m: int, generations: int):
     """One chain: ``c ~ Multinomial(M, q)``, ``q = c/M``."""
     q = probs

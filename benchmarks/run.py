@@ -35,7 +35,9 @@ from collapse_theory import discrete, gaussian, samplers
 GOALS = {  # (table, row, reference row, minimum ratio), from the performance issue
     "cpu": [("gaussian1d", "package: gaussian.simulate (exact)", "numpy: vectorised χ² + normal", 1.5),
             ("discrete", "package: discrete.simulate", "numpy: Generator.multinomial", 1.0),
-            ("gaussian10d", "package: exact (Bartlett)", "package: samples (draw and refit)", 10.0)],
+            ("gaussian10d", "package: exact (Bartlett)", "package: samples (draw and refit)", 10.0),
+            ("subsample", "package: gaussian.simulate",
+             "Kazdan et al.: numpy loop, one trajectory per seed", 10.0)],
 }
 
 
@@ -188,6 +190,26 @@ def bench_gaussian10d(cfg, key, rng):
         run = lambda method=method: gaussian.simulate(
             key, sample_size=m, generations=g, trials=t, dim=d, method=method, record=[g]).log_det
         tab.add(name, t * g, time_jax(run, cfg["rep"]))
+    return tab
+
+
+def bench_subsample(cfg, key, rng):
+    """Accumulate-subsample (Kazdan et al. 2024), d = 10 Gaussian, MLE, M = 100: every fit
+    draws M points without replacement from the growing pool of all points so far."""
+    d, m, g, t = 10, 100, cfg["g4"], cfg["t4"]
+    tab = Table("subsample", f"accumulate-subsample, d = {d} Gaussian MLE, M = {m}, "
+                f"{t} trials × {g} generations", "trial-gen/s",
+                "Kazdan et al.: numpy loop, one trajectory per seed")
+    print(tab.title)
+    run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t, dim=d,
+                                    estimator="mle", method="samples",
+                                    policy="accumulate-subsample", record=[g]).log_det
+    tab.add("package: gaussian.simulate", t * g, time_jax(run, cfg["rep"]),
+            "pool of points per trial, subsample by top-k of uniforms")
+    reps = 4
+    tab.add("Kazdan et al.: numpy loop, one trajectory per seed", reps * g,
+            time_numpy(lambda: [baselines.gaussian_subsample_loop(rng, d, m, g)
+                                for _ in range(reps)], 1), f"{reps} trajectories")
     return tab
 
 
@@ -383,12 +405,13 @@ def main(argv=None) -> int:
     gpu = jax.devices()[0].platform != "cpu"
     if args.quick:
         cfg = {"t1": 2 ** 16, "g1": 50, "t2": 4096, "g2": 10, "t3": 256, "g3": 5, "n": 2 ** 18,
-               "rep": 2, "g_paper": 200}
+               "rep": 2, "g_paper": 200, "t4": 256, "g4": 50}
     else:
         cfg = {"t1": 2 ** 18, "g1": 200, "t2": 2 ** 13, "g2": 20, "t3": 512, "g3": 10,
-               "n": 2 ** 21, "rep": 3, "g_paper": 1000}
+               "n": 2 ** 21, "rep": 3, "g_paper": 1000, "t4": 1000, "g4": 100}
     if gpu:
-        cfg.update(t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24)
+        cfg.update(t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24,
+                   t4=2 ** 14)
     key = jax.random.key(0)
     rng = np.random.default_rng(0)
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -401,7 +424,7 @@ def main(argv=None) -> int:
 
     tables = {}
     t0 = time.perf_counter()
-    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d, bench_gmm):
+    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d, bench_subsample, bench_gmm):
         tab = bench(cfg, key, rng)
         tables[tab.key] = tab
     for tab in bench_samplers(cfg, key, rng):
