@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -175,7 +176,8 @@ def run_chain(
       ``generation`` (an ``(R,)`` int array) and the records, each leaf of shape
       ``(trials, R, ...)``.
     """
-    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 state0, observe)
     outputs = []
     for keep, buf in plan.chunks(key, state0, step, first_step, observe, label, summary=0):
         outputs.append(jax.tree.map(lambda a: jnp.swapaxes(a[:plan.n_rec, :keep], 0, 1), buf))
@@ -195,7 +197,8 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     are the same as :func:`run_chain`'s for the same key.
     """
     keep = _validate.integer("keep", keep, minimum=1)
-    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress)
+    plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 state0, observe, keep=keep)
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
     for valid, buf in plan.chunks(key, state0, step, first_step, observe, label,
@@ -226,20 +229,42 @@ def _merge(a, b):
     return (n, mean, m2, jax.tree.map(np.minimum, lo_a, lo_b), jax.tree.map(np.maximum, hi_a, hi_b))
 
 
-class _Plan:
-    """Chunks of trials, blocks of generations and the slot of each recorded generation."""
+def physical_memory() -> int | None:
+    """Bytes of memory on this machine (``None`` where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
-    def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress):
-        generations = _validate.integer("generations", generations, minimum=0)
-        self.trials = _validate.integer("trials", trials, minimum=1)
+
+def _nbytes(tree) -> int:
+    return sum(math.prod(np.shape(a)) * np.dtype(a.dtype if hasattr(a, "dtype") else
+                                                 np.result_type(a)).itemsize
+               for a in jax.tree.leaves(tree))
+
+
+class _Plan:
+    """Chunks of trials, blocks of generations and the slot of each recorded generation.
+
+    Sizes are checked before anything is allocated or run: the counts fit the 32-bit trial
+    indices and generation counters, and the memory the run needs (records, a chunk's state
+    and buffer, per-generation inputs; estimated from shapes alone) fits this machine.
+    """
+
+    def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress,
+                 state0, observe, keep: int = 0):
+        generations = _validate.generation_count(generations)
+        self.trials = trials = _validate.trial_count(trials)
+        chunk_size = _validate.integer("chunk_size", min(trials, 65536) if chunk_size is None
+                                       else chunk_size, minimum=1)
+        n_rec = generations + 1 if record is None else record_generations(record, generations).size
+        _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs)
         self.gens = record_generations(record, generations)
         self.n_rec = n_rec = self.gens.size
         slot = np.full(generations + 1, n_rec, dtype=np.int32)
         slot[self.gens] = np.arange(n_rec, dtype=np.int32)
 
         self.n_dev = n_dev = jax.device_count()
-        chunk_size = _validate.integer("chunk_size", min(trials, 65536) if chunk_size is None
-                                       else chunk_size, minimum=1)
         # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
         # round differently for other batch sizes, and results must not depend on batch or
         # device count.
@@ -292,6 +317,31 @@ class _Plan:
                 reporter.update(buf)
             yield valid, buf
         reporter.close()
+
+
+def _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs) -> None:
+    """Refuse a run whose estimated memory exceeds :func:`physical_memory` (no work done)."""
+    limit = physical_memory()
+    if limit is None:
+        return
+    per_trial = _nbytes(jax.eval_shape(observe, state0))  # one trial's observation
+    chunk = min(chunk_size, trials)
+    if keep:  # summaries: mean, M2, min, max (float64) and ``keep`` sampled values
+        records = n_rec * (4 * 2 * per_trial + keep * per_trial)
+        buffers = chunk * 2 * _nbytes(state0) + (n_rec + 1) * (4 + min(keep, chunk)) * per_trial
+    else:  # the records, and a copy when chunks are concatenated
+        records = trials * n_rec * per_trial * (2 if trials > chunk else 1)
+        buffers = chunk * (2 * _nbytes(state0) + (n_rec + 1) * per_trial)
+    inputs = 2 * _nbytes(xs) + 12 * (generations + 1)  # padded copy of xs, slots, counters
+    need = records + buffers + inputs
+    if need > limit:
+        what = (f"{trials} trials x {n_rec} recorded generations x {per_trial} bytes"
+                if not keep else f"{n_rec} recorded generations x {keep} kept values")
+        raise ValueError(
+            f"this run needs about {need / 2 ** 30:.3g} GiB ({what}, plus buffers), more than the "
+            f"{limit / 2 ** 30:.3g} GiB of memory here: record fewer generations (record='log' "
+            f"or a list), run fewer trials, lower chunk_size, or keep summaries "
+            f"(engine.summarize_chain)")
 
 
 @functools.lru_cache(maxsize=128)
