@@ -195,7 +195,7 @@ def _path(name: str, path) -> str:
     except TypeError:
         raise TypeError(f"{name} must be a path, got {type(path).__name__}") from None
     if not path:
-        raise ValueError(f"{name} must be a file path, got an empty string")
+        raise ValueError(f"{name} must be a path, got an empty string")
     return path
 
 
