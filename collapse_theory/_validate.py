@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import numbers
 import os
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
+
+#: Largest magnitude of any integer argument: sums and products of a few stay within int64.
+MAX_INT = 2 ** 62
+#: Trials are numbered by uint32 indices (``engine.trial_keys``).
+MAX_TRIALS = 2 ** 32 - 1
+#: Generations are uint32 counters and the ``G + 1`` record slots are int32.
+MAX_GENERATIONS = 2 ** 31 - 2
+#: Figure formats that need more than matplotlib and Pillow (pgf: a LaTeX installation).
+_UNWRITABLE_FIGURE_FORMATS = frozenset({"pgf"})
 
 
 def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -22,6 +32,28 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    if abs(value) > MAX_INT:
+        lo = "-2**62" if minimum is None else minimum
+        hi = "2**62" if maximum is None else maximum
+        raise ValueError(f"{name} must be in [{lo}, {hi}] (64-bit arithmetic), got {value}")
+    return value
+
+
+def trial_count(value) -> int:
+    """A number of trials in ``[1, 2**32 - 1]`` (trials are numbered by uint32 indices)."""
+    value = integer("trials", value, minimum=1)
+    if value > MAX_TRIALS:
+        raise ValueError(f"trials must be in [1, {MAX_TRIALS}] (trials are numbered by 32-bit "
+                         f"indices), got {value}")
+    return value
+
+
+def generation_count(value) -> int:
+    """A number of generations in ``[0, 2**31 - 2]`` (32-bit counters and record slots)."""
+    value = integer("generations", value, minimum=0)
+    if value > MAX_GENERATIONS:
+        raise ValueError(f"generations must be in [0, {MAX_GENERATIONS}] (32-bit generation "
+                         f"counters), got {value}")
     return value
 
 
@@ -53,9 +85,10 @@ def schedule(name: str, value, generations: int, *, minimum: int) -> np.ndarray:
 
     Returns an int64 array of length ``generations`` (``M_i`` is used by fit ``i``).
     """
+    generations = generation_count(generations)
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
-        integer(name, value, minimum=minimum)
-        return np.full(generations, int(value), dtype=np.int64)
+        value = integer(name, value, minimum=minimum)
+        return np.full(generations, value, dtype=np.int64)
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         raise TypeError(f"{name} must be an integer or a sequence of {generations} integers, "
                         f"got {type(value).__name__}")
@@ -63,9 +96,20 @@ def schedule(name: str, value, generations: int, *, minimum: int) -> np.ndarray:
     if arr.ndim != 1 or arr.shape[0] != generations:
         raise ValueError(f"{name} as a schedule must have length generations={generations}, "
                          f"got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype == object:  # Python ints too large for int64
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in arr):
+            raise TypeError(f"{name} must hold integers, got {value!r}")
+        too_big = [i for i, v in enumerate(arr) if abs(v) > MAX_INT]
+    elif arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
             raise TypeError(f"{name} must hold integers, got {arr.dtype} values")
+        too_big = np.flatnonzero(np.abs(arr) > MAX_INT)
+    else:
+        too_big = np.flatnonzero(arr > MAX_INT)
+    if len(too_big):
+        i = int(too_big[0])
+        raise ValueError(f"{name} must be <= 2**62 (64-bit arithmetic) at every generation, got "
+                         f"{arr[i]} at generation {i + 1}")
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < minimum:
         i = int(np.argmin(arr))
@@ -104,16 +148,65 @@ def vector(name: str, value, dim: int) -> np.ndarray:
 
 
 def writable_path(name: str, path) -> str:
-    """A path whose parent directory exists and is writable."""
-    path = os.fspath(path)
-    parent = os.path.dirname(os.path.abspath(path))
+    """A file path that can be written: not empty, not a directory or special file, in an
+    existing directory where a file can be created (probed: ``os.access`` trusts root)."""
+    path = _path(name, path)
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise ValueError(f"{name}={path!r} is a directory, expected a file path")
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise ValueError(f"{name}={path!r} exists and is not a regular file")
+    parent = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(parent):
         raise ValueError(f"{name}={path!r}: directory {parent!r} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"{name}={path!r} is a directory, expected a file path")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"{name}={path!r}: directory {parent!r} is not writable")
+    _probe(name, path, parent)
     return path
+
+
+def writable_dir(name: str, path) -> str:
+    """A directory that exists or can be made, and in which files can be created."""
+    path = _path(name, path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name}={path!r} exists and is not a directory")
+    existing = os.path.realpath(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{name}={path!r}: {existing!r} is not a directory")
+    _probe(name, path, existing)
+    return path
+
+
+def figure_path(name: str, path) -> str:
+    """A :func:`writable_path` whose extension names a format matplotlib can write."""
+    path = writable_path(name, path)
+    from matplotlib.backend_bases import FigureCanvasBase  # heavy: only for figures
+
+    formats = sorted(set(FigureCanvasBase.get_supported_filetypes()) - _UNWRITABLE_FIGURE_FORMATS)
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in formats:
+        raise ValueError(f"{name}={path!r}: the extension must name a figure format, one of "
+                         f"{', '.join('.' + f for f in formats)}")
+    return path
+
+
+def _path(name: str, path) -> str:
+    try:
+        path = os.fsdecode(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a path, got {type(path).__name__}") from None
+    if not path:
+        raise ValueError(f"{name} must be a path, got an empty string")
+    return path
+
+
+def _probe(name: str, path: str, directory: str) -> None:
+    """Create and delete a temporary file in ``directory``; any OSError becomes a ValueError."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{name}={path!r}: cannot create files in {directory!r} "
+                         f"({err.strerror or err})") from None
 
 
 def key(name: str, value):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -198,7 +199,7 @@ def run_chain(
 
     """
     plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 _trial_bytes(state0, observe, record, generations, trial_bytes))
+                 state0, observe, extra=trial_bytes)
     outputs, finals = [], []
     for keep, buf, state in plan.chunks(key, state0, step, first_step, observe, label,
                                         summary=0):
@@ -222,7 +223,7 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     """
     keep = _validate.integer("keep", keep, minimum=1)
     plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 _trial_bytes(state0, None, None, generations, trial_bytes))
+                 state0, observe, keep=keep, extra=trial_bytes)
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
     for valid, buf, _ in plan.chunks(key, state0, step, first_step, observe, label,
@@ -253,22 +254,45 @@ def _merge(a, b):
     return (n, mean, m2, jax.tree.map(np.minimum, lo_a, lo_b), jax.tree.map(np.maximum, hi_a, hi_b))
 
 
+def physical_memory() -> int | None:
+    """Bytes of memory on this machine (``None`` where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _nbytes(tree) -> int:
+    return sum(math.prod(np.shape(a)) * np.dtype(a.dtype if hasattr(a, "dtype") else
+                                                 np.result_type(a)).itemsize
+               for a in jax.tree.leaves(tree))
+
+
 class _Plan:
-    """Chunks of trials, blocks of generations and the slot of each recorded generation."""
+    """Chunks of trials, blocks of generations and the slot of each recorded generation.
+
+    Sizes are checked before anything is allocated or run: the counts fit the 32-bit trial
+    indices and generation counters, and the memory the run needs (records, a chunk's state
+    and buffer, per-generation inputs; estimated from shapes alone) fits this machine.
+    """
 
     def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 per_trial: int = 0):
-        generations = _validate.integer("generations", generations, minimum=0)
-        self.trials = _validate.integer("trials", trials, minimum=1)
+                 state0, observe, keep: int = 0, extra: int = 0):
+        generations = _validate.generation_count(generations)
+        self.trials = trials = _validate.trial_count(trials)
+        n_rec = generations + 1 if record is None else record_generations(record, generations).size
+        if chunk_size is None:  # a trial's state (old and new), records and working memory
+            per_trial = (2 * _nbytes(state0) + extra
+                         + (0 if keep else (n_rec + 1) * _nbytes(jax.eval_shape(observe, state0))))
+            chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
+        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
+        _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs, extra)
         self.gens = record_generations(record, generations)
         self.n_rec = n_rec = self.gens.size
         slot = np.full(generations + 1, n_rec, dtype=np.int32)
         slot[self.gens] = np.arange(n_rec, dtype=np.int32)
 
         self.n_dev = n_dev = jax.device_count()
-        if chunk_size is None:
-            chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
-        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
         # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
         # round differently for other batch sizes, and results must not depend on batch or
         # device count.
@@ -321,6 +345,32 @@ class _Plan:
                 reporter.update(buf)
             yield valid, buf, state
         reporter.close()
+
+
+def _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs,
+                  extra: int) -> None:
+    """Refuse a run whose estimated memory exceeds :func:`physical_memory` (no work done)."""
+    limit = physical_memory()
+    if limit is None:
+        return
+    per_trial = _nbytes(jax.eval_shape(observe, state0))  # one trial's observation
+    chunk = min(chunk_size, trials)
+    if keep:  # summaries: mean, M2, min, max (float64) and ``keep`` sampled values
+        records = n_rec * (4 * 2 * per_trial + keep * per_trial)
+        buffers = chunk * 2 * _nbytes(state0) + (n_rec + 1) * (4 + min(keep, chunk)) * per_trial
+    else:  # the records, and a copy when chunks are concatenated
+        records = trials * n_rec * per_trial * (2 if trials > chunk else 1)
+        buffers = chunk * (2 * _nbytes(state0) + (n_rec + 1) * per_trial)
+    inputs = 2 * _nbytes(xs) + 12 * (generations + 1)  # padded copy of xs, slots, counters
+    need = records + buffers + inputs + chunk * extra
+    if need > limit:
+        what = (f"{trials} trials x {n_rec} recorded generations x {per_trial} bytes"
+                if not keep else f"{n_rec} recorded generations x {keep} kept values")
+        raise ValueError(
+            f"this run needs about {need / 2 ** 30:.3g} GiB ({what}, plus buffers), more than the "
+            f"{limit / 2 ** 30:.3g} GiB of memory here: record fewer generations (record='log' "
+            f"or a list), run fewer trials, lower chunk_size, or keep summaries "
+            f"(engine.summarize_chain)")
 
 
 @functools.lru_cache(maxsize=128)
@@ -408,18 +458,6 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
         return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
-
-
-def _trial_bytes(state0, observe, record, generations: int, extra: int) -> int:
-    """Bytes one trial holds in a chunk: its state (twice: old and new), its records (when
-    ``observe`` is given) and ``extra`` working memory; shapes only, no work."""
-    nbytes = lambda tree: sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize  # noqa: E731
-                              for a in jax.tree.leaves(tree))
-    total = 2 * nbytes(jax.eval_shape(lambda s: s, state0)) + int(extra)
-    if observe is not None:
-        rows = record_generations(record, generations).size + 1
-        total += rows * nbytes(jax.eval_shape(observe, state0))
-    return total
 
 
 def _trial_sharding(n_dev: int):

@@ -6,11 +6,11 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import _validate
+from .. import _io, _validate
 
 
 def int_list(text: str) -> int | list[int]:
@@ -82,9 +82,35 @@ def show_progress(requested: bool) -> bool:
     return bool(requested) or sys.stderr.isatty()
 
 
+def check_sizes(args: argparse.Namespace) -> None:
+    """Refuse counts the engine cannot hold before any work: ``trials``, ``generations`` and
+    every other integer argument (which must fit 64-bit arithmetic)."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, int) and not isinstance(v, bool):
+                _validate.integer(name, v)
+    if getattr(args, "trials", None) is not None:
+        _validate.trial_count(args.trials)
+    gens = getattr(args, "generations", None)
+    for g in gens if isinstance(gens, list) else [] if gens is None else [gens]:
+        _validate.generation_count(g)
+
+
 def check_out(path):
     """Validate ``--out`` before any work is done (``None`` when no output was asked for)."""
     return None if path is None else _validate.writable_path("out", path)
+
+
+def check_figure_out(path):
+    """Validate a figure's ``--out``: writable, with an extension matplotlib can write."""
+    return _validate.figure_path("out", path)
+
+
+def write_figure(path: str, draw: Callable, **kwargs) -> None:
+    """``draw(path, **kwargs)`` (a figure function), made atomic: ``path`` appears whole."""
+    _io.atomic_write(path, lambda tmp: draw(tmp, **kwargs))
+    print(f"wrote {path}")
 
 
 def config(args: argparse.Namespace, **extra) -> dict:
@@ -99,10 +125,13 @@ def config(args: argparse.Namespace, **extra) -> dict:
 
 
 def write_npz(path: str, arrays: dict, cfg: dict) -> None:
-    """Write ``arrays`` and ``config`` (a JSON string of ``cfg``) to exactly ``path``."""
-    with open(path, "wb") as fh:
-        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()},
-                 config=np.asarray(json.dumps(cfg, default=str)))
+    """Write ``arrays`` and ``config`` (a JSON string of ``cfg``) to exactly ``path``, atomically."""
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()},
+                     config=np.asarray(json.dumps(cfg, default=str)))
+
+    _io.atomic_write(path, write)
 
 
 def subsample(n: int, max_rows: int = 10) -> np.ndarray:

@@ -134,16 +134,17 @@ def _simulate(args) -> int:
 def _figure(args) -> int:
     from ..figures import discrete as figures
 
-    out = _common.check_out(args.out)
+    out = _common.check_figure_out(args.out)
     common = dict(sample_size=args.sample_size, generations=args.generations,
                   trials=args.trials, seed=args.seed)
     if args.figure == "tail-loss":
-        figures.tail_loss_figure(out, categories=args.zipf[0], exponent=args.zipf[1], **common)
+        _common.write_figure(out, figures.tail_loss_figure, categories=args.zipf[0],
+                             exponent=args.zipf[1], **common)
     elif args.figure == "survival":
         counts = args.original_counts
-        figures.survival_figure(out, original_counts=[counts] if isinstance(counts, int) else counts,
-                                **common)
+        _common.write_figure(out, figures.survival_figure,
+                             original_counts=[counts] if isinstance(counts, int) else counts,
+                             **common)
     else:
-        figures.absorption_figure(out, categories=args.categories, **common)
-    print(f"wrote {out}")
+        _common.write_figure(out, figures.absorption_figure, categories=args.categories, **common)
     return 0

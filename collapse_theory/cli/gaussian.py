@@ -123,23 +123,21 @@ def _simulate(args) -> int:
 def _figure(args) -> int:
     from ..figures.gaussian import drift_figure
 
-    out = _common.check_out(args.out)
+    out = _common.check_figure_out(args.out)
     kwargs = {k: v for k, v in (("trials", args.trials), ("sample_sizes", args.sample_sizes))
               if v is not None}
     if isinstance(kwargs.get("sample_sizes"), int):
         kwargs["sample_sizes"] = [kwargs["sample_sizes"]]
-    drift_figure(out, generations=args.generations, seed=args.seed, estimator=args.estimator,
-                 **kwargs)
-    print(f"wrote {out}")
+    _common.write_figure(out, drift_figure, generations=args.generations, seed=args.seed,
+                         estimator=args.estimator, **kwargs)
     return 0
 
 
 def _policy_figure(args) -> int:
     from ..figures import policies as figures
 
-    out = _common.check_out(args.out)
+    out = _common.check_figure_out(args.out)
     draw = figures.policies_figure if args.figure == "policies" else figures.schedule_figure
-    draw(out, generations=args.generations, trials=args.trials, sample_size=args.sample_size,
-         seed=args.seed)
-    print(f"wrote {out}")
+    _common.write_figure(out, draw, generations=args.generations, trials=args.trials,
+                         sample_size=args.sample_size, seed=args.seed)
     return 0

@@ -122,19 +122,18 @@ def _simulate(args) -> int:
 def _panel(args) -> int:
     from ..figures.gmm import PANEL_GENERATIONS, panel_figure
 
-    out = _common.check_out(args.out)
+    out = _common.check_figure_out(args.out)
     gens = args.generations if args.generations is not None else PANEL_GENERATIONS
-    panel_figure(out, generations=[gens] if isinstance(gens, int) else gens,
-                 sample_size=args.sample_size, seed=args.seed, trial=args.trial)
-    print(f"wrote {out}")
+    _common.write_figure(out, panel_figure, generations=[gens] if isinstance(gens, int) else gens,
+                         sample_size=args.sample_size, seed=args.seed, trial=args.trial)
     return 0
 
 
 def _l2(args) -> int:
     from ..figures.gmm import l2_figure
 
-    out = _common.check_out(args.out)
-    l2_figure(out, generations=args.generations, trials=args.trials,
-              sample_size=args.sample_size, seed=args.seed, policies=args.policies.split(","))
-    print(f"wrote {out}")
+    out = _common.check_figure_out(args.out)
+    _common.write_figure(out, l2_figure, generations=args.generations, trials=args.trials,
+                         sample_size=args.sample_size, seed=args.seed,
+                         policies=args.policies.split(","))
     return 0

@@ -100,8 +100,7 @@ def _simulate(args) -> int:
 def _figure(args) -> int:
     from ..figures.kde import kde_figure
 
-    out = _common.check_out(args.out)
-    kde_figure(out, generations=args.generations, trials=args.trials,
-               sample_size=args.sample_size, bandwidth=args.bandwidth, seed=args.seed)
-    print(f"wrote {out}")
+    out = _common.check_figure_out(args.out)
+    _common.write_figure(out, kde_figure, generations=args.generations, trials=args.trials,
+                         sample_size=args.sample_size, bandwidth=args.bandwidth, seed=args.seed)
     return 0

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .. import _validate
+from .. import _io, _validate
 
 
 def add_parser(top) -> None:
@@ -30,15 +30,15 @@ def _run(args: argparse.Namespace) -> int:
     alpha = verify.ALPHA if args.alpha is None else _validate.real(
         "--alpha", args.alpha, minimum=0.0, maximum=1.0, strict_minimum=True)
     if args.report is not None:
+        _validate.writable_dir("--report", args.report)
         os.makedirs(args.report, exist_ok=True)
-        _validate.writable_path("--report", os.path.join(args.report, "report.json"))
     if args.vary_seed is not None:
         repeats = _validate.integer("--vary-seed", args.vary_seed, minimum=1)
         ok, summary = verify.vary_seed(repeats, seed=args.seed, quick=args.quick, only=args.only,
                                        alpha=alpha, out=sys.stdout)
         if args.report is not None:
-            with open(os.path.join(args.report, "vary_seed.json"), "w") as f:
-                json.dump(summary, f, indent=2)
+            _io.write_text(os.path.join(args.report, "vary_seed.json"),
+                           json.dumps(summary, indent=2))
         return 0 if ok else 1
     ok, _ = verify.run(seed=args.seed, quick=args.quick, only=args.only, alpha=alpha,
                        report_dir=args.report, out=sys.stdout)

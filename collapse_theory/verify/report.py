@@ -7,6 +7,7 @@ import math
 import os
 import platform
 
+from .. import _io
 from .registry import Result
 
 HEADER = (f"{'check':<46} {'closed form':>12} {'estimate ± SE':>24} {'stat':>9} {'p':>9} "
@@ -49,11 +50,9 @@ def write(directory: str, results: list[Result], *, alpha: float, seed: int, qui
     doc = {"summary": summary(results, alpha), "meta": meta,
            "checks": [r.as_dict() for r in results]} | (extra or {})
     paths = [os.path.join(directory, "report.json"), os.path.join(directory, "report.md")]
-    with open(paths[0], "w") as f:
-        json.dump(doc, f, indent=2, default=float)
+    _io.write_text(paths[0], json.dumps(doc, indent=2, default=float))
     figures = _figures(directory, results)
-    with open(paths[1], "w") as f:
-        f.write(_markdown(doc, figures))
+    _io.write_text(paths[1], _markdown(doc, figures))
     return paths + figures
 
 
@@ -111,6 +110,8 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
         ax.axis("off")
     fig.tight_layout()
     path = os.path.join(directory, "checks.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        _io.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    finally:
+        plt.close(fig)
     return [path]
