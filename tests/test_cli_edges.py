@@ -162,16 +162,21 @@ def test_atomic_write_replaces_whole_files_only(tmp_path):
     assert link.is_symlink() and target.read_text() == "second"
 
 
-def test_figure_output_is_atomic(tmp_path, monkeypatch, capsys):
-    from collapse_theory.figures import kde as figures
+def test_figure_output_is_atomic(tmp_path):
+    """Every figure is written by figures._common.save: a write interrupted half-way leaves no
+    file under the target name and no temporary file."""
+    from collapse_theory.figures._common import pyplot, save
+
+    fig = pyplot().figure()
 
     def failing(path, **kwargs):
         with open(path, "wb") as fh:
             fh.write(b"\x89PNG partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(figures, "kde_figure", failing)
-    assert main(["figure", "kde", "--out", str(tmp_path / "k.png")]) == 130
+    fig.savefig = failing
+    with pytest.raises(KeyboardInterrupt):
+        save(fig, str(tmp_path / "k.png"))
     assert os.listdir(tmp_path) == []
 
 

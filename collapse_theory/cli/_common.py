@@ -108,8 +108,8 @@ def check_figure_out(path):
 
 
 def write_figure(path: str, draw: Callable, **kwargs) -> None:
-    """``draw(path, **kwargs)`` (a figure function), made atomic: ``path`` appears whole."""
-    _io.atomic_write(path, lambda tmp: draw(tmp, **kwargs))
+    """``draw(path, **kwargs)`` (a figure function: it writes ``path`` atomically)."""
+    draw(path, **kwargs)
     print(f"wrote {path}")
 
 

@@ -1,8 +1,13 @@
-"""Helpers shared by the figure modules: a headless ``pyplot`` and the median/quantile band."""
+"""Helpers shared by the figure modules: a headless ``pyplot``, saving, the median/quantile band."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from .. import _io
+
+#: Resolution of every figure the package writes.
+DPI = 120
 
 #: One colour per data policy, the same in every figure.
 POLICY_COLOURS = {"replace": "C3", "accumulate": "C0", "accumulate-subsample": "C2"}
@@ -16,6 +21,16 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save(fig, path) -> str:
+    """Lay out ``fig``, write it to ``path`` atomically (whole or not at all) and close it."""
+    fig.tight_layout()
+    try:
+        _io.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI))
+    finally:
+        pyplot().close(fig)
+    return path
 
 
 def band(ax, n, values, colour, label):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _validate, discrete
 from ..theory import discrete as theory
-from ._common import pyplot
+from ._common import pyplot, save
 
 
 def _common(path, sample_size, generations, trials, seed):
@@ -87,10 +87,7 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
     ax_s.legend(fontsize=8, loc="lower left")
     ax_s.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"Discrete resampling chain, Zipf $p_0$ (s = {exponent:g}): tail loss", y=0.99)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
@@ -132,10 +129,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
     ax.set_title(f"Survival of a category with original count $x_0$ (M = {m})")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def absorption_figure(path, *, sample_size=50, categories=3, generations=400, trials=4000,
@@ -182,7 +176,4 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"Absorption times of the discrete resampling chain (M = {m})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

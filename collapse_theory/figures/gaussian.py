@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from .. import _validate, gaussian
-from ._common import band, pyplot
+from ._common import band, pyplot, save
 
 DEFAULT_SAMPLE_SIZES = (100, 1000, 10_000, 100_000, 10 ** 7)
 
@@ -76,7 +76,4 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
                  loc="lower right", fontsize=8)
     ax_sd.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"Gaussian refitting chain, 1-D, {estimator} fit, {trials:,} chains per M")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from .. import _validate, gmm, mixture
-from ._common import pyplot
+from ._common import pyplot, save
 
 PANEL_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
 
@@ -72,10 +72,7 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
     fig.suptitle(f"GMM refitting chain, M = {m}, trial {trial} (seed {seed}): samples, "
                  "1σ (solid) and 2σ (dashed) ellipses of components holding ≥ 1 point",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
@@ -112,7 +109,4 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"GMM refitting chain, M = {sample_size}, {trials} chains: L2 distance to D0")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _validate, kde
 from ..theory import kde as theory
-from ._common import POLICY_COLOURS, band, pyplot
+from ._common import POLICY_COLOURS, band, pyplot, save
 
 
 def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0):
@@ -73,7 +73,4 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(f"KDE refitting chain (D0 = N(0, 1), M = {m}): median and 10–90% band over "
                  f"{trials:,} chains; dots: mean over chains; dashed: closed-form E V_n")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

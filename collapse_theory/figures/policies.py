@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from .. import _validate, discrete, gaussian, policies, regression
-from ._common import POLICY_COLOURS, band, pyplot
+from ._common import POLICY_COLOURS, band, pyplot, save
 
 
 def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=0):
@@ -81,10 +81,7 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(f"Data policies: median and 10–90% band over {trials:,} chains; dashed: closed-"
                  "form means (replace, accumulate); accumulate-subsample has no closed form")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed=0):
@@ -141,7 +138,4 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
         ax.legend(fontsize=8, loc="lower left")
     fig.suptitle(f"Growing sample sizes (replace, 1-D, M = {m}, {trials:,} chains): error "
                  "bounded iff Σ 1/M_i < ∞")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -87,7 +87,7 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
         return []
     import numpy as np
 
-    from ..figures._common import pyplot
+    from ..figures._common import pyplot, save
 
     plt = pyplot()
 
@@ -108,10 +108,4 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(curved):]:
         ax.axis("off")
-    fig.tight_layout()
-    path = os.path.join(directory, "checks.png")
-    try:
-        _io.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
-    finally:
-        plt.close(fig)
-    return [path]
+    return [save(fig, os.path.join(directory, "checks.png"))]
