@@ -29,7 +29,7 @@ dtype's range).  Accumulate's pool keeps the real batch and neither collapses no
 its points stay in units of D0 and each batch's mean and scatter are merged into the pool's
 (Chan et al.), O(M) arithmetic per fit.  Randomness: centre indices are 32-bit Threefry words
 mod ``N`` (relative bias < ``N/2³²``), normals the inverse CDF of Threefry uniforms
-(:mod:`.samplers`).
+(:mod:`.rng`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies
-from .samplers import _core
+from . import _validate, engine, policies, rng
 from .sources import RealData, real_data
 
 #: Bandwidth rules of thumb and their default constants ``c``.
@@ -308,7 +307,7 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
         return s._replace(u=u, n=n, log_s=log_s, t=t, b=b, pmean=pmean, pm2=pm2)
 
     def normals(seed, stream, count):
-        return _core._to_normal(_core._uniform(seed, stream, (count,), dtype))
+        return rng.to_normal(rng.uniform(seed, stream, (count,), dtype))
 
     def standard_d0(k, seed, count):
         """``count`` draws of ξ, D0 = μ0 + σ0 ξ."""
@@ -322,7 +321,7 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
 
     def first(k, s, x):
         _, _, n, factor, corr = x
-        seed = _core._seed(k)
+        seed = rng.seed(k)
         if policy == "accumulate":
             return pool(s, standard_d0(k, seed, m1), n, factor, corr)
         v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, seed, s, m1))
@@ -330,9 +329,9 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
 
     def step(k, s, x):
         syn, real, n, factor, corr = x
-        seed = _core._seed(k)
+        seed = rng.seed(k)
         # centre J uniform on 0..n−1 (a 32-bit word mod n: relative bias < n/2³²), z ~ N(0, 1)
-        word, _ = _core._hash(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
+        word, _ = rng.words(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
         idx = (word % jnp.maximum(s.n, 1).astype(jnp.uint32)).astype(jnp.int32)
         z = normals(seed, 1, syn_max)
         if policy == "accumulate":  # h in units of D0's σ0: b s/σ0
