@@ -42,60 +42,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies, rng
+from . import _validate, engine, fits, policies, rng
 from .sources import RealData, real_data
 
-#: Bandwidth rules of thumb and their default constants ``c``.
-RULES = {"scott": 1.0, "silverman": 0.9}
+#: Bandwidth rules of thumb and their default constants ``c`` (:mod:`collapse_theory.fits`).
+RULES = fits.RULES
 #: Data policies the KDE chain supports (see :mod:`collapse_theory.policies`).
-POLICIES = ("replace", "accumulate", "fresh")
+POLICIES = fits.KDE_POLICIES
 #: Bytes of point buffers one chunk of trials may hold.
 _CHUNK_BYTES = 1 << 28
 
-
-class Bandwidth(NamedTuple):
-    """A validated bandwidth: ``rule`` ``"fixed"`` (``value`` = h), ``"scott"`` or
-    ``"silverman"`` (``value`` = the constant ``c``)."""
-
-    rule: str
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.value:g}" if self.rule == "fixed" else f"{self.rule}:{self.value:g}"
-
-
-def parse_bandwidth(bandwidth) -> Bandwidth:
-    """A :class:`Bandwidth` from ``h > 0``, ``"scott"``, ``"silverman"`` or ``"rule:c"``."""
-    if isinstance(bandwidth, Bandwidth):
-        return bandwidth
-    if isinstance(bandwidth, str):
-        try:
-            bandwidth = float(bandwidth)
-        except ValueError:
-            rule, _, param = bandwidth.partition(":")
-            if rule not in RULES:
-                raise ValueError(f"bandwidth must be a number > 0, 'scott', 'silverman' or "
-                                 f"'rule:c' (c > 0), got {bandwidth!r}") from None
-            c = RULES[rule]
-            if param:
-                try:
-                    c = float(param)
-                except ValueError:
-                    raise ValueError(f"bandwidth constant must be a number > 0, got {param!r} "
-                                     f"in {bandwidth!r}") from None
-                c = _validate.real("bandwidth constant", c, minimum=0.0, strict_minimum=True)
-            return Bandwidth(rule, c)
-    h = _validate.real("bandwidth", bandwidth, minimum=0.0, strict_minimum=True)
-    return Bandwidth("fixed", h)
-
-
-def parse_policy(policy) -> policies.Policy:
-    """:func:`policies.parse`, rejecting policies the KDE chain does not support."""
-    pol = policies.parse(policy)
-    if pol.name not in POLICIES:
-        raise ValueError(f"policy {str(pol)!r} is not supported by the KDE chain; use one of "
-                         f"'replace', 'accumulate', 'fresh:γ' (γ in [0, 1])")
-    return pol
+Bandwidth = fits.Bandwidth
+parse_bandwidth = fits.parse_bandwidth
+parse_policy = fits.kde_policy
 
 
 class KDEResult(NamedTuple):
