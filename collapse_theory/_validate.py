@@ -10,6 +10,7 @@ import numbers
 import os
 from collections.abc import Sequence
 
+import jax
 import numpy as np
 
 
@@ -118,8 +119,6 @@ def writable_path(name: str, path) -> str:
 
 def key(name: str, value):
     """A JAX PRNG key (new-style ``jax.random.key`` or legacy uint32[2])."""
-    import jax
-
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         raise TypeError(f"{name} must be a PRNG key, e.g. jax.random.key({value}); got the int {value}")
     try:

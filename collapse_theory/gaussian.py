@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies, rng, samplers
+from . import _validate, engine, metrics, policies, rng, samplers
 from .samplers.gamma import log_gamma_rows
 from .sources import RealData, real_data
 
@@ -147,8 +147,6 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
 
 @functools.lru_cache(maxsize=32)
 def _summary_observe(names: tuple, mean0: tuple, cov0: tuple):
-    from . import metrics
-
     mu0 = jnp.asarray(mean0)
     sigma0 = jnp.asarray(cov0).reshape(mu0.size, mu0.size)
 

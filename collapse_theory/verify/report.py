@@ -88,7 +88,7 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
         return []
     import numpy as np
 
-    from ..figures._common import pyplot
+    from ..figures import pyplot
 
     plt = pyplot()
 
