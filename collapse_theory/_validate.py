@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 
+import jax
 import numpy as np
 
 #: Largest magnitude of any integer argument: sums and products of a few stay within int64.
@@ -211,8 +212,6 @@ def _probe(name: str, path: str, directory: str) -> None:
 
 def key(name: str, value):
     """A JAX PRNG key (new-style ``jax.random.key`` or legacy uint32[2])."""
-    import jax
-
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         raise TypeError(f"{name} must be a PRNG key, e.g. jax.random.key({value}); got the int {value}")
     try:

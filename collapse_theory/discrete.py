@@ -28,13 +28,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate, engine, policies
+from .fits import fitted_probs as _fitted
 from .samplers import multinomial
 from .theory import discrete as theory
 
 #: Largest exact sample size without x64 (counts carried as float32 integers).
 MAX_SIZE_32 = 2**24
 #: Bytes of recording buffers one chunk may hold before trials are split into more chunks.
-_CHUNK_BYTES = 1 << 28
+CHUNK_BYTES = 1 << 28
 
 
 class DiscreteResult(NamedTuple):
@@ -198,7 +199,7 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
         return DiscreteResult(gens, counts, p0, fit, extinct[:, -1], fixed[:, -1], alpha, eps)
     if chunk_size is None:
         per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
-        chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
+        chunk_size = max(1, min(trials, CHUNK_BYTES // per_trial))
     _, (counts, extinct, fixed), _ = engine.run_chain(
         key, state0=state0, step=_step, observe=_observe,
         generations=generations, trials=trials, record=internal, xs=xs,
@@ -223,12 +224,6 @@ def _step(key, state: _State, x) -> _State:
 
 def _observe(state: _State):
     return state.counts, state.extinct, state.fixed
-
-
-@jax.jit
-def _fitted(counts, m, a, b):
-    """``q = a c/M + b`` (``a = 1, b = 0`` gives ``c/M`` exactly, so zeros stay zeros)."""
-    return a * (counts.astype(m.dtype) / m) + b
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,8 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from .samplers._core import _seed
+from . import _validate, rng
 
 PyTree = Any
 
@@ -92,7 +91,7 @@ class BlockStep(NamedTuple):
 
 def trial_seeds(keys) -> jax.Array:
     """``(T, 2)`` uint32 Threefry seeds of trial keys (their key data for threefry keys)."""
-    return jax.vmap(_seed)(keys)
+    return jax.vmap(rng.seed)(keys)
 
 
 def trial_keys(key, start, count: int):
@@ -493,4 +492,4 @@ class _Progress:
 
 def float_dtype():
     """The default float dtype: float64 when ``jax_enable_x64`` is on, else float32."""
-    return jnp.asarray(0.0).dtype
+    return rng.float_dtype()

@@ -33,9 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies, samplers
-from .samplers._core import _normal_at
-from .samplers.gamma import _log_gamma_rows
+from . import _validate, engine, metrics, policies, rng, samplers
+from .samplers.gamma import log_gamma_rows
 from .sources import RealData, real_data
 
 ESTIMATORS = ("unbiased", "mle")
@@ -148,8 +147,6 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
 
 @functools.lru_cache(maxsize=32)
 def _summary_observe(names: tuple, mean0: tuple, cov0: tuple):
-    from . import metrics
-
     mu0 = jnp.asarray(mean0)
     sigma0 = jnp.asarray(cov0).reshape(mu0.size, mu0.size)
 
@@ -254,11 +251,11 @@ def _draw_1d(seeds, g, x):
     """Noise ``(z/√M_g, log G((M_g − 1)/2))`` of generations ``g`` (``(B, T)`` each).
 
     Under trial ``t``'s seed, generation ``g``'s gamma uses counters ``(g, 0..2)`` and rejected
-    lanes (:func:`~collapse_theory.samplers.gamma._log_gamma_rows`), its normal ``(g, 3)``.
+    lanes (:func:`~collapse_theory.samplers.gamma.log_gamma_rows`), its normal ``(g, 3)``.
     """
     m_g, _ = x
-    log_g = _log_gamma_rows(seeds, g, 0.5 * (m_g - 1.0))
-    z = jax.lax.map(lambda gm: _normal_at(seeds, gm[0], 3, m_g.dtype) / jnp.sqrt(gm[1]), (g, m_g))
+    log_g = log_gamma_rows(seeds, g, 0.5 * (m_g - 1.0))
+    z = jax.lax.map(lambda gm: rng.normal_at(seeds, gm[0], 3, m_g.dtype) / jnp.sqrt(gm[1]), (g, m_g))
     return z, log_g
 
 

@@ -29,7 +29,7 @@ dtype's range).  Accumulate's pool keeps the real batch and neither collapses no
 its points stay in units of D0 and each batch's mean and scatter are merged into the pool's
 (Chan et al.), O(M) arithmetic per fit.  Randomness: centre indices are 32-bit Threefry words
 mod ``N`` (relative bias < ``N/2³²``), normals the inverse CDF of Threefry uniforms
-(:mod:`.samplers`).
+(:mod:`.rng`).
 """
 
 from __future__ import annotations
@@ -42,61 +42,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies
-from .samplers import _core
+from . import _validate, engine, fits, policies, rng
 from .sources import RealData, real_data
 
-#: Bandwidth rules of thumb and their default constants ``c``.
-RULES = {"scott": 1.0, "silverman": 0.9}
+#: Bandwidth rules of thumb and their default constants ``c`` (:mod:`collapse_theory.fits`).
+RULES = fits.RULES
 #: Data policies the KDE chain supports (see :mod:`collapse_theory.policies`).
-POLICIES = ("replace", "accumulate", "fresh")
+POLICIES = fits.KDE_POLICIES
 #: Bytes of point buffers one chunk of trials may hold.
 _CHUNK_BYTES = 1 << 28
 
-
-class Bandwidth(NamedTuple):
-    """A validated bandwidth: ``rule`` ``"fixed"`` (``value`` = h), ``"scott"`` or
-    ``"silverman"`` (``value`` = the constant ``c``)."""
-
-    rule: str
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.value:g}" if self.rule == "fixed" else f"{self.rule}:{self.value:g}"
-
-
-def parse_bandwidth(bandwidth) -> Bandwidth:
-    """A :class:`Bandwidth` from ``h > 0``, ``"scott"``, ``"silverman"`` or ``"rule:c"``."""
-    if isinstance(bandwidth, Bandwidth):
-        return bandwidth
-    if isinstance(bandwidth, str):
-        try:
-            bandwidth = float(bandwidth)
-        except ValueError:
-            rule, _, param = bandwidth.partition(":")
-            if rule not in RULES:
-                raise ValueError(f"bandwidth must be a number > 0, 'scott', 'silverman' or "
-                                 f"'rule:c' (c > 0), got {bandwidth!r}") from None
-            c = RULES[rule]
-            if param:
-                try:
-                    c = float(param)
-                except ValueError:
-                    raise ValueError(f"bandwidth constant must be a number > 0, got {param!r} "
-                                     f"in {bandwidth!r}") from None
-                c = _validate.real("bandwidth constant", c, minimum=0.0, strict_minimum=True)
-            return Bandwidth(rule, c)
-    h = _validate.real("bandwidth", bandwidth, minimum=0.0, strict_minimum=True)
-    return Bandwidth("fixed", h)
-
-
-def parse_policy(policy) -> policies.Policy:
-    """:func:`policies.parse`, rejecting policies the KDE chain does not support."""
-    pol = policies.parse(policy)
-    if pol.name not in POLICIES:
-        raise ValueError(f"policy {str(pol)!r} is not supported by the KDE chain; use one of "
-                         f"'replace', 'accumulate', 'fresh:γ' (γ in [0, 1])")
-    return pol
+Bandwidth = fits.Bandwidth
+parse_bandwidth = fits.parse_bandwidth
+parse_policy = fits.kde_policy
 
 
 class KDEResult(NamedTuple):
@@ -308,7 +266,7 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
         return s._replace(u=u, n=n, log_s=log_s, t=t, b=b, pmean=pmean, pm2=pm2)
 
     def normals(seed, stream, count):
-        return _core._to_normal(_core._uniform(seed, stream, (count,), dtype))
+        return rng.to_normal(rng.uniform(seed, stream, (count,), dtype))
 
     def standard_d0(k, seed, count):
         """``count`` draws of ξ, D0 = μ0 + σ0 ξ."""
@@ -322,7 +280,7 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
 
     def first(k, s, x):
         _, _, n, factor, corr = x
-        seed = _core._seed(k)
+        seed = rng.seed(k)
         if policy == "accumulate":
             return pool(s, standard_d0(k, seed, m1), n, factor, corr)
         v = jnp.zeros(cap, dtype).at[:m1].set(d0_points(k, seed, s, m1))
@@ -330,9 +288,9 @@ def _steps(policy: str, rule: str, syn_max: int, real_max: int, m1: int, cap: in
 
     def step(k, s, x):
         syn, real, n, factor, corr = x
-        seed = _core._seed(k)
+        seed = rng.seed(k)
         # centre J uniform on 0..n−1 (a 32-bit word mod n: relative bias < n/2³²), z ~ N(0, 1)
-        word, _ = _core._hash(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
+        word, _ = rng.words(seed, 0, jnp.arange(syn_max, dtype=jnp.uint32))
         idx = (word % jnp.maximum(s.n, 1).astype(jnp.uint32)).astype(jnp.int32)
         z = normals(seed, 1, syn_max)
         if policy == "accumulate":  # h in units of D0's σ0: b s/σ0

@@ -21,12 +21,25 @@ the limit ``|Δμ|² + tr B`` with no NaN.
 
 from __future__ import annotations
 
+from typing import Protocol
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _validate
-from .gaussian import GaussianResult
 from .sources import real_data
+
+
+class GaussianRecords(Protocol):
+    """What the ``*_to_d0`` metrics read from a chain's records: the fields of
+    :class:`~collapse_theory.gaussian.GaussianResult` (any object with them will do, so that
+    the metrics sit below the families)."""
+
+    generation: jax.Array  # (R,) recorded generations, 0 = D0
+    mean: jax.Array  # (trials, R, dim)
+    log_diag: jax.Array  # (trials, R, dim) log of the Cholesky diagonal
+    unit_chol: jax.Array  # (trials, R, dim, dim) unit lower-triangular factor
 
 
 def _swap(x):
@@ -98,14 +111,15 @@ def w2_squared_to_real_1d(mean, std, mean0, std0, kappa):
     return (mean - mean0) ** 2 + (std - std0) ** 2 + 2.0 * std * std0 * (1.0 - kappa)
 
 
-def w2_squared_to_d0(result: GaussianResult, *, data="gaussian", mean=None, cov=None):
+def w2_squared_to_d0(result: GaussianRecords, *, data="gaussian", mean=None, cov=None):
     """``W2²(N(μ_g, Σ_g), D0)`` for every trial and recorded generation, shape ``(trials, R)``.
 
     Computed from ``log_diag``/``unit_chol`` without forming ``Σ_g``, so it stays finite after
     ``Σ_g`` underflows (limit ``|μ_g − μ0|² + tr Σ0``).  Generation 0 is D0 itself (0).
 
     Args:
-      result: a :class:`~collapse_theory.gaussian.GaussianResult`.
+      result: a :class:`~collapse_theory.gaussian.GaussianResult` (or any
+        :class:`GaussianRecords`).
       data, mean, cov: D0 exactly as passed to :func:`~collapse_theory.gaussian.simulate`
         (defaults ``"gaussian"``, ``0``, ``I``).  If generation 0 was recorded, its moments
         must match ``mean``/``cov``.
@@ -126,7 +140,7 @@ def w2_squared_to_d0(result: GaussianResult, *, data="gaussian", mean=None, cov=
     return _zero_at_d0(result, w2)
 
 
-def gelbrich_to_d0(result: GaussianResult, *, mean=None, cov=None):
+def gelbrich_to_d0(result: GaussianRecords, *, mean=None, cov=None):
     """Gelbrich's lower bound ``|μ_g − μ0|² + 𝓑²(Σ_g, Σ0)`` on ``W2²(N(μ_g, Σ_g), D0)``, ``(trials, R)``.
 
     Valid for every D0 with mean ``mean`` and covariance ``cov`` (defaults ``0``, ``I``), exact
@@ -145,7 +159,7 @@ def gelbrich_to_d0(result: GaussianResult, *, mean=None, cov=None):
     return _zero_at_d0(result, w2)
 
 
-def _d0_moments(result: GaussianResult, mean, cov):
+def _d0_moments(result: GaussianRecords, mean, cov):
     """Validated D0 moments (float64 numpy), checked against a recorded generation 0."""
     dim = result.mean.shape[-1]
     mean0 = np.zeros(dim) if mean is None else _validate.vector("mean", mean, dim)
@@ -165,5 +179,5 @@ def _d0_moments(result: GaussianResult, mean, cov):
     return mean0, cov0
 
 
-def _zero_at_d0(result: GaussianResult, w2):
+def _zero_at_d0(result: GaussianRecords, w2):
     return jnp.where(jnp.asarray(result.generation) == 0, jnp.zeros((), w2.dtype), w2)

@@ -25,6 +25,8 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
+from . import _validate
+
 
 class Mixture(NamedTuple):
     """A Gaussian mixture (a pytree): ``weights (..., K)``, ``means (..., K, d)``,
@@ -67,8 +69,6 @@ def from_cov(weights, means, cov) -> Mixture:
     d = mu.shape[1]
     if cov.shape != (k, d, d):
         raise ValueError(f"cov must have shape ({k}, {d}, {d}), got {cov.shape}")
-    from . import _validate
-
     chol = np.stack([np.linalg.cholesky(_validate.spd_matrix(f"cov[{i}]", c, d))
                      for i, c in enumerate(cov)])
     return Mixture(jnp.asarray(w / w.sum()), jnp.asarray(mu), jnp.asarray(chol))
@@ -206,8 +206,6 @@ def kl_monte_carlo(key, p: Mixture, q: Mixture, n: int = 10_000) -> MonteCarloEs
     sample standard deviation of the log ratio over ``√n``.  Batched ``p``/``q`` use the same
     ``n`` but independent points per batch element (keys folded with the flat batch index).
     """
-    from . import _validate
-
     key = _validate.key("key", key)
     n = _validate.integer("n", n, minimum=2)
 

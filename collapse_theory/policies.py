@@ -410,7 +410,7 @@ def discrete_chain(key, p0: np.ndarray, *, policy: Policy, m: np.ndarray, genera
     Returns ``(counts, extinct, fixed, fit_sizes)``: records of the counts each fit used, and the
     number of points ``N_g`` behind fit ``g`` (``q_g = a C_g/N_g + b`` with smoothing ``(a, b)``).
     """
-    from .discrete import _CHUNK_BYTES, MAX_SIZE_32
+    from .discrete import CHUNK_BYTES, MAX_SIZE_32
     from .theory import discrete as dtheory
 
     method = _validate.choice("method", method, DISCRETE_METHODS)
@@ -437,7 +437,7 @@ def discrete_chain(key, p0: np.ndarray, *, policy: Policy, m: np.ndarray, genera
     if chunk_size is None:
         per_trial = ((record_internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
                      + 4 * (cap + (syn_max + real_max) * (k_cat if method == "samples" else 0)))
-        chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
+        chunk_size = max(1, min(trials, CHUNK_BYTES // per_trial))
     _, rec, _ = engine.run_chain(
         key, state0=state0, step=step, observe=_discrete_observe, generations=generations,
         trials=trials, record=record_internal, xs=xs, chunk_size=chunk_size, progress=progress,
@@ -459,7 +459,7 @@ def _label_counts(k, probs, n, n_max, k_cat, itype):
 @functools.lru_cache(maxsize=64)
 def _discrete_step(name, method, k_cat, syn_max, real_max, cap):
     """One fit under policy ``name``; cached on the static configuration (engine compile cache)."""
-    from .discrete import _fitted
+    from .fits import fitted_probs
     from .samplers import multinomial
 
     def draw(k, n, probs, n_max, itype):
@@ -493,7 +493,7 @@ def _discrete_step(name, method, k_cat, syn_max, real_max, cap):
                 fresh_real = draw(k_r, real, s.probs0, real_max, itype)
                 pool = jnp.where(real > 0, fresh_real, pool)
                 counts = pool + batch
-        probs = _fitted(counts, n_fit.astype(s.probs.dtype), a_g, b_g)
+        probs = fitted_probs(counts, n_fit.astype(s.probs.dtype), a_g, b_g)
         extinct = jnp.where((s.extinct < 0) & (counts == 0), g, s.extinct)
         fixed = jnp.where((s.fixed < 0) & (jnp.sum(counts > 0) == 1), g, s.fixed)
         return s._replace(probs=probs, counts=counts, pool=pool, n=n_pool, labels=labels,

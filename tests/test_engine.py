@@ -24,9 +24,9 @@ def _walk(key, *, trials, generations=40, record=None, chunk_size=None, progress
 
 def _counter_draw(seeds, g, x):
     """Counter-based N(0, 1) noise of generations ``g`` for every trial, times ``x``."""
-    from collapse_theory.samplers._core import _normal_at
+    from collapse_theory.rng import normal_at
 
-    return _normal_at(seeds[None], g[:, None], 0, x.dtype) * x[:, None]
+    return normal_at(seeds[None], g[:, None], 0, x.dtype) * x[:, None]
 
 
 def _block_walk(key, *, trials, generations=40, rows=3, record=None, chunk_size=None,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import _io, _validate
+from ..policies import POLICIES, parse
 
 
 def int_list(text: str) -> int | list[int]:
@@ -46,8 +47,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """``--policy --gamma --lam`` (see :mod:`collapse_theory.policies`); a chain that supports
     fewer policies rejects the others when it parses them."""
-    from ..policies import POLICIES
-
     parser.add_argument("--policy", choices=POLICIES, default="replace",
                         help="data each fit sees: replace (default), accumulate, "
                              "accumulate-subsample, fresh (needs --gamma), fixed (needs --lam)")
@@ -59,8 +58,6 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def policy(args: argparse.Namespace):
     """The validated :class:`~collapse_theory.policies.Policy` of ``--policy --gamma --lam``."""
-    from ..policies import parse
-
     return parse(args.policy, gamma=args.gamma, lam=args.lam)
 
 

@@ -23,8 +23,9 @@ floating-point rounding of their acceptance tests) and organised for vector hard
   (``jax.custom_batching.custom_vmap``), and element ``e`` of batch member ``b`` hashes its
   own seed from ``(salt, e)`` under member ``b``'s key, drawing its ``r``-th round from it:
   results depend only on each member's own key and inputs, ``vmap(f)(keys)[b] == f(keys[b])``;
-* random words come from Threefry-2x32 on explicit counters, written out in ``jnp``
-  (bit-identical to ``jax.random``'s hash, ~5× faster on CPU than its rolled-loop lowering);
+* random words come from Threefry-2x32 on explicit counters (:mod:`collapse_theory.rng`),
+  written out in ``jnp`` (bit-identical to ``jax.random``'s hash, ~5× faster on CPU than its
+  rolled-loop lowering);
 * counts are carried as floats holding exact integers (``n ≤ 2**24`` in float32,
   ``n ≤ 2**53`` in float64) and returned as integers.
 """

@@ -8,11 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate
-from ._core import (
-    _check_counts, _check_probability, _compacted_sampler, _concrete, _float_dtype, _hash,
-    _int_dtype, _nonzero, _seed, _shape, _uniform, _uniform_pairs,
-)
+from .. import _validate, rng
+from . import _rounds
 
 #: Binomial means ``n·min(p, 1−p)`` at or above this use BTRS (Hörmann 1993 requires ≥ 10).
 _BTRS_MIN_MEAN = 10.0
@@ -54,21 +51,21 @@ def binomial(key, n, p, shape=None, *, dtype=None):
       dtype: integer output dtype (default int64 with ``jax_enable_x64``, else int32).
     """
     key = _validate.key("key", key)
-    itype = _int_dtype(dtype)
-    ftype = _float_dtype()
-    n = _check_counts("n", n, ftype)
-    p = _check_probability("p", p, ftype)
-    shape = _shape("shape", shape, n, p)
+    itype = _rounds.check_int_dtype(dtype)
+    ftype = rng.float_dtype()
+    n = _rounds.check_counts("n", n, ftype)
+    p = _rounds.check_probability("p", p, ftype)
+    shape = _rounds.out_shape("shape", shape, n, p)
     n, p = jnp.broadcast_to(n, shape), jnp.broadcast_to(p, shape)
-    seed = _seed(key)
-    u = _uniform(seed, 0, shape, ftype)
+    seed = rng.seed(key)
+    u = rng.uniform(seed, 0, shape, ftype)
     return _binomial_from(u, seed, jnp.uint32(0), n, p).astype(itype)
 
 
 def _binomial_from(u, seed, salt, n, p):
     """Binomial counts (floats holding integers) from the inversion uniforms ``u``.
 
-    BTRS lanes hash their seeds from ``(seed, salt)`` (see :func:`_compacted_sampler`).
+    BTRS lanes hash their seeds from ``(seed, salt)`` (see :func:`_rounds.compacted_sampler`).
     """
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
@@ -190,7 +187,7 @@ def _btrs_propose(consts, u, v):
     return k, inside & (squeeze | (log_v <= bound))
 
 
-_btrs = _compacted_sampler(_btrs_prepare, _btrs_propose, _BTRS_CANDIDATES)
+_btrs = _rounds.compacted_sampler(_btrs_prepare, _btrs_propose, _BTRS_CANDIDATES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,13 +209,13 @@ def multinomial(key, n, probs, *, dtype=None):
       dtype: integer output dtype (default int64 with ``jax_enable_x64``, else int32).
     """
     key = _validate.key("key", key)
-    itype = _int_dtype(dtype)
-    ftype = _float_dtype()
-    n = _check_counts("n", n, ftype)
+    itype = _rounds.check_int_dtype(dtype)
+    ftype = rng.float_dtype()
+    n = _rounds.check_counts("n", n, ftype)
     probs = jnp.asarray(probs)
     if probs.ndim == 0:
         raise ValueError("probs must have at least one axis (the categories), got a scalar")
-    value = _concrete(probs)
+    value = _rounds.concrete(probs)
     if value is not None and value.size:
         if not np.all(value >= 0) or not np.all(np.isfinite(value)):
             raise ValueError("probs must be finite and >= 0")
@@ -235,7 +232,7 @@ def multinomial(key, n, probs, *, dtype=None):
 
 def _multinomial(key, n, probs):
     """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`)."""
-    return _rows(_seed(key), n.reshape(probs.shape[:-1]), _conditional(probs))
+    return _rows(rng.seed(key), n.reshape(probs.shape[:-1]), _conditional(probs))
 
 
 def _conditional(probs):
@@ -278,7 +275,7 @@ def _pooled(seed, n, probs):
 
 def _lane_seeds(seed, row):
     """Threefry seeds of multinomial rows: the words at ``(_ROW_SEEDS, row)`` under ``seed``."""
-    return jnp.stack(_hash(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
+    return jnp.stack(rng.words(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
 
 
 def _multinomial_rows(lane_seed, n, cond):
@@ -321,7 +318,7 @@ def _binomial_lanes(lane_seed, step, n, s):
     n_big, q_big = jnp.where(big, n, 2.0 * _BTRS_MIN_MEAN), jnp.where(big, q, 0.5)
 
     def uniforms(seed, r):
-        return _uniform_pairs(seed, step, jnp.asarray(r, jnp.uint32), dtype)
+        return rng.uniform_pairs(seed, step, jnp.asarray(r, jnp.uint32), dtype)
 
     x_small = _stored(jnp.any(small), lambda: _inversion_steps(
         uniforms(lane_seed, 0)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
@@ -406,7 +403,7 @@ def _finish(todo, solve, cap, dtype):
 
     def body(state):
         out, todo = state
-        idx = _nonzero(todo, cap)
+        idx = _rounds.nonzero(todo, cap)
         value = solve(jnp.minimum(idx, size - 1), idx >= size)
         dest = jnp.where(idx < size, idx, size)
         return out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")

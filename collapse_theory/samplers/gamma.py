@@ -8,15 +8,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate
-from ._core import (
-    _LANE, _compacted_sampler, _concrete, _hash, _nonzero, _pick, _positive, _real_dtype, _seed,
-    _shape, _to_normal, _uniform, _uniform_pairs, _unit,
-)
+from .. import _validate, rng
+from . import _rounds
 
 _GAMMA_FIRST_CANDIDATES = 1
 _GAMMA_CANDIDATES = 2
-#: Lanes per group in :func:`_log_gamma_rows`: rejected lanes are found group by group.
+#: Lanes per group in :func:`log_gamma_rows`: rejected lanes are found group by group.
 _GROUP = 32
 
 
@@ -37,10 +34,10 @@ def log_gamma(key, a, shape=None, dtype=None):
       dtype: float dtype (default float64 with ``jax_enable_x64``, else float32).
     """
     key = _validate.key("key", key)
-    ftype = _real_dtype(dtype)
-    a = _positive("a", a, ftype)
-    shape = _shape("shape", shape, a)
-    return _log_gamma(_seed(key), jnp.broadcast_to(a, shape))
+    ftype = _rounds.check_real_dtype(dtype)
+    a = _rounds.positive("a", a, ftype)
+    shape = _rounds.out_shape("shape", shape, a)
+    return _log_gamma(rng.seed(key), jnp.broadcast_to(a, shape))
 
 
 def gamma(key, a, shape=None, dtype=None):
@@ -51,10 +48,10 @@ def gamma(key, a, shape=None, dtype=None):
 def log_chisquare(key, dof, shape=None, dtype=None):
     """``log X`` for ``X ~ χ²_dof``: ``log 2 + log G(dof/2)`` (see :func:`log_gamma`)."""
     key = _validate.key("key", key)
-    ftype = _real_dtype(dtype)
-    dof = _positive("dof", dof, ftype)
-    shape = _shape("shape", shape, dof)
-    return math.log(2.0) + _log_gamma(_seed(key), jnp.broadcast_to(0.5 * dof, shape))
+    ftype = _rounds.check_real_dtype(dtype)
+    dof = _rounds.positive("dof", dof, ftype)
+    shape = _rounds.out_shape("shape", shape, dof)
+    return math.log(2.0) + _log_gamma(rng.seed(key), jnp.broadcast_to(0.5 * dof, shape))
 
 
 def chisquare(key, dof, shape=None, dtype=None):
@@ -89,7 +86,7 @@ def _mt_propose(consts, w, u):
     ``x²/2 + d(1 − v + log v) = x²/2 − x²/3 − c x³/9 + 3d·(log1p(t) − t)``.
     """
     d, c = consts
-    x = _to_normal(w)
+    x = rng.to_normal(w)
     t = c * x
     valid = t > -1.0
     ts = jnp.where(valid, t, 0.0)
@@ -100,7 +97,7 @@ def _mt_propose(consts, w, u):
     return jnp.log(d) + 3.0 * jnp.log1p(ts), ok
 
 
-_mt = _compacted_sampler(_mt_prepare, _mt_propose, _GAMMA_CANDIDATES)
+_mt = _rounds.compacted_sampler(_mt_prepare, _mt_propose, _GAMMA_CANDIDATES)
 
 
 def _log_gamma(seed, a):
@@ -114,15 +111,15 @@ def _log_gamma(seed, a):
     consts = _mt_prepare(b)
     count = jnp.arange(a.size * _GAMMA_FIRST_CANDIDATES, dtype=jnp.uint32)
     w, u = (x.reshape(a.shape + (_GAMMA_FIRST_CANDIDATES,))
-            for x in _uniform_pairs(seed, 1, count, a.dtype))
-    value, found = _pick(*_mt_propose(tuple(c[..., None] for c in consts), w, u))
+            for x in rng.uniform_pairs(seed, 1, count, a.dtype))
+    value, found = _rounds.pick(*_mt_propose(tuple(c[..., None] for c in consts), w, u))
     value = jnp.where(found, value, _mt(seed, jnp.uint32(0), ~found, b))
 
-    boost = jnp.log1p(-_uniform(seed, 2, a.shape, a.dtype)) / a
+    boost = jnp.log1p(-rng.uniform(seed, 2, a.shape, a.dtype)) / a
     return value + jnp.where(small, boost, 0.0)
 
 
-def _log_gamma_rows(seed, count, a):
+def log_gamma_rows(seed, count, a):
     """``log G(a_b)`` for trial ``t`` and row ``b``, shape ``(B, T)``, from counter-based words.
 
     ``seed`` ``(T, 2)`` holds the trials' Threefry seeds, ``count`` ``(B,)`` distinct uint32
@@ -133,6 +130,10 @@ def _log_gamma_rows(seed, count, a):
     counters ``(count, c ≥ 3)`` are left to the caller.  A rejected element continues under its
     own seed ``hash(seed[t], (2**31, count[b]))``, round ``r`` drawing two candidates from the
     counters ``(r, 0..1)``.
+
+    The draw of the 1-D Gaussian chain's ``½ log χ²`` noise (:mod:`collapse_theory.gaussian`,
+    an :class:`~collapse_theory.engine.BlockStep`): public so that chains outside the samplers
+    can draw it on their own counters.
 
     Rows are drawn one at a time (their temporaries stay in cache).  Rejections are rare
     (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of ``_GROUP`` lanes of
@@ -150,13 +151,13 @@ def _log_gamma_rows(seed, count, a):
     group_seed = seed.reshape(per_row, size, 2)
 
     def boost(seed, count, a):
-        return jnp.log1p(-_unit(_hash(seed, count, 2), dtype)[0]) / a
+        return jnp.log1p(-rng.unit(rng.words(seed, count, 2), dtype)[0]) / a
 
     def first_round(inp):
         # Rejected lanes are NaN, and the groups holding one are found by a float sum
         # (XLA:CPU reduces booleans ~3x slower).
         count_b, a_b, small_b, d_b, c_b = inp
-        value, ok = _mt_propose((d_b, c_b), *_uniform_pairs(seed, count_b, 0, dtype))
+        value, ok = _mt_propose((d_b, c_b), *rng.uniform_pairs(seed, count_b, 0, dtype))
         value = jnp.where(ok, value, jnp.nan)
         value = jax.lax.cond(small_b, lambda v: v + boost(seed, count_b, a_b), lambda v: v, value)
         value = value.reshape(per_row, size)
@@ -168,16 +169,18 @@ def _log_gamma_rows(seed, count, a):
     slots = jnp.arange(_GAMMA_CANDIDATES, dtype=jnp.uint32)
 
     def fix(cap, value, pending):
-        idx = _nonzero(pending, cap)
+        idx = _rounds.nonzero(pending, cap)
         j = jnp.minimum(idx, n - 1)
         row = j // per_row
         seeds, count_j = group_seed[j % per_row], count[row][:, None]
-        lane_seed = jnp.stack(_hash(seeds, jnp.uint32(_LANE), count_j), axis=-1)[:, :, None, :]
+        lane_seed = jnp.stack(rng.words(seeds, jnp.uint32(_rounds.LANE), count_j),
+                              axis=-1)[:, :, None, :]
         consts = (d[row][:, None, None], c[row][:, None, None])
 
         def more(state):
             r, v, found = state
-            cand, acc = _pick(*_mt_propose(consts, *_uniform_pairs(lane_seed, r, slots, dtype)))
+            pair = rng.uniform_pairs(lane_seed, r, slots, dtype)
+            cand, acc = _rounds.pick(*_mt_propose(consts, *pair))
             return r + 1, jnp.where(found, v, cand), found | acc
 
         v = value[j]
@@ -215,14 +218,14 @@ def bartlett(key, dof, dim, dtype=None):
     """
     key = _validate.key("key", key)
     dim = _validate.integer("dim", dim, minimum=1)
-    ftype = _real_dtype(dtype)
+    ftype = _rounds.check_real_dtype(dtype)
     dof = jnp.asarray(dof)
-    value = _concrete(dof)
+    value = _rounds.concrete(dof)
     if value is not None and value.size and not np.all(value > dim - 1):
         raise ValueError(f"dof must be > dim - 1 = {dim - 1}, got {np.min(value)}")
-    dof = _positive("dof", dof, ftype)
+    dof = _rounds.positive("dof", dof, ftype)
     k_diag, k_low = jax.random.split(key)
     chi_dof = dof[..., None] - jnp.arange(dim, dtype=ftype)
-    log_diag = 0.5 * (math.log(2.0) + _log_gamma(_seed(k_diag), 0.5 * chi_dof))
-    lower = _to_normal(_uniform(_seed(k_low), 0, dof.shape + (dim, dim), ftype))
+    log_diag = 0.5 * (math.log(2.0) + _log_gamma(rng.seed(k_diag), 0.5 * chi_dof))
+    lower = rng.to_normal(rng.uniform(rng.seed(k_low), 0, dof.shape + (dim, dim), ftype))
     return log_diag, jnp.tril(lower, -1)

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _validate, policies
+from .. import _validate, fits, policies
 
 
 class KDESecondMoments(NamedTuple):
@@ -56,9 +56,7 @@ class KDEMoments(NamedTuple):
 
 
 def _bandwidth(bandwidth):
-    from ..kde import parse_bandwidth
-
-    bw = parse_bandwidth(bandwidth)
+    bw = fits.parse_bandwidth(bandwidth)
     if bw.rule == "silverman":
         raise ValueError("bandwidth 'silverman' has no closed form (E h² is not a function of "
                          "E s²: the IQR is not quadratic in the centres); use a fixed h or "
@@ -79,9 +77,7 @@ def moments(sample_size, generations: int, *, bandwidth, policy="replace",
             variance0: float = 1.0) -> KDEMoments:
     """``E s²_n``, ``E V_n`` and ``E d²_n`` for ``n = 0..G`` under ``policy`` (replace,
     accumulate or fresh:γ) with the schedule ``M_1..M_G`` (the recursions of the module doc)."""
-    from ..kde import parse_policy
-
-    pol = parse_policy(policy)
+    pol = fits.kde_policy(policy)
     generations = _validate.integer("generations", generations, minimum=0)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=2)
     var0 = _validate.real("variance0", variance0, minimum=0.0, strict_minimum=True)

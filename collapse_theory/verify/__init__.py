@@ -16,6 +16,12 @@ from scipy import stats as _stats
 from . import report
 from .registry import ALPHA, CHECKS, Check, Result, run_checks, select
 
+# The suite: importing a module registers its checks in ``CHECKS``, in this order (the report's).
+from . import discrete_checks, gaussian_checks  # noqa: F401
+from . import policy_checks  # noqa: F401
+from . import kde_checks  # noqa: F401
+from . import gmm_checks  # noqa: F401
+
 __all__ = ["ALPHA", "CHECKS", "Check", "Result", "run", "vary_seed"]
 
 

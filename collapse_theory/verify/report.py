@@ -87,7 +87,7 @@ def _figures(directory: str, results: list[Result]) -> list[str]:
         return []
     import numpy as np
 
-    from ..figures._common import pyplot, save
+    from ..figures import pyplot, save
 
     plt = pyplot()
 

@@ -1,5 +1,5 @@
-"""Shared machinery of the samplers: argument checks, Threefry-2x32 words on explicit counters,
-uniform and normal transforms, and rejection rounds with compaction across a ``vmap`` batch."""
+"""Shared machinery of the samplers: argument checks and rejection rounds with compaction
+across a ``vmap`` batch (package-internal; random words come from :mod:`collapse_theory.rng`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import rng
+
 
 #: Compact buffers hold ``L // _BUCKET**k`` lanes, ``k < _LEVELS`` (each level compiles the
 #: proposal once more).
@@ -16,34 +18,29 @@ _BUCKET = 16
 _LEVELS = 2
 
 
-def _float_dtype():
-    return jnp.asarray(0.0).dtype
-
-
-def _int_dtype(dtype):
-    default = jnp.asarray(0).dtype
+def check_int_dtype(dtype):
     if dtype is None:
-        return default
+        return rng.int_dtype()
     dtype = jnp.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.integer):
         raise TypeError(f"dtype must be an integer dtype, got {dtype}")
     return dtype
 
 
-def _real_dtype(dtype):
+def check_real_dtype(dtype):
     if dtype is None:
-        return _float_dtype()
+        return rng.float_dtype()
     dtype = jnp.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     return jax.dtypes.canonicalize_dtype(dtype)
 
 
-def _max_exact_count(ftype) -> int:
+def max_exact_count(ftype) -> int:
     return 2 ** (jnp.finfo(ftype).nmant + 1)
 
 
-def _concrete(x):
+def concrete(x):
     """``x`` as a numpy array if it is known at trace time, else ``None``."""
     try:
         return np.asarray(x)
@@ -51,14 +48,14 @@ def _concrete(x):
         return None
 
 
-def _check_counts(name: str, n, ftype):
+def check_counts(name: str, n, ftype):
     """Validate a (possibly traced) count array; returns it as floats holding integers."""
     n = jnp.asarray(n)
     if not (jnp.issubdtype(n.dtype, jnp.integer) or jnp.issubdtype(n.dtype, jnp.floating)):
         raise TypeError(f"{name} must hold integers, got dtype {n.dtype}")
-    value = _concrete(n)
+    value = concrete(n)
     if value is not None and value.size:
-        limit = _max_exact_count(ftype)
+        limit = max_exact_count(ftype)
         if np.issubdtype(value.dtype, np.floating) and not np.all(value == np.round(value)):
             raise ValueError(f"{name} must hold integers, got {value.ravel()[:5].tolist()}...")
         if value.min() < 0:
@@ -69,18 +66,18 @@ def _check_counts(name: str, n, ftype):
     return n.astype(ftype)
 
 
-def _check_probability(name: str, p, ftype):
+def check_probability(name: str, p, ftype):
     p = jnp.asarray(p)
     if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
         raise TypeError(f"{name} must be real, got dtype {p.dtype}")
-    value = _concrete(p)
+    value = concrete(p)
     if value is not None and value.size and not (np.all(value >= 0) and np.all(value <= 1)):
         raise ValueError(f"{name} must lie in [0, 1], got values in [{np.nanmin(value)}, "
                          f"{np.nanmax(value)}] (or NaN)")
     return p.astype(ftype)
 
 
-def _shape(name: str, shape, *arrays):
+def out_shape(name: str, shape, *arrays):
     if shape is None:
         return jnp.broadcast_shapes(*(a.shape for a in arrays))
     shape = tuple(shape) if not isinstance(shape, int) else (shape,)
@@ -92,101 +89,27 @@ def _shape(name: str, shape, *arrays):
     return shape
 
 
-def _positive(name: str, x, ftype):
+def positive(name: str, x, ftype):
     """A real array (possibly traced); concrete values must be finite and > 0."""
     x = jnp.asarray(x)
     if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
         raise TypeError(f"{name} must be real, got dtype {x.dtype}")
-    value = _concrete(x)
+    value = concrete(x)
     if value is not None and value.size and not (np.all(np.isfinite(value)) and np.all(value > 0)):
         raise ValueError(f"{name} must be finite and > 0, got values in [{np.nanmin(value)}, "
                          f"{np.nanmax(value)}] (or NaN/inf)")
     return x.astype(ftype)
 
 
-# --------------------------------------------------------------------------------------------
-# Random words: Threefry-2x32 on explicit counters
-
-
 #: Counter word ``c0`` of per-lane seeds (dense streams use small ``c0``).
-_LANE = 0x80000000
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def _seed(key):
-    """A ``uint32[2]`` Threefry key from a ``jax.random`` key (its own data for threefry keys).
-
-    Samplers hash explicit counters ``(c0, c1)`` with it (:func:`_hash`), two independent
-    words per block: ``jax.random.uniform`` spends a block per word.
-    """
-    if str(jax.random.key_impl(key)) == "threefry2x32":
-        return jax.random.key_data(key)
-    return jax.random.bits(key, (2,), jnp.uint32)
-
-
-def _hash(seed, c0, c1):
-    """Threefry-2x32 (20 rounds; Salmon et al. 2011) of the counters ``(c0, c1)`` under
-    ``seed`` (``(..., 2)``): two words, bit-identical to ``jax.random``'s ``threefry2x32``.
-
-    Written out in ``jnp`` so that XLA fuses it: on CPU the primitive lowers to a rolled
-    loop over its rounds and is ~5× slower.
-    """
-    x0, x1, k0, k1 = jnp.broadcast_arrays(jnp.asarray(c0, jnp.uint32), jnp.asarray(c1, jnp.uint32),
-                                          seed[..., 0], seed[..., 1])
-    keys = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
-    x0, x1 = x0 + k0, x1 + k1
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x0 = x0 + x1
-            x1 = ((x1 << r) | (x1 >> (32 - r))) ^ x0
-        x0 = x0 + keys[(i + 1) % 3]
-        x1 = x1 + keys[(i + 2) % 3] + jnp.uint32(i + 1)
-    return x0, x1
-
-
-def _unit(words, dtype):
-    """Uniforms on ``[0, 1)`` from a pair of words (float32: two uniforms; float64: one)."""
-    if jnp.finfo(dtype).bits == 32:
-        return tuple(jax.lax.bitcast_convert_type((w >> 9) | jnp.uint32(0x3F800000), jnp.float32)
-                     - 1.0 for w in words)
-    hi, lo = (w.astype(jnp.uint64) for w in words)
-    bits = (((hi << 32) | lo) >> 12) | jnp.uint64(0x3FF0000000000000)
-    return (jax.lax.bitcast_convert_type(bits, jnp.float64) - 1.0,)
-
-
-def _uniform_pairs(seed, c0, c1, dtype):
-    """Two independent uniform arrays for the counters ``(c0, c1)`` (one or two blocks each)."""
-    if jnp.finfo(dtype).bits == 32:
-        return _unit(_hash(seed, c0, c1), dtype)
-    c1 = jnp.asarray(c1, jnp.uint32) * 2
-    return _unit(_hash(seed, c0, c1), dtype) + _unit(_hash(seed, c0, c1 + 1), dtype)
-
-
-def _uniform(seed, stream: int, shape, dtype):
-    """Uniforms on ``[0, 1)`` of ``shape`` from the dense stream ``c0 = stream``.
-
-    One block per element (float32 keeps its first word): splitting blocks between elements
-    needs a concatenation that costs more than the hash on CPU.
-    """
-    count = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
-    return _unit(_hash(seed, stream, count), dtype)[0]
-
-
-def _to_normal(u):
-    """``N(0, 1)`` from uniforms on the ``[0, 1)`` grid (shifted half a step: never ±∞)."""
-    return math.sqrt(2.0) * jax.lax.erf_inv(2.0 * u - 1.0 + jnp.finfo(u.dtype).eps)
-
-
-def _normal_at(seed, c0, c1, dtype):
-    """``N(0, 1)`` from the block at counters ``(c0, c1)`` under ``seed`` (float32: its first word)."""
-    return _to_normal(_unit(_hash(seed, c0, c1), dtype)[0])
+LANE = 0x80000000
 
 
 # --------------------------------------------------------------------------------------------
 # Vectorised rejection in compacted rounds
 
 
-def _pick(values, ok):
+def pick(values, ok):
     """The first accepted candidate along the (short) last axis and whether there is one.
 
     Selects from the last candidate to the first: no gather (``argmax`` + ``take`` costs
@@ -198,7 +121,7 @@ def _pick(values, ok):
     return value, jnp.any(ok, axis=-1)
 
 
-def _rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
+def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     """Rejection sampling for the lanes ``todo`` (flat ``(L,)``) in compacted rounds.
 
     Each pass gathers the unresolved lanes into the smallest buffer that holds them
@@ -216,10 +139,10 @@ def _rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     slots = jnp.arange(candidates, dtype=jnp.uint32)
 
     def one_round(seeds, consts, r):
-        return _pick(*propose(consts, *_uniform_pairs(seeds[:, None, :], r, slots, dtype)))
+        return pick(*propose(consts, *rng.uniform_pairs(seeds[:, None, :], r, slots, dtype)))
 
     def run(cap, r, out, todo):
-        idx = _nonzero(todo, cap)
+        idx = nonzero(todo, cap)
         j = jnp.minimum(idx, lanes - 1)
         consts = tuple(c[:, None] for c in prepare(*(jnp.take(p, j) for p in params)))
         seeds = lane_seed(j)
@@ -247,7 +170,7 @@ def _rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, state)[1]
 
 
-def _nonzero(mask, size, block=128):
+def nonzero(mask, size, block=128):
     """Indices of the first ``size`` set entries of the flat ``mask``, padded with ``len(mask)``.
 
     ``jnp.nonzero`` with the prefix sum as a matrix product within blocks of 128 and a
@@ -267,21 +190,21 @@ def _nonzero(mask, size, block=128):
                                                          mode="drop")
 
 
-def _compacted_sampler(prepare, propose, candidates):
+def compacted_sampler(prepare, propose, candidates):
     """``f(seed, salt, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
 
-    Element ``e`` (flat index) hashes its own seed from ``(_LANE | salt, e)`` under ``seed``.
+    Element ``e`` (flat index) hashes its own seed from ``(LANE | salt, e)`` under ``seed``.
     Under ``vmap`` all members' elements form one pool of lanes (member ``b`` using
     ``seed[b]``), so the rounds are compacted across the batch and each member still gets
     exactly what it would get alone.
     """
 
     def flat(lane_seed, todo, params):
-        return _rejection_rounds(lane_seed, todo.reshape(-1), tuple(p.reshape(-1) for p in params),
+        return rejection_rounds(lane_seed, todo.reshape(-1), tuple(p.reshape(-1) for p in params),
                                  prepare, propose, candidates).reshape(todo.shape)
 
     def seeds(seed, salt, e):
-        return jnp.stack(_hash(seed, jnp.uint32(_LANE) | salt, e), axis=-1)
+        return jnp.stack(rng.words(seed, jnp.uint32(LANE) | salt, e), axis=-1)
 
     @jax.custom_batching.custom_vmap
     def sample(seed, salt, todo, *params):
