@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1] / PKG
 
 #: Rank of each top-level component ("" is the package root ``__init__``).
 LAYERS = {
-    "_validate": 0,
+    "_validate": 0, "_io": 0,
     "rng": 1,
     "sources": 2,
     "samplers": 3,
