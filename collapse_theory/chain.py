@@ -199,12 +199,20 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
     if not use_stats and pol.name in ("accumulate", "accumulate-subsample"):
         cap = int(sizes.pool.max()) + syn_max if generations else 0
     fit_kw = family_mod.keywords(family.fit_stats if use_stats else family.fit)
+    if use_stats and family.sample_stats is not None and real is None:
+        # Batches are drawn in law with traced sizes: key the compiled step on whether there
+        # are batches, not on their sizes (one compilation for every sample size).
+        syn_max, real_max = min(syn_max, 1), min(real_max, 1)
     spec = _Spec(family, pol.name, syn_max, real_max, cap, use_stats, real, fit_kw,
                  first_passage, tally)
     state0 = _state0(spec, key, params0)
+    itype = jnp.asarray(0).dtype  # int64 with x64: batches beyond 2**31 − 1 points
     xs = (jnp.arange(1, generations + 1, dtype=jnp.int32),
-          jnp.asarray(sizes.synthetic, jnp.int32), jnp.asarray(sizes.real, jnp.int32))
+          jnp.asarray(sizes.synthetic, itype), jnp.asarray(sizes.real, itype))
     step, first = _steps(spec)
+    if real is None and (pol.name in ("replace", "fresh")
+                         or not use_stats and pol.name != "fixed"):
+        first = None  # fit 1 is then the ordinary step on model 0: compile one step, not two
     point_bytes = _point_bytes(spec, key, state0.params)
     chain = dict(state0=state0, step=step, first_step=first, generations=generations,
                  trials=trials, record=record, xs=xs, chunk_size=chunk_size, progress=progress,
@@ -349,7 +357,7 @@ def _steps(spec: _Spec):
             pool = batch if first else fam.merge(pool, batch)
             data = pool
         else:  # accumulate, accumulate-subsample: a buffer of points
-            pool, n = append(pool, n, batch), n + syn
+            pool, n = append(pool, n, batch), n + syn.astype(n.dtype)
             data = pool
             if spec.policy == "accumulate-subsample":
                 live = jnp.arange(spec.cap) < n

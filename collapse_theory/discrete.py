@@ -10,32 +10,39 @@ in a delta, at category ``i`` with probability ``p_0(i)`` (late collapse).
 count and ``mix=ε`` mixes with the uniform law,
 ``q_g = (1 − ε)(c_g + α)/(M_g + Kα) + ε/K``.
 
-Counts are sampled exactly by conditional binomials (:func:`collapse_theory.samplers.multinomial`)
-and kept as integers: int32 (``M ≤ 2^24``) or, with ``jax_enable_x64``, int64 (``M`` up to ``10^9``
-and beyond).  Exact references: :mod:`collapse_theory.theory.discrete`.
+The categorical law is a :class:`~collapse_theory.family.Family` (:func:`family`), run by the
+generic chain :func:`collapse_theory.chain.simulate` under every data policy.  Its sufficient
+statistic is the count vector: counts are sampled exactly by conditional binomials
+(:func:`collapse_theory.samplers.multinomial`) and kept as integers: int32 (``M ≤ 2^24``) or,
+with ``jax_enable_x64``, int64 (``M`` up to ``10^9`` and beyond).  ``method="samples"`` draws the
+labels one by one instead (the family without its shortcuts: the chain's points path).  Exact
+references: :mod:`collapse_theory.theory.discrete`.
 
 Recording: generation 0 is ``p_0`` itself (``DiscreteResult.probs0``) and has no counts, so
 recorded generations lie in ``[1, G]`` and ``generation`` never contains 0.  Extinction and
-fixation generations are tracked inside the chain at every generation, whatever is recorded.
+fixation generations are the chain's first passages of :func:`events`, tracked at every
+generation whatever is recorded.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies
+from . import _validate, chain, engine, policies
+from .family import Family
 from .fits import fitted_probs as _fitted
 from .samplers import multinomial
 from .theory import discrete as theory
 
 #: Largest exact sample size without x64 (counts carried as float32 integers).
 MAX_SIZE_32 = 2**24
-#: Bytes of recording buffers one chunk may hold before trials are split into more chunks.
-CHUNK_BYTES = 1 << 28
+#: How counts are drawn: multinomial counts in law, or labels one by one.
+METHODS = ("exact", "samples")
 
 
 class DiscreteResult(NamedTuple):
@@ -79,11 +86,86 @@ class DiscreteResult(NamedTuple):
         return _fitted(self.counts, *(jnp.asarray(v, dtype)[:, None] for v in (m, a, b)))
 
 
-class _State(NamedTuple):
-    probs: jax.Array  # (K,) q_{g}
-    counts: jax.Array  # (K,) c_g
-    extinct: jax.Array  # (K,) int32 first fit with c = 0 (−1: not yet)
-    fixed: jax.Array  # () int32 first fit with one category left (−1: not yet)
+class Params(NamedTuple):
+    """A fitted categorical law (the family's params).
+
+    Attributes:
+      probs: ``(K,)`` float ``q_g = a c/N + b`` (smoothing ``(a, b)`` of
+        :func:`collapse_theory.theory.discrete.smoothing`; ``c/N`` exactly when ``α = ε = 0``).
+      counts: ``(K,)`` integer counts ``c`` of the ``N = Σ c`` points fit ``g`` used.  Model 0
+        has no data: :func:`initial` puts the support indicator ``1{p_0 > 0}`` there.
+    """
+
+    probs: jax.Array
+    counts: jax.Array
+
+
+def initial(probs) -> Params:
+    """Model 0 as :class:`Params`: ``p_0`` (:func:`check_probs`) and counts ``1{p_0 > 0}``, so
+    that :func:`events` hold at generation 0 exactly where ``p_0(i) = 0`` / ``p_0`` is a delta."""
+    p0 = check_probs(probs)
+    return Params(jnp.asarray(p0, engine.float_dtype()), jnp.asarray(p0 > 0, _int_dtype()))
+
+
+def events(params: Params):
+    """First-passage events for :func:`collapse_theory.chain.simulate`: ``(extinct, fixed)``,
+    ``c(i) = 0`` per category and ``#{i: c(i) > 0} = 1`` (one category holds every point)."""
+    counts = params.counts
+    return counts == 0, jnp.sum(counts > 0, axis=-1) == 1
+
+
+def family(categories: int, pseudocount: float = 0.0, mix: float = 0.0, *,
+           method: str = "exact") -> Family:
+    """The categorical family on ``K = categories`` labels ``0..K−1`` (cached: the same
+    arguments give the same object, so compiled chains are reused).
+
+    ``fit`` is the smoothed maximum-likelihood fit ``q = (1 − ε)(c + α)/(N + Kα) + ε/K`` of the
+    weighted label counts ``c`` (weights are integer multiplicities: 0 absent, 1 a point).  With
+    ``method="exact"`` the count vector is the sufficient statistic (merge: add) and a batch of
+    ``n`` draws is ``Multinomial(n, q)`` in law; ``"samples"`` leaves the shortcuts out, so a
+    chain draws and pools the labels themselves.
+    """
+    categories = _validate.integer("categories", categories, minimum=1)
+    pseudocount = _validate.real("pseudocount", pseudocount, minimum=0.0)
+    mix = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
+    method = _validate.choice("method", method, METHODS)
+    return _family(categories, pseudocount, mix, method)
+
+
+@functools.lru_cache(maxsize=64)
+def _family(k_cat: int, alpha: float, eps: float, method: str) -> Family:
+    def sample(key, params, n):
+        return jax.random.categorical(key, jnp.log(params.probs), shape=(n,)).astype(jnp.int32)
+
+    def stats(points, weights):
+        c = jax.ops.segment_sum(weights, points, num_segments=k_cat)
+        return jnp.round(c).astype(_int_dtype())
+
+    def fit_stats(counts):
+        """``q = a c/N + b``, ``(a, b)`` of :func:`theory.smoothing` at ``N = Σ c``, in-graph."""
+        ftype = engine.float_dtype()
+        n = jnp.sum(counts).astype(ftype)
+        if alpha == 0.0 and eps == 0.0:  # c/N exactly: zeros stay zeros
+            return Params(counts.astype(ftype) / n, counts)
+        denom = n + k_cat * alpha
+        a, b = (1.0 - eps) * n / denom, (1.0 - eps) * alpha / denom + eps / k_cat
+        return Params(_fitted(counts, n, a, b), counts)
+
+    def fit(points, weights):
+        return fit_stats(stats(points, weights))
+
+    def sample_stats(key, params, n):
+        return multinomial(key, n, params.probs, dtype=params.counts.dtype)
+
+    name = f"discrete K={k_cat}"
+    if method == "samples":
+        return Family(sample, fit, name=name + " samples")
+    return Family(sample, fit, stats, jnp.add, fit_stats, sample_stats, name=name)
+
+
+def _int_dtype():
+    """int64 with ``jax_enable_x64``, else int32 (the counts' dtype)."""
+    return jnp.asarray(0).dtype
 
 
 def zipf(categories: int, exponent: float) -> np.ndarray:
@@ -136,8 +218,12 @@ def _record(record, generations: int) -> np.ndarray:
 
 def simulate(key, probs, *, sample_size, generations, trials, record=None, normalize=False,
              pseudocount=0.0, mix=0.0, chunk_size=None, progress=False,
-             policy="replace") -> DiscreteResult:
+             policy="replace", method="exact") -> DiscreteResult:
     """Run ``trials`` independent discrete resampling chains for ``generations`` fits.
+
+    ``chain.simulate`` on :func:`family` from :func:`initial` ``(p_0)``, with :func:`events`
+    as first passages; under ``replace`` fit ``g`` draws ``Multinomial(M_g, q_{g−1})`` with the
+    generation key itself.
 
     Args:
       key: ``jax.random.key``; trial ``i`` depends only on ``(key, i)``.
@@ -150,12 +236,14 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
       normalize: rescale ``probs`` that do not sum to 1 instead of rejecting them.
       pseudocount: add-α smoothing, ``α ≥ 0``.
       mix: weight ``ε ∈ [0, 1]`` of the uniform law in the fit.
-      chunk_size: trials per chunk (default: bounded by recording-buffer memory).
+      chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
       policy: which data each fit sees (:mod:`collapse_theory.policies`): ``"replace"``
         (default), ``"accumulate"``, ``"accumulate-subsample"``, ``"fresh:γ"`` or ``"fixed:λ"``.
         Under a policy ``counts`` are the counts of the data fit ``g`` used and
         ``sample_size`` holds their totals ``N_g`` (e.g. ``M_1 + … + M_g`` under accumulate).
+      method: ``"exact"`` (multinomial counts) or ``"samples"`` (labels drawn one by one; the
+        same law, ``O(M K)`` work per fit).  ``accumulate-subsample`` always draws labels.
     """
     key = _validate.key("key", key)
     pol = policies.parse(policy)
@@ -165,65 +253,29 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
     m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
     eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
+    method = _validate.choice("method", method, METHODS)
     gens = _record(record, generations)
-    k_cat = p0.size
     x64 = jax.config.jax_enable_x64
     if m.size and m.max() > MAX_SIZE_32 and not x64:
         raise ValueError(f"sample_size must be <= 2**24 = {MAX_SIZE_32} without 64-bit JAX, got "
                          f"{int(m.max())}; enable x64 (jax.config.update('jax_enable_x64', True) "
                          f"or --x64) for larger sample sizes")
-    ftype, itype = engine.float_dtype(), jnp.asarray(0).dtype
-    extinct0 = np.where(p0 == 0.0, 0, -1).astype(np.int32)
-    fixed0 = np.int32(0 if np.count_nonzero(p0) == 1 else -1)
-
+    sizes = policies.check_sizes(pol, m, 1)
+    if sizes.pool.size and sizes.pool.max() > MAX_SIZE_32 and not x64:
+        raise ValueError(f"policy {str(pol)!r}: the pool reaches {int(sizes.pool.max())} points, "
+                         f"more than 2**24 without 64-bit JAX; enable x64 or shorten the run")
+    params0 = initial(p0)
     if generations == 0:
-        return DiscreteResult(gens, jnp.zeros((trials, 0, k_cat), itype), p0, m,
-                              jnp.broadcast_to(jnp.asarray(extinct0), (trials, k_cat)),
-                              jnp.full((trials,), fixed0), alpha, eps)
-
-    slope, offset = theory.smoothing(m, k_cat, alpha, eps)
-    xs = (jnp.asarray(m, itype), jnp.asarray(slope, ftype), jnp.asarray(offset, ftype),
-          jnp.arange(1, generations + 1, dtype=jnp.int32))
-    state0 = _State(jnp.asarray(p0, ftype), jnp.zeros(k_cat, itype), jnp.asarray(extinct0),
-                    jnp.asarray(fixed0))
-
-    # Fit G is always recorded internally: its row holds the final extinction/fixation.
-    internal = np.union1d(gens, [generations])
-    if pol.name != "replace":
-        counts, extinct, fixed, fit = policies.discrete_chain(
-            key, p0, policy=pol, m=m, generations=generations, trials=trials,
-            record_internal=internal, alpha=alpha, eps=eps, extinct0=extinct0, fixed0=fixed0,
-            chunk_size=chunk_size, progress=progress)
-        if internal.size != gens.size:
-            counts = counts[:, :-1]
-        return DiscreteResult(gens, counts, p0, fit, extinct[:, -1], fixed[:, -1], alpha, eps)
-    if chunk_size is None:
-        per_trial = (internal.size + 1) * k_cat * (np.dtype(itype).itemsize + 4)
-        chunk_size = max(1, min(trials, CHUNK_BYTES // per_trial))
-    _, (counts, extinct, fixed), _ = engine.run_chain(
-        key, state0=state0, step=_step, observe=_observe,
-        generations=generations, trials=trials, record=internal, xs=xs,
-        chunk_size=chunk_size, progress=progress, label=f"discrete K={k_cat}")
-    if internal.size != gens.size:
-        counts = counts[:, :-1]
-    return DiscreteResult(gens, counts, p0, m, extinct[:, -1], fixed[:, -1], alpha, eps)
-
-
-def _step(key, state: _State, x) -> _State:
-    """Fit ``g``: ``c_g ~ Mult(M_g, q_{g−1})``, ``q_g = a_g c_g/M_g + b_g``; track absorption.
-
-    Module-level (not a closure) so that the engine's compiled code is reused across calls.
-    """
-    m_g, a_g, b_g, g = x
-    counts = multinomial(key, m_g, state.probs, dtype=state.counts.dtype)
-    probs = _fitted(counts, m_g.astype(state.probs.dtype), a_g, b_g)
-    extinct = jnp.where((state.extinct < 0) & (counts == 0), g, state.extinct)
-    fixed = jnp.where((state.fixed < 0) & (jnp.sum(counts > 0) == 1), g, state.fixed)
-    return _State(probs, counts, extinct, fixed)
-
-
-def _observe(state: _State):
-    return state.counts, state.extinct, state.fixed
+        extinct, fixed = (np.asarray(e, np.int32) - 1 for e in events(params0))  # 0 or −1
+        return DiscreteResult(gens, jnp.zeros((trials, 0, p0.size), _int_dtype()), p0, m,
+                              jnp.broadcast_to(jnp.asarray(extinct), (trials, p0.size)),
+                              jnp.full((trials,), fixed), alpha, eps)
+    res = chain.simulate(key, family(p0.size, alpha, eps, method=method), params0,
+                         sample_size=m, generations=generations, trials=trials, policy=pol,
+                         record=gens, first_passage=events, chunk_size=chunk_size,
+                         progress=progress)
+    extinct, fixed = res.first_passage
+    return DiscreteResult(gens, res.params.counts, p0, sizes.fit, extinct, fixed, alpha, eps)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -264,17 +264,12 @@ def test_accumulate_memory_is_sufficient_statistics():
 def test_discrete_counts_match_labels_in_law(policy):
     """Exact multinomial pools vs counting individually drawn labels: χ² homogeneity of the
     final count of category 0 (binned); control: the labels path at a perturbed p_0."""
-    pol = policies.parse(policy)
-    m = np.full(G, M)
-    kw = dict(policy=pol, m=m, generations=G, trials=TRIALS, record_internal=np.array([G]),
-              alpha=0.0, eps=0.0, extinct0=np.full(3, -1, np.int32), fixed0=np.int32(-1),
-              chunk_size=None, progress=False)
+    kw = dict(sample_size=M, generations=G, trials=TRIALS, policy=policy, record=[G],
+              method="samples")
     exact = np.asarray(_discrete(policy).counts)[:, -1, 0]  # key 0; the labels use keys 2
-    labels = np.asarray(policies.discrete_chain(jax.random.key(2), P3, method="samples",
-                                                **kw)[0])[:, -1, 0]
+    labels = np.asarray(discrete.simulate(jax.random.key(2), P3, **kw).counts)[:, -1, 0]
     p_off = np.array([0.55, 0.27, 0.18])
-    wrong = np.asarray(policies.discrete_chain(jax.random.key(2), p_off, method="samples",
-                                               **kw)[0])[:, -1, 0]
+    wrong = np.asarray(discrete.simulate(jax.random.key(2), p_off, **kw).counts)[:, -1, 0]
 
     def p_value(a, b):  # χ² test of equal laws on ≤ 10 quantile bins of the pooled sample
         edges = np.unique(np.quantile(np.concatenate([a, b]), np.linspace(0, 1, 11)))
