@@ -132,3 +132,4 @@ def _load() -> None:
     from . import policy_checks  # noqa: F401
     from . import kde_checks  # noqa: F401
     from . import gmm_checks  # noqa: F401
+    from . import counting_checks  # noqa: F401
