@@ -4,6 +4,7 @@ Statistical tests use a fixed seed; tolerances are 5 Monte Carlo standard errors
 to each assertion) and each has a negative control that must be rejected.
 """
 
+import functools
 import importlib.util
 import pathlib
 
@@ -104,6 +105,7 @@ def test_robust_collapses_under_replace_and_not_under_fresh():
 M, N, TRIALS = 10, 5, 2000
 
 
+@functools.lru_cache(maxsize=None)  # shared by the law, moment and control tests
 def _final(family, rate0, policy="replace", seed=0):
     res = ct.simulate(jax.random.key(seed), family, rate0, sample_size=M, generations=N,
                       trials=TRIALS, policy=policy, record=[N])
