@@ -53,10 +53,15 @@ def family(law: str, prior: float = 0.0) -> Family:
                   lambda a, b: (a[0] + b[0], a[1] + b[1]), fit_stats, sample_stats, name=law)
 
 
-def _final(key, law, rate0, *, m, n, trials, policy="replace", prior=0.0):
+def _path(key, law, rate0, *, m, n, trials, policy="replace", prior=0.0, record=None):
+    """``(generations, values (trials, R))`` of the chain's fitted rate."""
     res = chain.simulate(key, family(law, prior), rate0, sample_size=m, generations=n,
-                         trials=trials, policy=policy, record=[n])
-    return np.asarray(res.params, np.float64)[:, -1]
+                         trials=trials, policy=policy, record=record)
+    return np.asarray(res.generation), np.asarray(res.params, np.float64)
+
+
+def _final(key, law, rate0, **kw):
+    return _path(key, law, rate0, record=[kw["n"]], **kw)[1][:, -1]
 
 
 @check("counting.poisson.mean",
@@ -73,8 +78,11 @@ def _(key, scale, control):
        source=_SRC.format("poisson"), formula="E(λ_n − λ_0)² = n λ_0/M",
        control="simulate M = 14")
 def _(key, scale, control):
-    lam = _final(key, "poisson", 2.0, m=14 if control else 10, n=20, trials=10_000 * scale)
-    return stats.z_mean((lam - 2.0) ** 2, float(theory.poisson_variance(2.0, 10, 20)[20]))
+    gen, lam = _path(key, "poisson", 2.0, m=14 if control else 10, n=20, trials=10_000 * scale)
+    expected = theory.poisson_variance(2.0, 10, 20)
+    out = stats.z_mean((lam[:, -1] - 2.0) ** 2, float(expected[20]))
+    out.curve = stats.curve(gen, (lam - 2.0) ** 2, expected[gen], "E(λ_n − λ_0)²")
+    return out
 
 
 @check("counting.poisson.extinction",
@@ -103,9 +111,12 @@ def _(key, scale, control):
        source=_SRC.format("bernoulli"), formula="p_0(1 − p_0)(1 − 1/M)^n",
        control="the biased fit (Σx + ½)/(N + 1)")
 def _(key, scale, control):
-    p = _final(key, "bernoulli", 0.3, m=10, n=20, trials=10_000 * scale,
-               prior=1.0 if control else 0.0)
-    return stats.z_mean(p * (1 - p), float(theory.bernoulli_heterozygosity(0.3, 10, 20)[20]))
+    gen, p = _path(key, "bernoulli", 0.3, m=10, n=20, trials=10_000 * scale,
+                   prior=1.0 if control else 0.0)
+    expected = theory.bernoulli_heterozygosity(0.3, 10, 20)
+    out = stats.z_mean(p[:, -1] * (1 - p[:, -1]), float(expected[20]))
+    out.curve = stats.curve(gen, p * (1 - p), expected[gen], "E p_n(1 − p_n)")
+    return out
 
 
 @check("counting.bernoulli.absorption",
