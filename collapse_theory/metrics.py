@@ -21,12 +21,16 @@ the limit ``|Δμ|² + tr B`` with no NaN.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax.numpy as jnp
 import numpy as np
 
 from . import _validate
-from .gaussian import GaussianResult
 from .sources import real_data
+
+if TYPE_CHECKING:  # gaussian imports this module
+    from .gaussian import GaussianResult
 
 
 def _swap(x):
