@@ -132,30 +132,34 @@ def _rank_mask(log_diag, rank):
     return jnp.where(jnp.arange(log_diag.shape[0]) < rank, log_diag, -jnp.inf)
 
 
-def _factor(rows, rank):
+def _factor(rows, rank, roundoff=True):
     """``(ℓ, U)`` of the lower factor ``B`` with ``B Bᵀ = rowsᵀ rows`` (``rows`` ``(k, d)``),
     from the QR decomposition (``B = Rᵀ`` up to column signs), more accurate than a Cholesky of
-    the Gram matrix."""
-    d = rows.shape[-1]
+    the Gram matrix.  With ``roundoff``, a diagonal at the QR's round-off,
+    ``|R_jj| ≤ max(k, d) ε max|R_ii|`` (numpy's ``matrix_rank`` rule), is a zero column
+    (``ℓ_j = −∞``): points or factors of a singular model span its support only up to rounding."""
+    k, d = rows.shape
     if d == 1:
         ell = jnp.log(jnp.sqrt(jnp.sum(rows ** 2, axis=0)))
         return _rank_mask(ell, rank), jnp.ones((1, 1), rows.dtype)
-    if rows.shape[0] < d:
-        rows = jnp.concatenate([rows, jnp.zeros((d - rows.shape[0], d), rows.dtype)])
+    if k < d:
+        rows = jnp.concatenate([rows, jnp.zeros((d - k, d), rows.dtype)])
     r = jnp.linalg.qr(rows, mode="r")
-    diag = jnp.diagonal(r)
-    ell = _rank_mask(jnp.log(jnp.abs(diag)), rank)
-    unit = jnp.tril((r / jnp.where(diag == 0, 1.0, diag)[:, None]).T)
+    diag = jnp.abs(jnp.diagonal(r))
+    tol = max(k, d) * jnp.finfo(rows.dtype).eps * jnp.max(diag) if roundoff else 0.0
+    ell = _rank_mask(jnp.where(diag > tol, jnp.log(diag), -jnp.inf), rank)
+    unit = jnp.tril((r / jnp.where(diag == 0, 1.0, jnp.diagonal(r))[:, None]).T)
     return ell, _canonical(ell, unit)
 
 
-def _stats(points, weights) -> Stats:
-    """Weighted mean and scatter factor (QR of ``√w (x − x̄)``); ``n = Σ w``."""
+def _stats(points, weights, roundoff=True) -> Stats:
+    """Weighted mean and scatter factor (QR of ``√w (x − x̄)``); ``n = Σ w`` (``roundoff``: see
+    :func:`_factor`)."""
     w = weights.astype(points.dtype)
     n = jnp.sum(w)
     mean = jnp.sum(w[:, None] * points, axis=0) / jnp.where(n > 0, n, 1.0)
     centred = jnp.where(w[:, None] > 0, jnp.sqrt(w)[:, None] * (points - mean), 0.0)
-    ell, unit = _factor(centred, jnp.sum(w > 0) - 1)
+    ell, unit = _factor(centred, jnp.sum(w > 0) - 1, roundoff)
     return Stats(n, mean, ell, unit)
 
 
@@ -211,8 +215,9 @@ def _bartlett(key, n, dim, dtype):
 
 
 def _refit_whitened(previous: Params, xi, weights, log_sqrt_c) -> Params:
-    """The fit to ``x = μ + L ξ`` from the statistics of ``ξ`` (affine equivariance)."""
-    s = _stats(xi, weights)
+    """The fit to ``x = μ + L ξ`` from the statistics of ``ξ`` (affine equivariance; ``ξ`` is
+    full rank when ``n > d``, so only the rank bound makes a zero column)."""
+    s = _stats(xi, weights, roundoff=False)
     mean = previous.mean + previous.unit @ (jnp.exp(previous.log_diag) * s.mean)
     lower = jnp.tril(s.unit, -1) * jnp.exp(s.log_diag)[None, :]
     ell, unit = _compose(previous.log_diag, previous.unit, s.log_diag, lower)
