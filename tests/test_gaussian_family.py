@@ -85,30 +85,37 @@ def test_sample_stats_has_the_law_of_stats_of_samples():
     assert stats.ks_2samp(log_det(exact), log_det(wrong)).pvalue < KS_ALPHA
 
 
-@pytest.mark.parametrize("x64", [False, True])
-def test_singular_fits_are_minus_inf_never_nan(x64):
-    """d = 3 with M = 2 and M = 3 points per fit (rank 1 and 2 scatter), exact and samples, a
-    pooled policy, and the degenerate M = 1: log det = −inf from fit 1 on, every field NaN-free."""
-    with jax.enable_x64(x64):
-        for kw in (dict(sample_size=2), dict(sample_size=3), dict(sample_size=3, method="samples"),
-                   dict(sample_size=2, method="samples", policy="fresh:0"),
-                   dict(sample_size=1), dict(sample_size=1, dim=1)):
-            kw = dict(generations=4, trials=5, dim=3) | kw
-            r = gaussian.simulate(KEY, **kw)
-            assert np.all(np.isneginf(r.log_det[:, 1:])), kw
-            for leaf in (r.mean, r.log_det, r.log_diag, r.unit_chol):
-                assert not np.any(np.isnan(leaf)), kw
-            assert np.all(np.isfinite(r.mean)) and np.all(np.isfinite(r.unit_chol)), kw
-        # Accumulate with M = 3: every later point lies in the plane of fit 1, so the pooled
-        # scatter stays singular (exact statistics and points: the QR's round-off is a zero).
+SINGULAR = dict(generations=4, trials=5, dim=3)
+
+
+def assert_singular(r, label):
+    assert np.all(np.isneginf(r.log_det[:, 1:])), label
+    for leaf in (r.mean, r.log_det, r.log_diag, r.unit_chol):
+        assert not np.any(np.isnan(leaf)), label
+    assert np.all(np.isfinite(r.mean)) and np.all(np.isfinite(r.unit_chol)), label
+
+
+@pytest.mark.parametrize("kw", [dict(sample_size=2), dict(sample_size=3),
+                                dict(sample_size=3, method="samples"), dict(sample_size=1),
+                                dict(sample_size=1, dim=1),
+                                dict(sample_size=3, policy="accumulate"),
+                                dict(sample_size=3, policy="accumulate", method="samples")])
+def test_singular_fits_are_minus_inf_never_nan(kw):
+    """d = 3 with M = 2 and M = 3 points per fit (rank 1 and 2 scatter), exact and samples, the
+    degenerate M = 1, and accumulate (every later point lies in the plane of fit 1, so the pool
+    stays singular: the QR's round-off is a zero): log det = −inf from fit 1 on, no NaN."""
+    assert_singular(gaussian.simulate(KEY, **(SINGULAR | kw)), kw)
+    fam = gaussian.family(3)
+    p = fam.fit(jnp.ones((1, 3)), jnp.ones(1))  # n − 1 = 0: degenerate
+    assert np.all(np.isneginf(p.log_diag)) and np.all(np.isfinite(p.unit))
+
+
+def test_singular_fits_in_float64():
+    with jax.enable_x64(True):
         for method in ("exact", "samples"):
-            r = gaussian.simulate(KEY, sample_size=3, generations=3, trials=5, dim=3,
-                                  policy="accumulate", method=method)
-            assert np.all(np.isneginf(r.log_det[:, 1:])), method
-            assert np.all(np.isfinite(r.mean)) and np.all(np.isfinite(r.unit_chol)), method
-        fam = gaussian.family(3)
-        p = fam.fit(jnp.ones((1, 3)), jnp.ones(1))  # n − 1 = 0: degenerate
-        assert np.all(np.isneginf(p.log_diag)) and np.all(np.isfinite(p.unit))
+            r = gaussian.simulate(KEY, sample_size=2, method=method, **SINGULAR)
+            assert r.log_det.dtype == jnp.float64
+            assert_singular(r, method)
 
 
 def test_long_singular_chain_stays_nan_free():
