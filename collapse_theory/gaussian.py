@@ -132,12 +132,13 @@ def _rank_mask(log_diag, rank):
     return jnp.where(jnp.arange(log_diag.shape[0]) < rank, log_diag, -jnp.inf)
 
 
-def _factor(rows, rank, roundoff=True):
+def _factor(rows, rank, roundoff=0.0):
     """``(ℓ, U)`` of the lower factor ``B`` with ``B Bᵀ = rowsᵀ rows`` (``rows`` ``(k, d)``),
     from the QR decomposition (``B = Rᵀ`` up to column signs), more accurate than a Cholesky of
-    the Gram matrix.  With ``roundoff``, a diagonal at the QR's round-off,
-    ``|R_jj| ≤ max(k, d) ε max|R_ii|`` (numpy's ``matrix_rank`` rule), is a zero column
-    (``ℓ_j = −∞``): points or factors of a singular model span its support only up to rounding."""
+    the Gram matrix.  Unless ``roundoff`` is ``None``, a diagonal at round-off,
+    ``|R_jj| ≤ max(k, d) ε (max|R_ii| + roundoff)`` (numpy's ``matrix_rank`` rule; ``roundoff``
+    the scale of the rows before centring), is a zero column (``ℓ_j = −∞``): the points or
+    factors of a singular model span its support only up to rounding."""
     k, d = rows.shape
     if d == 1:
         ell = jnp.log(jnp.sqrt(jnp.sum(rows ** 2, axis=0)))
@@ -146,7 +147,8 @@ def _factor(rows, rank, roundoff=True):
         rows = jnp.concatenate([rows, jnp.zeros((d - k, d), rows.dtype)])
     r = jnp.linalg.qr(rows, mode="r")
     diag = jnp.abs(jnp.diagonal(r))
-    tol = max(k, d) * jnp.finfo(rows.dtype).eps * jnp.max(diag) if roundoff else 0.0
+    tol = (0.0 if roundoff is None
+           else max(k, d) * jnp.finfo(rows.dtype).eps * (jnp.max(diag) + roundoff))
     ell = _rank_mask(jnp.where(diag > tol, jnp.log(diag), -jnp.inf), rank)
     unit = jnp.tril((r / jnp.where(diag == 0, 1.0, jnp.diagonal(r))[:, None]).T)
     return ell, _canonical(ell, unit)
@@ -159,7 +161,8 @@ def _stats(points, weights, roundoff=True) -> Stats:
     n = jnp.sum(w)
     mean = jnp.sum(w[:, None] * points, axis=0) / jnp.where(n > 0, n, 1.0)
     centred = jnp.where(w[:, None] > 0, jnp.sqrt(w)[:, None] * (points - mean), 0.0)
-    ell, unit = _factor(centred, jnp.sum(w > 0) - 1, roundoff)
+    scale = jnp.sqrt(n) * jnp.max(jnp.where(w[:, None] > 0, jnp.abs(points), 0.0))
+    ell, unit = _factor(centred, jnp.sum(w > 0) - 1, scale if roundoff else None)
     return Stats(n, mean, ell, unit)
 
 
