@@ -91,7 +91,8 @@ class _Spec(NamedTuple):
 
 class _Real:
     """D0 given as data: a sampler ``real(key, n)`` or an array of points (drawn without
-    replacement).  Hashed by identity, so a chain's compiled code is keyed on this object."""
+    replacement).  Hashed by the sampler (the same sampler reuses a chain's compiled code) or
+    by identity for points."""
 
     def __init__(self, real):
         if callable(real):
@@ -112,6 +113,13 @@ class _Real:
             if np.issubdtype(arr.dtype, np.floating):
                 arr = arr.astype(engine.float_dtype())
             self.sampler, self.points = None, arr
+
+    def __eq__(self, other):
+        return self is other or (isinstance(other, _Real) and self.sampler is not None
+                                 and self.sampler == other.sampler)
+
+    def __hash__(self):
+        return hash(self.sampler) if self.sampler is not None else id(self)
 
     def __call__(self, key, n: int):
         if self.sampler is not None:

@@ -10,17 +10,28 @@ generation ``g`` is ``N(μ_g, Σ_g)``.  For Gaussian data the fitted statistics 
 with ``L`` the Cholesky factor of ``Σ``, ``z ~ N(0, I)`` independent of ``A`` and
 ``c_g = 1/(M_g − 1)`` (unbiased) or ``1/M_g`` (MLE).  ``A`` is the Bartlett factor: lower
 triangular, ``A_jj² ~ χ²_{M−j}``, ``A_jk ~ N(0, 1)`` below the diagonal, so ``L_g = √c_g L_{g-1} A``
-is again a Cholesky factor.  ``method="exact"`` samples ``(z, A)`` directly (O(d³) per step,
-whatever M); ``method="samples"`` draws the ``M_g`` points and refits, the literal process.
+is again a Cholesky factor.  For ``M − 1 < d`` the Wishart is singular: columns ``j ≥ M`` of
+``A`` vanish.  ``method="exact"`` samples ``(z, A)`` directly (O(d³) per step, whatever M);
+``method="samples"`` draws the ``M_g`` points and refits, the literal process.
 
-Collapse drives ``Σ_g → 0`` exponentially, so the factor is stored as
-``L = U diag(exp(ℓ))`` with ``U`` unit lower triangular and ``ℓ`` the log-diagonal:
-``log det Σ = 2 Σ_j ℓ_j`` stays finite for any chain length in float32 and float64.
+Collapse drives ``Σ_g → 0`` exponentially, so every factor is stored as
+``L = U diag(exp(ℓ))`` with ``U`` unit lower triangular and ``ℓ`` the log-diagonal
+(:class:`Params`): ``log det Σ = 2 Σ_j ℓ_j`` stays finite for any chain length in float32 and
+float64.  A singular factor has ``ℓ_j = −∞`` and ``U e_j = e_j`` for its zero columns (the
+trailing ones, for generic data), so a singular fit has ``log det = −∞``, never NaN.
 
-In 1-D the exact step is an :class:`~collapse_theory.engine.BlockStep`: the noise
-``(z/√M_g, ½ log χ²_{M_g−1})`` of each block of generations is drawn at once from counters
-``g`` under the trial's Threefry seed, then ``ℓ_g = ℓ_{g−1} + ½ log χ² + log √c_g`` and
-``μ_g = μ_{g−1} + e^{ℓ_{g−1}} z/√M_g`` are applied generation by generation.
+:func:`family` is the model family of :mod:`collapse_theory.chain` (its exact shortcuts are the
+mean and scatter factor above, in the same log-factor form), and :func:`simulate` runs it under
+any data policy.  Two specialisations of that family are used by :func:`simulate`:
+
+* ``method="samples"`` without real points after fit 1 (``replace``): the points are drawn in
+  the model's own coordinates, ``x = μ + L ξ``, and the fit is mapped back by the affine
+  equivariance of the mean and scatter (``fit(μ + Lξ) = (μ + L ξ̄, L B_ξ)``), so the literal
+  process stays exact in log scale after ``Σ`` has collapsed below the float resolution of ``μ``.
+* ``d = 1``, ``method="exact"``, ``replace`` is an :class:`~collapse_theory.engine.BlockStep`
+  (the family's ``sample_stats`` + ``fit_stats`` with the noise ``(z/√M_g, ½ log χ²_{M_g−1})``
+  of each block of generations drawn at once from counters ``g`` under the trial's Threefry
+  seed): ``ℓ_g = ℓ_{g−1} + ½ log χ² + log √c_g``, ``μ_g = μ_{g−1} + e^{ℓ_{g−1}} z/√M_g``.
 """
 
 from __future__ import annotations
@@ -33,14 +44,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, metrics, policies, rng, samplers
+from . import _validate, chain, engine, metrics, policies, rng, samplers
+from .family import Family
 from .samplers.gamma import log_gamma_rows
 from .sources import RealData, real_data
 
 ESTIMATORS = ("unbiased", "mle")
 METHODS = ("exact", "samples")
-#: Bytes of sample buffers one chunk may hold before trials are split into more chunks.
-_CHUNK_BYTES = 1 << 28
 
 
 class GaussianResult(NamedTuple):
@@ -49,7 +59,7 @@ class GaussianResult(NamedTuple):
     Attributes:
       generation: ``(R,)`` recorded generations; 0 is D0, ``g ≥ 1`` the ``g``-th fit.
       mean: ``(trials, R, dim)`` fitted means μ_g.
-      log_det: ``(trials, R)`` log det Σ_g (log σ²_g in 1-D).
+      log_det: ``(trials, R)`` log det Σ_g (log σ²_g in 1-D; ``−inf`` for a singular fit).
       log_diag: ``(trials, R, dim)`` log of the Cholesky diagonal, ℓ (``log_det = 2 Σ ℓ``).
       unit_chol: ``(trials, R, dim, dim)`` unit lower-triangular ``U``: ``chol Σ = U diag(e^ℓ)``.
     """
@@ -72,10 +82,220 @@ class GaussianResult(NamedTuple):
         return chol @ jnp.swapaxes(chol, -1, -2)
 
 
-class _State(NamedTuple):
+class Params(NamedTuple):
+    """A fitted Gaussian ``N(mean, L Lᵀ)``, ``L = unit · diag(exp(log_diag))``."""
+
     mean: jax.Array  # (d,)
-    log_diag: jax.Array  # (d,)  ℓ
+    log_diag: jax.Array  # (d,)  ℓ, −inf for a zero column
     unit: jax.Array  # (d, d) unit lower triangular U
+
+
+class Stats(NamedTuple):
+    """Sufficient statistics of ``n`` weighted points: their mean and scatter ``B Bᵀ``,
+    ``B = unit · diag(exp(log_diag))`` (``n = 0``: no points, the identity of ``merge``)."""
+
+    n: jax.Array  # ()
+    mean: jax.Array  # (d,)
+    log_diag: jax.Array  # (d,)
+    unit: jax.Array  # (d, d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Log-factor algebra
+
+
+def _canonical(log_diag, unit):
+    """``U`` with the columns of zero factor columns (``ℓ_j = −∞``) set to ``e_j``."""
+    dead = jnp.isneginf(log_diag)
+    return jnp.where(dead[None, :], jnp.eye(log_diag.shape[0], dtype=unit.dtype), unit)
+
+
+def _compose(log_diag, unit, log_a, lower):
+    r"""``L A`` in log-factor form for ``L = U diag(e^ℓ)`` and ``A = lower + diag(e^{log a})``.
+
+    ``U' = U W``, ``W = I + lower ∘ exp(ℓ_k − ℓ'_j)`` (row k, column j), ``ℓ' = ℓ + log a``: the
+    exponent is capped below the float overflow point, and a zero column (``ℓ'_j = −∞``) of the
+    product is dropped (exact when the zero columns are trailing, as for rank-deficient fits).
+    """
+    ell = log_diag + log_a
+    cap = 0.9 * math.log(jnp.finfo(ell.dtype).max)
+    live = jnp.isfinite(ell)[None, :]
+    expo = jnp.minimum(log_diag[:, None] - jnp.where(live, ell[None, :], 0.0), cap)
+    w = jnp.eye(ell.shape[0], dtype=ell.dtype) + jnp.where(live, lower * jnp.exp(expo), 0.0)
+    return ell, _canonical(ell, unit @ w)
+
+
+def _rank_mask(log_diag, rank):
+    """``ℓ_j = −∞`` for ``j ≥ rank`` (0-based): a scatter of rank ``< d`` is singular, not the
+    round-off that a QR leaves in its trailing diagonal."""
+    return jnp.where(jnp.arange(log_diag.shape[0]) < rank, log_diag, -jnp.inf)
+
+
+def _factor(rows, rank, roundoff=0.0):
+    """``(ℓ, U)`` of the lower factor ``B`` with ``B Bᵀ = rowsᵀ rows`` (``rows`` ``(k, d)``),
+    from the QR decomposition (``B = Rᵀ`` up to column signs), more accurate than a Cholesky of
+    the Gram matrix.  Unless ``roundoff`` is ``None``, a diagonal at round-off,
+    ``|R_jj| ≤ max(k, d) ε (max|R_ii| + roundoff)`` (numpy's ``matrix_rank`` rule; ``roundoff``
+    the scale of the rows before centring), is a zero column (``ℓ_j = −∞``): the points or
+    factors of a singular model span its support only up to rounding."""
+    k, d = rows.shape
+    if d == 1:
+        ell = jnp.log(jnp.sqrt(jnp.sum(rows ** 2, axis=0)))
+        return _rank_mask(ell, rank), jnp.ones((1, 1), rows.dtype)
+    if k < d:
+        rows = jnp.concatenate([rows, jnp.zeros((d - k, d), rows.dtype)])
+    r = jnp.linalg.qr(rows, mode="r")
+    diag = jnp.abs(jnp.diagonal(r))
+    tol = (0.0 if roundoff is None
+           else max(k, d) * jnp.finfo(rows.dtype).eps * (jnp.max(diag) + roundoff))
+    ell = _rank_mask(jnp.where(diag > tol, jnp.log(diag), -jnp.inf), rank)
+    unit = jnp.tril((r / jnp.where(diag == 0, 1.0, jnp.diagonal(r))[:, None]).T)
+    return ell, _canonical(ell, unit)
+
+
+def _stats(points, weights, roundoff=True) -> Stats:
+    """Weighted mean and scatter factor (QR of ``√w (x − x̄)``); ``n = Σ w`` (``roundoff``: see
+    :func:`_factor`)."""
+    w = weights.astype(points.dtype)
+    n = jnp.sum(w)
+    mean = jnp.sum(w[:, None] * points, axis=0) / jnp.where(n > 0, n, 1.0)
+    centred = jnp.where(w[:, None] > 0, jnp.sqrt(w)[:, None] * (points - mean), 0.0)
+    scale = jnp.sqrt(n) * jnp.max(jnp.where(w[:, None] > 0, jnp.abs(points), 0.0))
+    ell, unit = _factor(centred, jnp.sum(w > 0) - 1, scale if roundoff else None)
+    return Stats(n, mean, ell, unit)
+
+
+def _merge(a: Stats, b: Stats) -> Stats:
+    r"""Chan's pooled update: ``n = n₁ + n₂``, ``x̄ = x̄₁ + (n₂/n) δ``, ``δ = x̄₂ − x̄₁`` and
+    ``B Bᵀ = B₁B₁ᵀ + B₂B₂ᵀ + (n₁n₂/n) δδᵀ``, the factor from the QR of the stacked
+    ``[B₁ᵀ; B₂ᵀ; √(n₁n₂/n) δᵀ] e^{−c}`` with ``c`` the largest log-scale, so that it is exact in
+    log scale (``n = 0`` is the identity)."""
+    n = a.n + b.n
+    safe = jnp.where(n > 0, n, 1.0)
+    delta = b.mean - a.mean
+    mean = a.mean + (b.n / safe) * delta
+    log_w = 0.5 * jnp.log(a.n * b.n / safe)
+    log_delta = jnp.log(jnp.abs(delta)) + log_w
+    logs = jnp.concatenate([a.log_diag, b.log_diag, log_delta])
+    c = jnp.max(jnp.where(jnp.isfinite(logs), logs, -jnp.inf))
+    c = jnp.where(jnp.isfinite(c), c, 0.0)
+    rank = (jnp.sum(jnp.isfinite(a.log_diag)) + jnp.sum(jnp.isfinite(b.log_diag))
+            + ((a.n > 0) & (b.n > 0)))
+    if a.mean.shape[0] == 1:
+        ell = 0.5 * jax.nn.logsumexp(2.0 * (logs - c)) + c
+        ell, unit = _rank_mask(ell[None], rank), jnp.ones_like(a.unit)
+    else:
+        rows = jnp.concatenate([
+            (a.unit * jnp.exp(a.log_diag - c)[None, :]).T,
+            (b.unit * jnp.exp(b.log_diag - c)[None, :]).T,
+            (jnp.sign(delta) * jnp.exp(log_delta - c))[None, :]])
+        ell, unit = _factor(rows, rank)
+        ell = ell + c
+    pooled = Stats(n, mean, ell, unit)
+    return jax.tree.map(lambda x, y, z: jnp.where(a.n == 0, y, jnp.where(b.n == 0, x, z)),
+                        a, b, pooled)
+
+
+def _log_sqrt_c(n, off):
+    """``−½ log(n − off)``, ``−∞`` for a degenerate fit (``n − off ≤ 0``)."""
+    dof = n - off
+    return jnp.where(dof > 0, -0.5 * jnp.log(jnp.where(dof > 0, dof, 1.0)), -jnp.inf)
+
+
+def _bartlett(key, n, dim, dtype):
+    r"""Mean noise ``z/√n`` and Bartlett factor ``(log a, lower)`` of ``n`` points of ``N(0, I)``:
+    ``a_j² ~ χ²_{n−j}`` (:func:`~collapse_theory.samplers.log_chisquare`), ``lower`` i.i.d.
+    ``N(0, 1)``; the columns ``j ≥ n`` of a singular Wishart (``n − 1 < d``) are zero.
+    (:func:`~collapse_theory.samplers.bartlett` needs ``dof > d − 1``.)"""
+    k_z, k_chi, k_low = jax.random.split(key, 3)
+    z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(jnp.maximum(n, 1.0))
+    dof = n - jnp.arange(1, dim + 1, dtype=dtype)
+    live = dof > 0
+    log_a = 0.5 * samplers.log_chisquare(k_chi, jnp.where(live, dof, 1.0), dtype=dtype)
+    lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
+    return z, jnp.where(live, log_a, -jnp.inf), jnp.where(live[None, :], lower, 0.0)
+
+
+def _refit_whitened(previous: Params, xi, weights, log_sqrt_c) -> Params:
+    """The fit to ``x = μ + L ξ`` from the statistics of ``ξ`` (affine equivariance; ``ξ`` is
+    full rank when ``n > d``, so only the rank bound makes a zero column)."""
+    s = _stats(xi, weights, roundoff=False)
+    mean = previous.mean + previous.unit @ (jnp.exp(previous.log_diag) * s.mean)
+    lower = jnp.tril(s.unit, -1) * jnp.exp(s.log_diag)[None, :]
+    ell, unit = _compose(previous.log_diag, previous.unit, s.log_diag, lower)
+    return Params(mean, ell + log_sqrt_c, unit)
+
+
+@functools.lru_cache(maxsize=32)
+def family(dim: int = 1, estimator: str = "unbiased") -> Family:
+    """The Gaussian family ``N(μ, L Lᵀ)`` in ``dim`` dimensions (params :class:`Params`).
+
+    ``fit`` is the weighted mean and ``scatter/(n − 1)`` (unbiased) or ``scatter/n`` (MLE),
+    ``n = Σ w``; the exact shortcuts are :class:`Stats` (merged by Chan's update) and
+    ``sample_stats`` the Bartlett decomposition ``B = L A`` (module docstring).  A fit with
+    ``n − off ≤ 0`` or fewer than ``d + 1`` points is singular: ``ℓ = −∞``, never NaN.
+    """
+    dim = _validate.integer("dim", dim, minimum=1)
+    off = 1 if _validate.choice("estimator", estimator, ESTIMATORS) == "unbiased" else 0
+
+    def sample(key, params: Params, n: int):
+        xi = jax.random.normal(key, (n, dim), params.mean.dtype)
+        return params.mean + xi @ (params.unit * jnp.exp(params.log_diag)[None, :]).T
+
+    def fit_stats(s: Stats) -> Params:
+        ell = s.log_diag + _log_sqrt_c(s.n, off)
+        return Params(s.mean, ell, _canonical(ell, s.unit))
+
+    def fit(points, weights) -> Params:
+        return fit_stats(_stats(points, weights))
+
+    def sample_stats(key, params: Params, n) -> Stats:
+        dtype = params.mean.dtype
+        n = jnp.asarray(n, dtype)
+        z, log_a, lower = _bartlett(key, n, dim, dtype)
+        mean = params.mean + params.unit @ (jnp.exp(params.log_diag) * z)
+        ell, unit = _compose(params.log_diag, params.unit, log_a, lower)
+        return Stats(n, mean, ell, unit)
+
+    return Family(sample, fit, _stats, _merge, fit_stats, sample_stats,
+                  name=f"gaussian d={dim} {estimator}")
+
+
+@functools.lru_cache(maxsize=32)
+def _points_family(dim: int, estimator: str) -> Family:
+    """:func:`family` without its exact shortcuts: draw the points and refit."""
+    return family(dim, estimator)._replace(stats=None, merge=None, fit_stats=None,
+                                           sample_stats=None)
+
+
+@functools.lru_cache(maxsize=32)
+def _whitened_family(dim: int, estimator: str) -> Family:
+    """:func:`_points_family` with its points in the model's own coordinates, ``x = μ + L ξ``
+    (module docstring): ``sample`` gives ``ξ``, ``fit`` maps the fit of ``ξ`` by ``previous``."""
+    off = 1 if estimator == "unbiased" else 0
+
+    def sample(key, params: Params, n: int):
+        return jax.random.normal(key, (n, dim), params.mean.dtype)
+
+    def fit(xi, weights, *, previous: Params) -> Params:
+        return _refit_whitened(previous, xi, weights,
+                               _log_sqrt_c(jnp.sum(weights.astype(xi.dtype)), off))
+
+    return Family(sample, fit, name=f"gaussian d={dim} {estimator} samples")
+
+
+@functools.lru_cache(maxsize=32)
+def _real_sampler(source: RealData, mean: tuple, chol: tuple, whitened: bool):
+    """D0 as ``real(key, n) = mean + ξ cholᵀ`` (``ξ`` itself when ``whitened``)."""
+    mu = np.asarray(mean)
+    factor = np.asarray(chol).reshape(mu.size, mu.size)
+
+    def real(key, n: int):
+        dtype = engine.float_dtype()
+        xi = source.sample(key, (n, mu.size), dtype)
+        return xi if whitened else jnp.asarray(mu, dtype) + xi @ jnp.asarray(factor, dtype).T
+
+    return real
 
 
 def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=None,
@@ -85,7 +305,8 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
 
     Args:
       key: ``jax.random.key``; trial ``i`` depends only on ``(key, i)``.
-      sample_size: ``M`` (int) or a schedule ``(M_1, ..., M_G)``; ``M_g ≥ dim + 1``.
+      sample_size: ``M`` (int) or a schedule ``(M_1, ..., M_G)``; ``M_g ≥ 1`` (a fit to fewer
+        than ``dim + 1`` points is singular: ``log_det = −inf``).
       generations: number of fits ``G ≥ 0``.
       trials: number of independent chains.
       dim: dimension ``d``.
@@ -95,24 +316,24 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
       record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
       data: D0's shape: ``"gaussian"``, ``"student-t[:df]"``, ``"uniform"``, ``"laplace"``,
         ``"mixture[:delta]"`` or a :class:`~collapse_theory.sources.RealData`; D0 is
-        ``mean + chol(cov) ξ`` with ξ i.i.d. standardised per coordinate.  The first fit
-        always uses ``M_1`` real samples; later generations are Gaussian.
-      chunk_size: trials per chunk (default: bounded by sample-buffer memory).
+        ``mean + chol(cov) ξ`` with ξ i.i.d. standardised per coordinate.  Fit 1 and the real
+        points of ``fresh``/``fixed`` are drawn from it; later synthetic data are Gaussian.
+      chunk_size: trials per chunk (default: bounded by the engine's memory budget).
       progress: report progress on stderr.
       policy: which data each fit sees (:mod:`collapse_theory.policies`): ``"replace"`` (the
         paper's chain, default), ``"accumulate"``, ``"accumulate-subsample"``, ``"fresh:γ"``,
-        ``"fixed:λ"`` or a :class:`~collapse_theory.policies.Policy`.
+        ``"fixed:λ"`` or a :class:`~collapse_theory.policies.Policy`.  Every policy runs
+        :func:`collapse_theory.chain.simulate` on :func:`family` (module docstring).
     """
-    key = _validate.key("key", key)
-    if policies.parse(policy).name != "replace":
-        return policies.simulate_gaussian(
-            key, policy=policy, sample_size=sample_size, generations=generations, trials=trials,
-            dim=dim, mean=mean, cov=cov, estimator=estimator, method=method, record=record,
-            data=data, chunk_size=chunk_size, progress=progress)
-    chain, _ = _setup(sample_size, generations, trials, dim, mean, cov, estimator, method,
-                      record, data, chunk_size, progress)
-    gens, rec, _ = engine.run_chain(key, observe=_observe, **chain)
-    return GaussianResult(jnp.asarray(gens), *rec)
+    run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
+                 record, data, chunk_size, progress, policy)
+    if run.block is not None:
+        gens, rec, _ = engine.run_chain(run.key, observe=_observe, **run.block)
+        return GaussianResult(jnp.asarray(gens), *rec)
+    res = chain.simulate(run.key, run.family, run.params0, **run.chain)
+    p = res.params
+    return GaussianResult(jnp.asarray(res.generation), p.mean, 2.0 * jnp.sum(p.log_diag, -1),
+                          p.log_diag, p.unit)
 
 
 #: Statistics available to :func:`simulate_summary`.
@@ -130,19 +351,21 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
     ``"mean_sq_dev"`` (|μ_g − μ_0|²) and ``"w2_squared"`` (W2² to D0, Gaussian D0 only: Bures
     from the factor, never underflows).
     """
-    key = _validate.key("key", key)
     names = tuple(statistics)
     for name in names:
         _validate.choice("statistics", name, SUMMARY_STATISTICS)
     if not names:
         raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
-    chain, (mean0, cov0, source) = _setup(sample_size, generations, trials, dim, mean, cov,
-                                          estimator, method, record, data, chunk_size, progress)
-    if "w2_squared" in names and not source.is_gaussian:
+    run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
+                 record, data, chunk_size, progress, "replace")
+    if "w2_squared" in names and not run.source.is_gaussian:
         raise ValueError(f"statistics='w2_squared' needs a Gaussian D0, got data={data!r}; "
                          "see metrics.gelbrich_to_d0 for a lower bound")
-    observe = _summary_observe(names, tuple(mean0.ravel()), tuple(cov0.ravel()))
-    return engine.summarize_chain(key, observe=observe, keep=keep, **chain)
+    observe = _summary_observe(names, tuple(run.mean0.ravel()), tuple(run.cov0.ravel()))
+    if run.block is not None:
+        return engine.summarize_chain(run.key, observe=observe, keep=keep, **run.block)
+    return chain.summarize(run.key, run.family, run.params0, statistics=observe, keep=keep,
+                           **run.chain)
 
 
 @functools.lru_cache(maxsize=32)
@@ -150,7 +373,7 @@ def _summary_observe(names: tuple, mean0: tuple, cov0: tuple):
     mu0 = jnp.asarray(mean0)
     sigma0 = jnp.asarray(cov0).reshape(mu0.size, mu0.size)
 
-    def observe(s: _State):
+    def observe(s: Params):
         out = {}
         if "log_det" in names:
             out["log_det"] = 2.0 * jnp.sum(s.log_diag)
@@ -165,86 +388,82 @@ def _summary_observe(names: tuple, mean0: tuple, cov0: tuple):
     return observe
 
 
-def _setup(sample_size, generations, trials, dim, mean, cov, estimator, method, record, data,
-           chunk_size, progress) -> tuple[dict, tuple]:
-    """Validate; return the engine's keyword arguments and D0 ``(mean, cov, source)``."""
+class _Run(NamedTuple):
+    key: jax.Array
+    family: Family | None
+    params0: Params
+    chain: dict | None  # chain.simulate's keyword arguments
+    block: dict | None  # engine.run_chain's, for the 1-D exact replace BlockStep
+    mean0: np.ndarray
+    cov0: np.ndarray
+    source: RealData
+
+
+def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method, record,
+           data, chunk_size, progress, policy) -> _Run:
+    """Validate at the Python boundary; choose the family (or the 1-D BlockStep) and D0."""
+    key = _validate.key("key", key)
+    pol = policies.parse(policy)
     generations = _validate.integer("generations", generations, minimum=0)
     trials = _validate.integer("trials", trials, minimum=1)
     dim = _validate.integer("dim", dim, minimum=1)
     estimator = _validate.choice("estimator", estimator, ESTIMATORS)
     method = _validate.choice("method", method, METHODS)
-    m = _validate.schedule("sample_size", sample_size, generations, minimum=dim + 1)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     mean0 = np.zeros(dim) if mean is None else _validate.vector("mean", mean, dim)
     cov0 = np.eye(dim) if cov is None else _validate.spd_matrix("cov", cov, dim)
     source = real_data(data)
+    sizes = policies.check_sizes(pol, m, 1)
+    if pol.name == "fresh" and not sizes.real.any():
+        pol = policies.parse("replace")  # no real point is ever drawn: the replace chain
     dtype = engine.float_dtype()
-
     chol0 = np.linalg.cholesky(cov0)
-    state0 = _State(jnp.asarray(mean0, dtype), jnp.asarray(np.log(np.diag(chol0)), dtype),
-                    jnp.asarray(chol0 / np.diag(chol0), dtype))
-    m_max = int(m.max()) if generations else 0
-    m_1 = int(m[0]) if generations and not source.is_gaussian else 0
-    step, first_step = _steps(dim, method, m_max if method == "samples" else 0, m_1, source,
-                              np.dtype(dtype).name)
+    params0 = Params(jnp.asarray(mean0, dtype), jnp.asarray(np.log(np.diag(chol0)), dtype),
+                     jnp.asarray(chol0 / np.diag(chol0), dtype))
+    replace = pol.name == "replace"
+    common = dict(generations=generations, trials=trials, record=record, chunk_size=chunk_size,
+                  progress=progress)
+    block = None
+    if replace and method == "exact" and dim == 1 and (m.size == 0 or m.min() >= 2):
+        block = _block_chain(params0, m, estimator, source, common)
+        return _Run(key, None, params0, None, block, mean0, cov0, source)
+    whitened = replace and method == "samples"
+    if method == "exact":
+        fam = family(dim, estimator)
+    else:
+        fam = (_whitened_family if whitened else _points_family)(dim, estimator)
+    real = None if source.is_gaussian else _real_sampler(
+        source, tuple(mean0.ravel()), tuple(chol0.ravel()), whitened)
+    kw = dict(sample_size=m, policy=pol, real=real, **common)
+    return _Run(key, fam, params0, kw, None, mean0, cov0, source)
+
+
+def _block_chain(params0: Params, m, estimator, source: RealData, common: dict) -> dict:
+    """``engine.run_chain``'s arguments for the 1-D exact replace BlockStep."""
+    dtype = engine.float_dtype()
+    m_1 = int(m[0]) if m.size and not source.is_gaussian else 0
     # Per fit: M_g and log √c_g, c_g = 1/(M_g − 1) (unbiased) or 1/M_g (MLE).
     log_sqrt_c = -0.5 * np.log(m - 1.0 if estimator == "unbiased" else m.astype(np.float64))
-
-    buffer_points = max(m_max if method == "samples" else 0, m_1)
-    if chunk_size is None and buffer_points:
-        per_trial = 4 * buffer_points * dim * np.dtype(dtype).itemsize
-        chunk_size = max(1, min(trials, _CHUNK_BYTES // per_trial))
-
-    xs = (jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype))
-    chain = dict(state0=state0, step=step, first_step=first_step, generations=generations,
-                 trials=trials, record=record, xs=xs, chunk_size=chunk_size, progress=progress,
-                 label=f"gaussian d={dim} {method}")
-    return chain, (mean0, cov0, source)
+    first = _first_1d(source, m_1, np.dtype(dtype).name) if m_1 else None
+    return dict(state0=params0, step=_BLOCK_STEP, first_step=first,
+                xs=(jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype)),
+                trial_bytes=4 * m_1 * np.dtype(dtype).itemsize, label="gaussian d=1 exact",
+                **common)
 
 
-def _observe(s: _State):
+def _observe(s: Params):
     return s.mean, 2.0 * jnp.sum(s.log_diag), s.log_diag, s.unit
 
 
-@functools.lru_cache(maxsize=64)
-def _steps(dim: int, method: str, m_max: int, m_1: int, source: RealData, dtype: str):
-    """The chain's step (and first step on non-Gaussian real data when ``m_1 > 0``).
-
-    Cached on the static configuration so that repeated runs reuse the engine's compiled code.
-    """
-    dtype = jnp.dtype(dtype)
-
-    def exact_step(k, state, x):
+@functools.lru_cache(maxsize=16)
+def _first_1d(source: RealData, m_1: int, dtype: str):
+    """Fit 1 of the 1-D BlockStep chain on ``m_1`` non-Gaussian real points (whitened)."""
+    def first_step(k, state: Params, x):
         m_g, log_sqrt_c = x
-        k_z, k_chi, k_low = jax.random.split(k, 3)
-        z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(m_g)
-        dof = m_g - jnp.arange(1, dim + 1, dtype=dtype)
-        log_a = 0.5 * samplers.log_chisquare(k_chi, dof, dtype=dtype)
-        lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
-        return _refit(state, z, log_a, lower, log_sqrt_c)
+        xi = source.sample(k, (m_1, 1), jnp.dtype(dtype))
+        return _refit_whitened(state, xi, (jnp.arange(m_1) < m_g).astype(dtype), log_sqrt_c)
 
-    def draw_and_fit(k, state, x, n_max, draw):
-        """Fit to ``m_g`` points ``x = μ + L ξ``; statistics of ξ are mapped by ``L``."""
-        m_g, log_sqrt_c = x
-        xi = draw(k, (n_max, dim), dtype)
-        mask = (jnp.arange(n_max) < m_g)[:, None]
-        xi_bar = jnp.sum(jnp.where(mask, xi, 0.0), axis=0) / m_g
-        centred = jnp.where(mask, xi - xi_bar, 0.0)
-        log_a, lower = _scatter_factor(centred)
-        return _refit(state, xi_bar, log_a, lower, log_sqrt_c)
-
-    def sample_step(k, state, x):
-        return draw_and_fit(k, state, x, m_max, jax.random.normal)
-
-    def first_step(k, state, x):
-        return draw_and_fit(k, state, x, m_1, source.sample)
-
-    if method == "samples":
-        step = sample_step
-    elif dim == 1:
-        step = engine.BlockStep(_draw_1d, _apply_1d)
-    else:
-        step = exact_step
-    return step, (first_step if m_1 else None)
+    return first_step
 
 
 def _draw_1d(seeds, g, x):
@@ -259,44 +478,14 @@ def _draw_1d(seeds, g, x):
     return z, log_g
 
 
-def _apply_1d(state: _State, noise, x) -> _State:
-    """:func:`_refit` in 1-D (``U = 1``, no off-diagonal factor) from :func:`_draw_1d`'s noise:
+def _apply_1d(state: Params, noise, x) -> Params:
+    """One fit in 1-D (``U = 1``) from :func:`_draw_1d`'s noise:
     ``log a = ½ log χ²_{M−1} = ½ (log 2 + log G((M − 1)/2))``."""
     z_mean, log_g = noise
     _, log_sqrt_c = x
     mean, ell, unit = state
     log_a = 0.5 * (math.log(2.0) + log_g)
-    return _State(mean + jnp.exp(ell) * z_mean, ell + log_a + log_sqrt_c, unit)
+    return Params(mean + jnp.exp(ell) * z_mean, ell + log_a + log_sqrt_c, unit)
 
 
-def _scatter_factor(centred):
-    """Log-diagonal and strictly-lower part of ``B`` with ``B Bᵀ = centredᵀ centred``.
-
-    From the QR decomposition (``B = Rᵀ`` up to signs), more accurate than a Cholesky of the
-    Gram matrix.  An exactly-zero scatter (equal float draws) is floored at the dtype's
-    smallest normal number so that the log stays finite.
-    """
-    tiny = jnp.finfo(centred.dtype).tiny
-    if centred.shape[-1] == 1:
-        norm = jnp.sqrt(jnp.sum(centred ** 2, axis=0))
-        return jnp.log(jnp.maximum(norm, tiny)), jnp.zeros((1, 1), centred.dtype)
-    r = jnp.linalg.qr(centred, mode="r")
-    diag = jnp.diagonal(r)
-    b = (r * jnp.sign(diag)[:, None]).T  # lower, positive diagonal
-    return jnp.log(jnp.maximum(jnp.abs(diag), tiny)), jnp.tril(b, -1)
-
-
-def _refit(state: _State, z_mean, log_a, lower, log_sqrt_c) -> _State:
-    """New state from a whitened mean ``z_mean`` and scatter factor ``A`` (see module doc).
-
-    ``L' = √c L A`` with ``L = U diag(e^ℓ)`` and ``A = lower + diag(e^{log_a})`` gives
-    ``U' = U W``, ``W = I + lower ∘ exp(ℓ_k − ℓ_j − log a_j)`` (row k, column j) and
-    ``ℓ' = ℓ + log a + log √c``.  The exponent is capped below the float overflow point; it
-    drifts to −∞ (later Bartlett diagonals have fewer degrees of freedom).
-    """
-    mean, ell, unit = state
-    new_mean = mean + unit @ (jnp.exp(ell) * z_mean)
-    cap = 0.9 * math.log(jnp.finfo(ell.dtype).max)
-    expo = jnp.minimum(ell[:, None] - ell[None, :] - log_a[None, :], cap)
-    w = jnp.eye(ell.shape[0], dtype=ell.dtype) + lower * jnp.exp(expo)
-    return _State(new_mean, ell + log_a + log_sqrt_c, unit @ w)
+_BLOCK_STEP = engine.BlockStep(_draw_1d, _apply_1d)

@@ -30,7 +30,6 @@ import numpy as np
 from . import _validate
 from .sources import real_data
 
-
 class GaussianRecords(Protocol):
     """What the ``*_to_d0`` metrics read from a chain's records: the fields of
     :class:`~collapse_theory.gaussian.GaussianResult` (any object with them will do, so that

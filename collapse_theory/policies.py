@@ -19,21 +19,17 @@ data D0 (γ).  The policies below are the points of that space the follow-up pap
   (α = λ/(1 + λ), γ = 1/(1 + λ) with the real part re-used rather than redrawn).
 
 :func:`parse` validates a policy; :func:`sizes` gives each fit's batch sizes; the schedule
-helpers build common ``M_g``; :func:`gaussian_chain` and :func:`discrete_chain` run the
-Gaussian and discrete chains under any policy (``gaussian.simulate``/``discrete.simulate`` call
-them for every policy but ``replace``).
+helpers build common ``M_g``.  This module is the policies' *spec* (numpy only); every policy
+is run once, for every family, by :mod:`collapse_theory.chain`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine
+from . import _validate
 
 POLICIES = ("replace", "accumulate", "accumulate-subsample", "fresh", "fixed")
 
@@ -194,190 +190,3 @@ def _ceil(values: np.ndarray) -> np.ndarray:
 def reciprocal_sum(m) -> float:
     """``Σ_i 1/M_i`` of a schedule: replace-chain error stays bounded iff this is finite."""
     return float(np.sum(1.0 / np.asarray(m, dtype=np.float64))) if len(m) else 0.0
-
-
-
-# ---------------------------------------------------------------------------------------------
-# Gaussian chains under a policy.
-#
-# Exact path: a batch of m points from N(μ, L Lᵀ) has mean μ + L z/√m and scatter L A Aᵀ Lᵀ with
-# A A ᵀ ~ Wishart_d(m − 1, I) (Bartlett), independent; pools combine exactly:
-# n = n₁ + n₂, x̄ = (n₁ x̄₁ + n₂ x̄₂)/n, S = S₁ + S₂ + (n₁ n₂/n)(x̄₁ − x̄₂)(x̄₁ − x̄₂)ᵀ.
-# Memory is O(d²) per trial.  Sample path: the points themselves (accumulate policies keep the
-# whole pool, O(N_G d) per trial) and the fit computed from them.
-
-class _GState(NamedTuple):
-    mean: jax.Array  # (d,) fitted μ_g
-    chol: jax.Array  # (d, d) Cholesky factor of the fitted Σ_g
-    n: jax.Array  # () points in the pool (accumulate) or the fixed real set (fixed)
-    pmean: jax.Array  # (d,) pool mean (exact path)
-    pscat: jax.Array  # (d, d) pool scatter (exact path)
-    buf: jax.Array  # (cap, d) pool points (sample path; cap = 0 on the exact path)
-    d0_mean: jax.Array  # (d,) D0
-    d0_chol: jax.Array  # (d, d)
-
-
-def simulate_gaussian(key, *, policy, sample_size, generations, trials, dim=1, mean=None,
-                      cov=None, estimator="unbiased", method="exact", record=None,
-                      data="gaussian", chunk_size=None, progress=False):
-    """``gaussian.simulate`` under any policy (arguments as there; D0 must be Gaussian).
-
-    ``method="exact"`` carries the pool's sufficient statistics, O(d²) per trial;
-    ``"samples"`` draws the points (accumulate policies keep the pool's points).
-    ``accumulate-subsample`` has no exact path (its fits share points) and always uses the
-    samples.  Σ_g is carried itself (these policies do not collapse), not on a log scale.
-    """
-    from . import gaussian
-    from .sources import real_data
-
-    key = _validate.key("key", key)
-    policy = parse(policy)
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
-    dim = _validate.integer("dim", dim, minimum=1)
-    estimator = _validate.choice("estimator", estimator, gaussian.ESTIMATORS)
-    method = _validate.choice("method", method, gaussian.METHODS)
-    source = real_data(data)
-    if not source.is_gaussian:
-        raise ValueError(f"policy {str(policy)!r} needs data='gaussian', got data={source.name!r}")
-    off = 1 if estimator == "unbiased" else 0
-    m = _validate.schedule("sample_size", sample_size, generations, minimum=dim + 1)
-    mean0 = np.zeros(dim) if mean is None else _validate.vector("mean", mean, dim)
-    cov0 = np.eye(dim) if cov is None else _validate.spd_matrix("cov", cov, dim)
-    s = check_sizes(policy, m, dim + 1)
-    if policy.name == "accumulate-subsample":
-        method = "samples"
-    dtype = engine.float_dtype()
-    syn_max = int(s.synthetic.max()) if generations else 0
-    real_max = int(s.real.max()) if generations else 0
-    cap = 0
-    if method == "samples" and policy.name in ("accumulate", "accumulate-subsample"):
-        cap = int(s.synthetic.sum()) + syn_max
-    elif method == "samples" and policy.name == "fixed":
-        cap = real_max
-    chol0 = np.linalg.cholesky(cov0)
-    state0 = _GState(jnp.asarray(mean0, dtype), jnp.asarray(chol0, dtype), jnp.zeros((), dtype),
-                     jnp.zeros(dim, dtype), jnp.zeros((dim, dim), dtype),
-                     jnp.zeros((cap, dim), dtype), jnp.asarray(mean0, dtype),
-                     jnp.asarray(chol0, dtype))
-    # The exact path's shapes do not depend on the batch sizes: key its compiled step without them.
-    exact = method == "exact"
-    step = _gaussian_step(policy.name, method, dim, off, 0 if exact else syn_max,
-                          0 if exact else real_max, cap, np.dtype(dtype).name)
-    if chunk_size is None:
-        per_trial = 4 * (cap + syn_max + real_max + 1) * dim * np.dtype(dtype).itemsize
-        chunk_size = max(1, min(trials, (1 << 28) // per_trial))
-    gens, rec, _ = engine.run_chain(
-        key, state0=state0, step=step, observe=_gaussian_observe, generations=generations,
-        trials=trials, record=record, chunk_size=chunk_size, progress=progress,
-        xs=(jnp.asarray(s.synthetic, dtype), jnp.asarray(s.real, dtype)),
-        label=f"gaussian d={dim} {policy} {method}")
-    return gaussian.GaussianResult(jnp.asarray(gens), *rec)
-
-
-def _gaussian_observe(s: _GState):
-    diag = jnp.diagonal(s.chol)
-    log_diag = jnp.log(diag)
-    return s.mean, 2.0 * jnp.sum(log_diag), log_diag, s.chol / diag[None, :]
-
-
-def _combine(a, b):
-    """Exact pooling of ``(n, mean, scatter)`` triples (either may be empty, ``n = 0``)."""
-    n1, m1, s1 = a
-    n2, m2, s2 = b
-    n = n1 + n2
-    safe = jnp.maximum(n, 1.0)
-    delta = m2 - m1
-    return n, m1 + (n2 / safe) * delta, s1 + s2 + (n1 * n2 / safe) * jnp.outer(delta, delta)
-
-
-def _stats_exact(k, mean, chol, m, dim, dtype):
-    """``(m, batch mean, batch scatter)`` of ``m`` points of ``N(mean, chol cholᵀ)`` in law.
-
-    Scatter ``L F Fᵀ Lᵀ`` with ``F F ᵀ ~ Wishart_d(m − 1, I)``: ``F`` is the Bartlett factor when
-    ``m − 1 ≥ d``, else (singular Wishart) ``m − 1 < d`` columns of i.i.d. ``N(0, I_d)``.
-    """
-    k_z, k_chi, k_low, k_g = jax.random.split(k, 4)
-    z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(jnp.maximum(m, 1.0))
-    dof = m - jnp.arange(1, dim + 1, dtype=dtype)  # A_jj² ~ χ²_{m−j}
-    chi2 = jnp.where(dof > 0, 2.0 * jax.random.gamma(k_chi, 0.5 * jnp.maximum(dof, 1.0),
-                                                     dtype=dtype), 0.0)
-    a = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1) + jnp.diag(jnp.sqrt(chi2))
-    cols = jnp.arange(dim, dtype=dtype) < m - 1  # at most d − 1 columns when m − 1 < d
-    few = jnp.where(cols[None, :], jax.random.normal(k_g, (dim, dim), dtype), 0.0)
-    la = chol @ jnp.where(m - 1 < dim, few, a)
-    return m, mean + chol @ z, jnp.where(m > 1, la @ la.T, 0.0)
-
-
-def _stats_points(x, mask):
-    """``(n, mean, scatter)`` of the rows of ``x`` where ``mask``."""
-    w = mask.astype(x.dtype)[:, None]
-    n = jnp.sum(w)
-    mean = jnp.sum(w * x, axis=0) / jnp.maximum(n, 1.0)
-    c = w * (x - mean)
-    return n, mean, c.T @ c
-
-
-def _fit(stats, off):
-    n, mean, scat = stats
-    cov = 0.5 * (scat + scat.T) / (n - off)
-    return mean, jnp.linalg.cholesky(cov)
-
-
-@functools.lru_cache(maxsize=64)
-def _gaussian_step(name, method, dim, off, syn_max, real_max, cap, dtype):
-    """One fit under policy ``name``; cached on the static configuration (engine compile cache)."""
-    dtype = jnp.dtype(dtype)
-
-    def exact(k, s, x):
-        syn, real = x
-        k_r, k_b = jax.random.split(k)
-        rstats = _stats_exact(k_r, s.d0_mean, s.d0_chol, real, dim, dtype)
-        bstats = _stats_exact(k_b, s.mean, s.chol, syn, dim, dtype)
-        pool = (s.n, s.pmean, s.pscat)
-        if name == "accumulate":
-            pool = _combine(pool, bstats)
-            data = pool
-        elif name == "fresh":
-            data = _combine(rstats, bstats)
-        else:  # fixed: the real set is drawn at fit 1 (real > 0 only there)
-            pool = jax.tree.map(lambda r, p: jnp.where(real > 0, r, p), rstats, pool)
-            data = _combine(pool, bstats)
-        mean, chol = _fit(data, off)
-        return s._replace(mean=mean, chol=chol, n=pool[0], pmean=pool[1], pscat=pool[2])
-
-    def points(k, mean, chol, n_max):
-        return mean + jax.random.normal(k, (n_max, dim), dtype) @ chol.T
-
-    def samples(k, s, x):
-        syn, real = x
-        k_r, k_b, k_u = jax.random.split(k, 3)
-        xb = points(k_b, s.mean, s.chol, syn_max)
-        mb = jnp.arange(syn_max) < syn
-        if name in ("accumulate", "accumulate-subsample"):
-            start = s.n.astype(jnp.int32)
-            buf = jax.lax.dynamic_update_slice(s.buf, xb, (start, jnp.zeros_like(start)))
-            n = s.n + syn
-            idx = jnp.arange(cap)
-            if name == "accumulate":
-                data = _stats_points(buf, idx < n)
-            else:  # a uniform subset of syn points of the pool, without replacement
-                u = jnp.where(idx < n, jax.random.uniform(k_u, (cap,), dtype), 2.0)
-                pick = jnp.argsort(u)[:syn_max]
-                data = _stats_points(buf[pick], mb)
-            s = s._replace(buf=buf, n=n)
-        elif name == "fresh":
-            xr = points(k_r, s.d0_mean, s.d0_chol, real_max)
-            mr = jnp.arange(real_max) < real
-            data = _stats_points(jnp.concatenate([xr, xb]), jnp.concatenate([mr, mb]))
-        else:  # fixed
-            xr = points(k_r, s.d0_mean, s.d0_chol, real_max)
-            buf = jnp.where(real > 0, xr, s.buf)
-            n = jnp.where(real > 0, real, s.n)
-            mr = jnp.arange(real_max) < n
-            data = _stats_points(jnp.concatenate([buf, xb]), jnp.concatenate([mr, mb]))
-            s = s._replace(buf=buf, n=n)
-        mean, chol = _fit(data, off)
-        return s._replace(mean=mean, chol=chol)
-
-    return exact if method == "exact" else samples

@@ -63,11 +63,10 @@ def test_schedule_and_real_data_run():
 
 
 @pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(sample_size=1), ValueError, r"sample_size must be >= 2, got 1"),
-    (dict(sample_size=3, dim=3), ValueError, r"sample_size must be >= 4, got 3"),
+    (dict(sample_size=0), ValueError, r"sample_size must be >= 1, got 0"),
     (dict(sample_size=2.5), TypeError, r"sample_size must be an integer or a sequence"),
     (dict(sample_size=[5, 5]), ValueError, r"length generations=3"),
-    (dict(sample_size=[5, 1, 5]), ValueError, r"at generation 2"),
+    (dict(sample_size=[5, 0, 5]), ValueError, r"at generation 2"),
     (dict(generations=-1), ValueError, r"generations must be >= 0, got -1"),
     (dict(trials=0), ValueError, r"trials must be >= 1, got 0"),
     (dict(trials=2.0), TypeError, r"trials must be an integer"),

@@ -22,11 +22,6 @@ when there is one, else to ``P`` itself.  The rules:
 (d) **downward only**: a module imports modules of its own layer or lower ones, never a higher
     one; ``theory/`` (the closed forms) imports strictly lower layers only: families may use
     theory, theory never imports a family.
-
-:data:`KNOWN` lists the violations other refactors remove, each with the refactor that does.
-The checks skip them (a KNOWN edge is also left out of the cycle search), and
-:func:`test_known_violations_are_still_present` fails on an entry that no longer occurs, so the
-list can only shrink.
 """
 
 from __future__ import annotations
@@ -64,24 +59,6 @@ LAZY_LAYERS = {"figures", "verify", "cli", "__main__"}
 #: External packages any module may import inside a function (rule c).
 LAZY_EXTERNAL = {"matplotlib"}
 
-_CHAIN_REFACTOR = ("the generic chain refactor: chain.py/family.py replace policies."
-                   "simulate_gaussian and policies.discrete_chain, leaving policies.py the spec")
-#: ``(importer, imported, rule) -> the refactor that removes it``.  Rules: "layer" (d, and the
-#: edge is left out of the cycle search), "local" (c), "private" (b).
-KNOWN = {
-    # policies.py still holds two chains, which import the families and the layers above it.
-    ("collapse_theory.policies", "collapse_theory.engine", "layer"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.fits", "layer"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.gaussian", "layer"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.discrete", "layer"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.theory.discrete", "layer"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.fits", "local"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.gaussian", "local"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.discrete", "local"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.theory.discrete", "local"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.sources", "local"): _CHAIN_REFACTOR,
-    ("collapse_theory.policies", "collapse_theory.samplers", "local"): _CHAIN_REFACTOR,
-}
 
 
 class Import(NamedTuple):
@@ -258,11 +235,10 @@ def _private_violations() -> dict[tuple, str]:
     return out
 
 
-def _edges(skip_known: bool) -> dict[str, set[str]]:
-    known = {(a, b) for a, b, rule in KNOWN if rule == "layer"} if skip_known else set()
+def _edges() -> dict[str, set[str]]:
     graph = {module: set() for module in MODULES}
     for imp in IMPORTS:
-        if imp.internal and imp.target != imp.importer and (imp.importer, imp.target) not in known:
+        if imp.internal and imp.target != imp.importer:
             graph[imp.importer].add(imp.target)
     return graph
 
@@ -315,8 +291,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def _unexpected(found: dict[tuple, str]) -> list[str]:
-    return [f"{a} -> {b} ({rule}) at {where}"
-            for (a, b, rule), where in sorted(found.items()) if (a, b, rule) not in KNOWN]
+    return [f"{a} -> {b} ({rule}) at {where}" for (a, b, rule), where in sorted(found.items())]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -325,7 +300,7 @@ def _unexpected(found: dict[tuple, str]) -> list[str]:
 
 def test_the_reader_sees_the_imports():
     """Guards the parser: edges this test relies on are found, at the right scope."""
-    edges = _edges(skip_known=False)
+    edges = _edges()
     assert "collapse_theory.rng" in edges["collapse_theory.engine"]
     assert "collapse_theory.rng" in edges["collapse_theory.samplers.gamma"]
     assert "collapse_theory.samplers._rounds" in edges["collapse_theory.samplers.gamma"]
@@ -341,7 +316,7 @@ def test_every_module_has_a_layer():
 
 
 def test_no_import_cycles():
-    cycles = _cycles(_edges(skip_known=True))
+    cycles = _cycles(_edges())
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
@@ -360,9 +335,3 @@ def test_layers_import_downward():
     bad = _unexpected(_layer_violations())
     assert not bad, "imports of a higher layer:\n" + "\n".join(bad)
 
-
-@pytest.mark.parametrize("entry", sorted(KNOWN), ids=lambda e: f"{e[0]}->{e[1]}:{e[2]}")
-def test_known_violations_are_still_present(entry):
-    found = {**_layer_violations(), **_local_violations(), **_private_violations()}
-    assert entry in found, (f"KNOWN entry {entry} no longer occurs ({KNOWN[entry]} is done?): "
-                            "delete it from KNOWN")
