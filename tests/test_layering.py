@@ -30,7 +30,6 @@ import ast
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
 
 PKG = "collapse_theory"
 ROOT = Path(__file__).resolve().parents[1] / PKG
