@@ -40,22 +40,21 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
     return value
 
 
+def _count(name: str, value, lo: int, hi: int, why: str) -> int:
+    value = integer(name, value, minimum=lo)
+    if value > hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}] ({why}), got {value}")
+    return value
+
+
 def trial_count(value) -> int:
     """A number of trials in ``[1, 2**32 - 1]`` (trials are numbered by uint32 indices)."""
-    value = integer("trials", value, minimum=1)
-    if value > MAX_TRIALS:
-        raise ValueError(f"trials must be in [1, {MAX_TRIALS}] (trials are numbered by 32-bit "
-                         f"indices), got {value}")
-    return value
+    return _count("trials", value, 1, MAX_TRIALS, "trials are numbered by 32-bit indices")
 
 
 def generation_count(value) -> int:
     """A number of generations in ``[0, 2**31 - 2]`` (32-bit counters and record slots)."""
-    value = integer("generations", value, minimum=0)
-    if value > MAX_GENERATIONS:
-        raise ValueError(f"generations must be in [0, {MAX_GENERATIONS}] (32-bit generation "
-                         f"counters), got {value}")
-    return value
+    return _count("generations", value, 0, MAX_GENERATIONS, "32-bit generation counters")
 
 
 def real(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
