@@ -1,12 +1,14 @@
 r"""The Gaussian-mixture refitting chain of Shumailov et al. (2024), trials in parallel.
 
-Generation 0 is the original mixture D0; fit ``g`` draws ``M_g`` points from generation
-``g − 1`` and fits a ``K``-component, full-covariance Gaussian mixture to them by EM (the paper:
+Generation 0 is the original mixture D0; under ``replace`` fit ``g`` draws ``M_g`` points from
+generation ``g − 1`` (other data policies: :mod:`collapse_theory.chain`, on the
+:func:`family`) and fits a ``K``-component, full-covariance Gaussian mixture to them by EM (the paper:
 ``K = 2``, 2-D, ``M = 1000``, 2000 generations; its single run's component std fell 0.90 → 0.010).
 
 EM (:func:`fit`) follows scikit-learn's ``GaussianMixture`` so that one fit can be checked
 against it: responsibilities by log-sum-exp, M-step ``a_k = N_k/M``, ``μ_k = Σ r x/N_k``,
-``Σ_k = Σ r (x − μ_k)(x − μ_k)ᵀ/N_k + reg_covar·I``, stopping once the mean log-likelihood
+``Σ_k = Σ r (x − μ_k)(x − μ_k)ᵀ/N_k + reg_covar·I`` (weighted points: ``r → w r``,
+``M → Σ w``; a zero weight is an absent point), stopping once the mean log-likelihood
 (computed at each E-step) changes by less than ``tol`` or after ``em_steps`` iterations.
 Under ``vmap`` the ``lax.while_loop`` runs until the slowest trial stops; a stopped trial's
 state is frozen (JAX's batching of ``while_loop`` selects the old carry where the predicate is

@@ -70,10 +70,13 @@ def test_exact_matches_samples(policy, design):
 
 def test_validation_and_noiseless():
     key = jax.random.key(0)
-    with pytest.raises(ValueError, match="rows must be >= 6"):
-        regression.simulate(key, rows=5, dim=4, generations=2, trials=2)
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        regression.simulate(key, rows=0, dim=4, generations=2, trials=2)
     with pytest.raises(ValueError, match="policy"):
         regression.simulate(key, rows=20, dim=4, generations=2, trials=2, policy="fresh")
+    with pytest.raises(ValueError, match="design='fixed' needs"):
+        regression.simulate(key, rows=20, dim=4, generations=2, trials=2, design="fixed",
+                            policy="fresh:0.5")
     with pytest.raises(ValueError, match="noise"):
         regression.simulate(key, rows=20, dim=4, generations=2, trials=2, noise=-1.0)
     res = regression.simulate(key, rows=20, dim=4, generations=3, trials=4, noise=0.0)
