@@ -186,9 +186,10 @@ def family(dim: int, rows: int, noise: float = 1.0, design: str = "fresh",
             raise ValueError(f"a fixed design of rows={rows} needs fits of at least {rows} "
                              f"points, got {x.shape[0]}")
         xw = x * weights[:, None]
-        w = solve(xw.T @ x, xw.T @ y)
+        gram = xw.T @ x
+        w = solve(gram, xw.T @ y)
         if exact:
-            return Model(w, *stored(previous, _gram_root(xw.T @ x)))
+            return Model(w, *stored(previous, _gram_root(gram)))
         return Model(w, *stored(previous, x[:rows] if fixed else previous.design))
 
     name = f"regression d={dim} T={rows} {design} {method}"
