@@ -47,7 +47,7 @@ def test_original_from_json_and_bad_input(tmp_path, capsys):
     with np.load(out) as data:
         np.testing.assert_allclose(data["means"][0, 0], [[0, 0], [3, 3]])
     capsys.readouterr()
-    bad = [["simulate", "gmm", "--generations", "5", "--policy", "fresh:2"],
+    bad = [["simulate", "gmm", "--generations", "5", "--policy", "fresh", "--gamma", "2"],
            ["simulate", "gmm", "--generations", "5", "--reg-covar", "-1"],
            ["simulate", "gmm", "--generations", "5", "--original", str(tmp_path / "none.json")],
            ["simulate", "gmm", "--generations", "5", "--init", "random"]]
