@@ -1,12 +1,14 @@
 r"""The Gaussian-mixture refitting chain of Shumailov et al. (2024), trials in parallel.
 
-Generation 0 is the original mixture D0; fit ``g`` draws ``M_g`` points from generation
-``g − 1`` and fits a ``K``-component, full-covariance Gaussian mixture to them by EM (the paper:
+Generation 0 is the original mixture D0; under ``replace`` fit ``g`` draws ``M_g`` points from
+generation ``g − 1`` (other data policies: :mod:`collapse_theory.chain`, on the
+:func:`family`) and fits a ``K``-component, full-covariance Gaussian mixture to them by EM (the paper:
 ``K = 2``, 2-D, ``M = 1000``, 2000 generations; its single run's component std fell 0.90 → 0.010).
 
 EM (:func:`fit`) follows scikit-learn's ``GaussianMixture`` so that one fit can be checked
 against it: responsibilities by log-sum-exp, M-step ``a_k = N_k/M``, ``μ_k = Σ r x/N_k``,
-``Σ_k = Σ r (x − μ_k)(x − μ_k)ᵀ/N_k + reg_covar·I``, stopping once the mean log-likelihood
+``Σ_k = Σ r (x − μ_k)(x − μ_k)ᵀ/N_k + reg_covar·I`` (weighted points: ``r → w r``,
+``M → Σ w``; a zero weight is an absent point), stopping once the mean log-likelihood
 (computed at each E-step) changes by less than ``tol`` or after ``em_steps`` iterations.
 Under ``vmap`` the ``lax.while_loop`` runs until the slowest trial stops; a stopped trial's
 state is frozen (JAX's batching of ``while_loop`` selects the old carry where the predicate is
@@ -22,8 +24,9 @@ Diagnostics, never silent:
 * a covariance whose Cholesky factorisation fails (not finite) is *singular*: the previous
   factor is kept.
 
-Each is counted per trial, cumulatively up to every recorded generation, with the fits that
-stopped at ``em_steps`` without meeting ``tol``.
+Each fit's :class:`Fit` carries them; :func:`simulate` counts them per trial, cumulatively up to
+every recorded generation (the chain's ``tally=``, :func:`tally`), with the fits that stopped
+at ``em_steps`` without meeting ``tol``.
 
 The floor is not negligible in long chains: a component refitted on ``N`` of its own points has
 ``E Σ' = Σ (N − 1)/N + reg_covar·I``, whose fixed point is ``Σ = N·reg_covar·I``, so collapse
@@ -41,20 +44,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from . import _validate, engine, policies
+from . import _validate, chain, engine, policies
+from .family import Family
 from .mixture import Mixture, component_log_pdf, paper_mixture
 
 INITS = ("warm", "kmeans++")
-#: Policies the GMM chain supports; the accumulate policies would keep every past point.
-POLICIES = ("replace", "fresh", "fixed")
 #: A fit is floored when reg_covar ≥ FLOOR_SHARE × the smallest eigenvalue of a covariance.
 FLOOR_SHARE = 0.01
 #: A component with less responsibility mass than this many points is empty.
 EMPTY_MASS = 1e-3
 #: Lloyd iterations after k-means++ seeding (``init="kmeans++"``).
 LLOYD_STEPS = 10
-#: Bytes of per-chunk point buffers before trials are split into more chunks.
-_CHUNK_BYTES = 1 << 28
 
 
 class Fit(NamedTuple):
@@ -106,19 +106,6 @@ class GMMResult(NamedTuple):
         return Mixture(self.weights, self.means, self.chol)
 
 
-class _State(NamedTuple):
-    mix: Mixture
-    iterations: jax.Array
-    converged: jax.Array
-    log_likelihood: jax.Array
-    floored: jax.Array
-    empty: jax.Array
-    singular: jax.Array
-    unconverged: jax.Array
-    real: jax.Array  # (n_fix, d) the fixed real set (policy "fixed"), else (0, d)
-    d0: Mixture
-
-
 # ---------------------------------------------------------------------------------------------
 # EM
 
@@ -150,19 +137,20 @@ def _smallest_eigenvalue(cov):
     return jnp.linalg.eigvalsh(cov)[..., 0]
 
 
-def _em(x, valid, init: Mixture, em_steps: int, tol: float, reg_covar: float) -> Fit:
-    """EM from ``init`` on the points ``x`` with ``valid`` (0/1 weights, ``(n,)``)."""
+def _em(x, weights, init: Mixture, em_steps: int, tol: float, reg_covar: float) -> Fit:
+    """EM from ``init`` on the points ``x`` with ``weights`` ``(n,)`` (``≥ 0``; zero: absent):
+    the weighted log-likelihood ``Σ w log p(x)/Σ w``, responsibilities ``r w`` in the M-step."""
     dtype = x.dtype
     k = init.weights.shape[-1]
-    n_points = jnp.sum(valid)
+    n_points = jnp.sum(weights)
     d = x.shape[-1]
 
     def body(c):
         mix, ll_prev, it, _, _, empty_any, singular_any = c
         logp = component_log_pdf(mix, x)
         lse = logsumexp(logp, axis=-1)
-        ll = jnp.sum(jnp.where(valid > 0, lse, 0.0)) / n_points
-        resp = jnp.exp(logp - lse[:, None]) * valid[:, None]
+        ll = jnp.sum(jnp.where(weights > 0, weights * lse, 0.0)) / n_points
+        resp = jnp.exp(logp - lse[:, None]) * weights[:, None]
         new, raw, empty, singular = _m_step(x, resp, mix, n_points, reg_covar)
         return (new, ll, it + 1, jnp.abs(ll - ll_prev) < tol, raw, empty_any | empty,
                 singular_any | singular)
@@ -181,24 +169,25 @@ def _em(x, valid, init: Mixture, em_steps: int, tol: float, reg_covar: float) ->
                jnp.sum(singular_any, dtype=jnp.int32))
 
 
-def _kmeans(key, x, valid, prev: Mixture, reg_covar: float) -> Mixture:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007: first centre uniform, next ∝ D²),
+def _kmeans(key, x, weights, prev: Mixture, reg_covar: float) -> Mixture:
+    """Weighted k-means++ seeding (Arthur & Vassilvitskii 2007: first centre ∝ w, next ∝ w D²),
     :data:`LLOYD_STEPS` Lloyd iterations, then one M-step on the hard assignment (as
     sklearn's ``init_params="kmeans"``, whose k-means also adds greedy local seeding trials)."""
     k = prev.weights.shape[-1]
-    log_valid = jnp.where(valid > 0, 0.0, -jnp.inf)
+    live = weights > 0
+    log_w = jnp.where(live, jnp.log(jnp.where(live, weights, 1.0)), -jnp.inf)
     keys = jax.random.split(key, k)
-    centres = [x[jax.random.categorical(keys[0], log_valid)]]
+    centres = [x[jax.random.categorical(keys[0], log_w)]]
     d2 = jnp.sum((x - centres[0]) ** 2, axis=-1)
     for j in range(1, k):
-        logits = jnp.where(valid > 0, jnp.log(d2), -jnp.inf)
+        logits = log_w + jnp.log(d2)
         c = x[jax.random.categorical(keys[j], logits)]
         centres.append(c)
         d2 = jnp.minimum(d2, jnp.sum((x - c) ** 2, axis=-1))
 
     def assign(centres):
         dist = jnp.sum((x[:, None, :] - centres[None]) ** 2, axis=-1)
-        return jax.nn.one_hot(jnp.argmin(dist, axis=-1), k, dtype=x.dtype) * valid[:, None]
+        return jax.nn.one_hot(jnp.argmin(dist, axis=-1), k, dtype=x.dtype) * weights[:, None]
 
     def lloyd(_, centres):
         resp = assign(centres)
@@ -208,7 +197,7 @@ def _kmeans(key, x, valid, prev: Mixture, reg_covar: float) -> Mixture:
 
     centres = jax.lax.fori_loop(0, LLOYD_STEPS, lloyd, jnp.stack(centres))
     seeded = Mixture(prev.weights, centres, prev.chol)
-    return _m_step(x, assign(centres), seeded, jnp.sum(valid), reg_covar)[0]
+    return _m_step(x, assign(centres), seeded, jnp.sum(weights), reg_covar)[0]
 
 
 def fit(x, init: Mixture, *, em_steps: int = 100, tol: float = 1e-3,
@@ -245,67 +234,52 @@ def _labels(u, weights):
     return jnp.sum(u[:, None] >= cdf[None, :-1], axis=-1)
 
 
-def _draw(key, mix: Mixture, n: int, d0: Mixture | None = None, n_real=None):
-    """``n`` points: those with index ``< n_real`` from ``d0``, the others from ``mix``."""
+def _draw(key, mix: Mixture, n: int):
+    """``n`` points of ``mix``: a component by inverse CDF, then ``μ + L z``."""
     k_u, k_z = jax.random.split(key)
     dtype = mix.means.dtype
-    u = jax.random.uniform(k_u, (n,), dtype)
+    lab = _labels(jax.random.uniform(k_u, (n,), dtype), mix.weights)
     z = jax.random.normal(k_z, (n, mix.means.shape[-1]), dtype)
-    lab = _labels(u, mix.weights)
-    means, chol = mix.means[lab], mix.chol[lab]
-    if d0 is not None:
-        lab0 = _labels(u, d0.weights)
-        real = (jnp.arange(n) < n_real)[:, None]
-        means = jnp.where(real, d0.means[lab0], means)
-        chol = jnp.where(real[..., None], d0.chol[lab0], chol)
-    return means + jnp.einsum("nij,nj->ni", chol, z)
+    return mix.means[lab] + jnp.einsum("nij,nj->ni", mix.chol[lab], z)
 
 
 @functools.lru_cache(maxsize=64)
-def _steps(policy: str, init: str, n_buf: int, n_fix: int, em_steps: int, tol: float,
-           reg_covar: float):
-    """Step (and, for ``fixed``, first step) of the chain; cached so compiled code is reused.
+def family(components: int, dim: int, init: str = "warm", em_steps: int = 100,
+           tol: float = 1e-3, reg_covar: float = 1e-6) -> Family:
+    """The GMM family: params a :class:`Fit` (the mixture and its diagnostics), points
+    ``(n, d)``; ``fit(points, weights, *, key, previous)`` runs weighted EM (:func:`_em`) from
+    ``previous``'s mixture (``init="warm"``) or from k-means++ seeded with ``key``."""
+    components = _validate.integer("components", components, minimum=1)
+    dim = _validate.integer("dim", dim, minimum=1)
+    init = _validate.choice("init", init, INITS)
+    em_steps = _validate.integer("em_steps", em_steps, minimum=1)
+    tol = _validate.real("tol", tol, minimum=0.0)
+    reg_covar = _validate.real("reg_covar", reg_covar, minimum=0.0)
 
-    ``x = (n_syn, n_real)``: points drawn from the previous fit and fresh points of D0.
-    """
+    def sample(key, params: Fit, n: int):
+        return _draw(key, params.mixture, n)
 
-    def refit(k, state: _State, pts, valid):
-        k_init = jax.random.fold_in(k, 1)
-        start = state.mix if init == "warm" else _kmeans(k_init, pts, valid, state.mix,
-                                                           reg_covar)
-        f = _em(pts, valid, start, em_steps, tol, reg_covar)
-        return state._replace(
-            mix=f.mixture, iterations=f.iterations, converged=f.converged,
-            log_likelihood=f.log_likelihood, floored=state.floored + f.floored.astype(jnp.int32),
-            empty=state.empty + f.empty, singular=state.singular + f.singular,
-            unconverged=state.unconverged + (~f.converged).astype(jnp.int32))
+    def fit(points, weights, *, key, previous: Fit) -> Fit:
+        start = previous.mixture if init == "warm" else _kmeans(
+            key, points, weights, previous.mixture, reg_covar)
+        return _em(points, weights, start, em_steps, tol, reg_covar)
 
-    def step(k, state: _State, x):
-        n_syn, n_real = x
-        dtype = state.mix.means.dtype
-        k_draw = jax.random.fold_in(k, 0)
-        idx = jnp.arange(n_buf)
-        if policy == "fresh":
-            pts = _draw(k_draw, state.mix, n_buf, state.d0, n_real)
-            valid = (idx < n_syn + n_real).astype(dtype)
-        else:
-            pts = _draw(k_draw, state.mix, n_buf)
-            valid = (idx < n_syn).astype(dtype)
-        if policy == "fixed":
-            pts = jnp.concatenate([state.real, pts])
-            valid = jnp.concatenate([jnp.ones(n_fix, dtype), valid])
-        return refit(k, state, pts, valid)
-
-    def first_step(k, state: _State, x):
-        real = _draw(jax.random.fold_in(k, 2), state.d0, n_fix)
-        return step(k, state._replace(real=real), x)
-
-    return step, (first_step if policy == "fixed" else None)
+    return Family(sample, fit, name=f"gmm K={components} d={dim} {init}")
 
 
-def _observe(s: _State):
-    return (s.mix.weights, s.mix.means, s.mix.chol, s.iterations, s.converged, s.log_likelihood,
-            s.floored, s.empty, s.singular, s.unconverged)
+def start(mix: Mixture) -> Fit:
+    """``mix`` as generation 0 of the chain: no EM run, converged, no events."""
+    dtype = engine.float_dtype()
+    zero = jnp.zeros((), jnp.int32)
+    return Fit(jax.tree.map(lambda a: jnp.asarray(a, dtype), mix), zero, jnp.asarray(True),
+               jnp.zeros((), dtype), jnp.asarray(False), zero, zero)
+
+
+def tally(params: Fit):
+    """Per-fit events counted by the chain's ``tally``: floored, empty (components), singular
+    (components) and unconverged."""
+    return (params.floored.astype(jnp.int32), params.empty, params.singular,
+            (~params.converged).astype(jnp.int32))
 
 
 def _original(original, components: int, dim: int) -> Mixture:
@@ -341,7 +315,8 @@ def _original(original, components: int, dim: int) -> Mixture:
 def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2, original=None,
              init="warm", em_steps=100, tol=1e-3, reg_covar=1e-6, policy="replace",
              record=None, chunk_size=None, progress=False) -> GMMResult:
-    """Run ``trials`` independent GMM refitting chains for ``generations`` fits.
+    """Run ``trials`` independent GMM refitting chains for ``generations`` fits: the chain of
+    :func:`family` through :func:`collapse_theory.chain.simulate`, counters by its ``tally``.
 
     Args:
       key: ``jax.random.key``; trial ``i`` depends only on ``(key, i)``.
@@ -355,12 +330,11 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
         ``"kmeans++"`` (seeded on each generation's data, see :func:`_kmeans`).
       em_steps: cap on EM iterations per fit; tol: stop when the mean log-likelihood changes
         by less (sklearn's rule); reg_covar: covariance floor added to every diagonal.
-      policy: ``"replace"`` (the paper), ``"fresh:γ"`` (``round(γ M_g)`` fresh points of D0 per
-        fit) or ``"fixed:λ"`` (a fixed real set of ``M_1`` points plus ``round(λ M_g)``
-        synthetic points), see :mod:`collapse_theory.policies`.  The accumulate policies are
-        rejected: they would hold all ``Σ M_g`` past points per trial.
+      policy: ``"replace"`` (the paper), ``"fresh:γ"``, ``"fixed:λ"``, ``"accumulate"`` or
+        ``"accumulate-subsample"`` (:mod:`collapse_theory.chain`; the accumulate policies hold
+        a buffer of all ``Σ M_g`` past points per trial, within the engine's memory budget).
       record: ``None`` (all), ``"log"`` or a list of generations (``engine.run_chain``).
-      chunk_size: trials per chunk (default: point buffers within 256 MiB).
+      chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
     """
     key = _validate.key("key", key)
@@ -373,34 +347,12 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
     tol = _validate.real("tol", tol, minimum=0.0)
     reg_covar = _validate.real("reg_covar", reg_covar, minimum=0.0)
     pol = policies.parse(policy)
-    if pol.name not in POLICIES:
-        raise ValueError(f"policy {str(pol)!r} is not supported by the GMM chain (supported: "
-                         "replace, fresh:γ, fixed:λ): accumulate policies keep every past point "
-                         "of every trial in memory")
     m = _validate.schedule("sample_size", sample_size, generations, minimum=components + 1)
-    sizes = policies.check_sizes(pol, m, components + 1)
+    policies.check_sizes(pol, m, components + 1)
     d0 = _original(original, components, dim)
-    dtype = engine.float_dtype()
-
-    n_fix = int(m[0]) if pol.name == "fixed" and generations else 0
-    if pol.name == "fresh":
-        n_buf = int(sizes.fit.max()) if generations else 0
-    else:
-        n_buf = int(sizes.synthetic.max()) if generations else 0
-    step, first_step = _steps(pol.name, init, n_buf, n_fix, em_steps, tol, reg_covar)
-    d0 = jax.tree.map(lambda a: jnp.asarray(a, dtype), d0)
-    zero_i = jnp.zeros((), jnp.int32)
-    state0 = _State(d0, zero_i, jnp.asarray(True), jnp.zeros((), dtype), zero_i, zero_i,
-                    zero_i, zero_i, jnp.zeros((n_fix, dim), dtype), d0)
-    xs = (jnp.asarray(sizes.synthetic, jnp.int32), jnp.asarray(sizes.real, jnp.int32))
-    if pol.name == "fixed":  # the real set is drawn once, at fit 1, and held in the state
-        xs = (xs[0], jnp.zeros_like(xs[1]))
-    if chunk_size is None:
-        per_trial = 8 * (n_buf + n_fix) * (components + 1) * dim * np.dtype(dtype).itemsize
-        chunk_size = max(1, min(trials, _CHUNK_BYTES // max(per_trial, 1)))
-    gens, rec, _ = engine.run_chain(
-        key, state0=state0, step=step, first_step=first_step, observe=_observe,
-        generations=generations, trials=trials, xs=xs, record=record, chunk_size=chunk_size,
-        progress=progress, label=f"gmm K={components} d={dim}")
-    return GMMResult(jnp.asarray(gens), *rec)
-
+    res = chain.simulate(key, family(components, dim, init, em_steps, tol, reg_covar), start(d0),
+                         sample_size=sample_size, generations=generations, trials=trials, policy=pol,
+                         record=record, tally=tally, chunk_size=chunk_size, progress=progress)
+    f = res.params
+    return GMMResult(jnp.asarray(res.generation), f.mixture.weights, f.mixture.means,
+                     f.mixture.chol, f.iterations, f.converged, f.log_likelihood, *res.tally)

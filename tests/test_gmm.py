@@ -208,7 +208,7 @@ def test_fixed_zero_policy_is_em_continued_on_one_real_set():
     ({"em_steps": 0}, ValueError, "em_steps must be >= 1"),
     ({"tol": -1.0}, ValueError, "tol must be >= 0"),
     ({"reg_covar": -1e-6}, ValueError, "reg_covar must be >= 0"),
-    ({"policy": "accumulate"}, ValueError, "not supported by the GMM chain"),
+    ({"policy": "bogus"}, ValueError, "policy must be one of"),
     ({"policy": "fresh:2"}, ValueError, "gamma must be <= 1"),
     ({"components": 3}, ValueError, "components=3 needs an original"),
     ({"dim": 3}, ValueError, "dim=3 needs an original"),
@@ -226,3 +226,45 @@ def test_fit_validates():
         gmm.fit(np.zeros((10, 3)), _INIT)
     with pytest.raises(ValueError, match="em_steps must be >= 1"):
         gmm.fit(np.zeros((10, 2)), _INIT, em_steps=0)
+
+
+def test_weighted_em_zero_weights_is_em_on_the_subset():
+    """The family's fit honours weights: zero-weight points are absent (the same EM iterates as
+    on the subset, float64 to 1e-12) and weight 2 is a duplicated point; control: dropping the
+    zero weights' points from the subset's complement instead changes the fit."""
+    with jax.enable_x64(True):
+        x = np.asarray(mixture.sample(jax.random.key(6), mixture.paper_mixture(), 60))
+        w = np.ones(60)
+        w[::3] = 0.0
+        fam = gmm.family(2, 2)
+        prev = gmm.start(_INIT)
+        key = jax.random.key(0)
+        weighted = fam.fit(jnp.asarray(x), jnp.asarray(w), key=key, previous=prev)
+        subset = gmm.fit(x[w > 0], _INIT)
+        assert int(weighted.iterations) == int(subset.iterations)
+        for a, b in zip(weighted.mixture, subset.mixture):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+        w2 = np.ones(60)
+        w2[0] = 2.0
+        double = fam.fit(jnp.asarray(x), jnp.asarray(w2), key=key, previous=prev)
+        dup = gmm.fit(np.concatenate([x, x[:1]]), _INIT)
+        np.testing.assert_allclose(np.asarray(double.mixture.means), np.asarray(dup.mixture.means),
+                                   rtol=0, atol=1e-12)
+        other = gmm.fit(x[w == 0], _INIT)
+        assert np.abs(np.asarray(other.mixture.means) - np.asarray(subset.mixture.means)).max() > 1e-3
+
+
+def test_accumulate_policies_run_and_fit_one_is_replace():
+    """Under accumulate the pool is a buffer of points (unused rows weight 0): fit 1 sees the
+    same batch as under replace (same key), so it is the same fit up to float32 summation
+    order; later fits are finite and the subsampled pool runs too."""
+    kw = {"sample_size": 20, "generations": 3, "trials": 3, "record": None}
+    acc = gmm.simulate(jax.random.key(8), policy="accumulate", **kw)
+    rep = gmm.simulate(jax.random.key(8), **kw)
+    np.testing.assert_allclose(np.asarray(acc.means)[:, 1], np.asarray(rep.means)[:, 1],
+                               rtol=1e-4, atol=1e-5)
+    assert np.abs(np.asarray(acc.means)[:, 3] - np.asarray(rep.means)[:, 3]).max() > 1e-3
+    sub = gmm.simulate(jax.random.key(8), policy="accumulate-subsample", **kw)
+    for res in (acc, sub):
+        for leaf in jax.tree.leaves(res):
+            assert np.all(np.isfinite(np.asarray(leaf, np.float64)))

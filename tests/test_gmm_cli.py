@@ -47,7 +47,7 @@ def test_original_from_json_and_bad_input(tmp_path, capsys):
     with np.load(out) as data:
         np.testing.assert_allclose(data["means"][0, 0], [[0, 0], [3, 3]])
     capsys.readouterr()
-    bad = [["simulate", "gmm", "--generations", "5", "--policy", "accumulate"],
+    bad = [["simulate", "gmm", "--generations", "5", "--policy", "fresh", "--gamma", "2"],
            ["simulate", "gmm", "--generations", "5", "--reg-covar", "-1"],
            ["simulate", "gmm", "--generations", "5", "--original", str(tmp_path / "none.json")],
            ["simulate", "gmm", "--generations", "5", "--init", "random"]]
@@ -55,7 +55,7 @@ def test_original_from_json_and_bad_input(tmp_path, capsys):
         assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == len(bad) and all(line.startswith("collapse-theory") for line in err)
-    assert "not supported by the GMM chain" in err[0] and "reg_covar must be >= 0" in err[1]
+    assert "gamma must be <= 1" in err[0] and "reg_covar must be >= 0" in err[1]
 
 
 def test_figures(tmp_path, capsys):
