@@ -71,7 +71,7 @@ def test_non_gaussian_data_in_2d_stores_gelbrich_bound_in_float64(tmp_path, caps
 
 
 @pytest.mark.parametrize("args, word", [
-    (["--sample-size", "1"], "sample_size"),  # M < dim + 1
+    (["--sample-size", "0"], "sample_size"),  # M < 1 (M ≤ d is a singular fit, allowed)
     (["--sample-size", "2.5"], "--sample-size"),
     (["--sample-size", "10,10"], "sample_size"),  # schedule of the wrong length
     (["--generations", "-1"], "generations"),
