@@ -1,6 +1,6 @@
 """A/B of two checkouts of the package: ``run.py`` alternated in fresh processes, median rates.
 
-    python benchmarks/ab.py OLD_DIR NEW_DIR [--runs 3] [-- run.py arguments, e.g. --quick]
+    python benchmarks/ab.py OLD_DIR NEW_DIR [--runs 3] [run.py arguments, e.g. --quick]
 
 Each run imports the package from ``OLD_DIR`` or ``NEW_DIR`` (put first on ``PYTHONPATH``) and
 runs this checkout's ``run.py``; runs alternate old, new, old, new, ... so that drifts of the
@@ -40,9 +40,8 @@ def main(argv=None) -> int:
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    rest = [a for a in args.rest if a != "--"]
+    args, rest = parser.parse_known_args(argv)  # the rest goes to run.py
+    rest = [a for a in rest if a != "--"]
     runs = {"old": [], "new": []}
     for i in range(args.runs):
         for side in ("old", "new"):
