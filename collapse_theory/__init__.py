@@ -11,8 +11,9 @@ A chain is a model family (:class:`Family`) + a data policy + the engine::
 """
 
 from . import engine, gaussian, sources
-from .chain import ChainResult, simulate, summarize
+from .chain import ChainResult, fit_rows, simulate, summarize
 from .family import Family
 
 __version__ = "0.1.0"
-__all__ = ["ChainResult", "Family", "engine", "gaussian", "simulate", "sources", "summarize"]
+__all__ = ["ChainResult", "Family", "engine", "fit_rows", "gaussian", "simulate", "sources",
+           "summarize"]

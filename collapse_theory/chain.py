@@ -16,8 +16,11 @@ memory); otherwise batches are points with weights (a zero weight pads a batch t
 maximum size) and pools are buffers of points.  ``accumulate-subsample`` always keeps points.
 
 Randomness: the engine gives fit ``g`` of trial ``i`` the key ``k = fold_in(fold_in(key, i), g)``;
-the synthetic batch uses ``k`` itself, the real batch ``fold_in(k, 1)``, the subsample
-``fold_in(k, 2)`` and a fit that asks for a key ``fold_in(k, 3)``.
+the synthetic batch uses ``k`` itself, the real batch ``fold_in(k, 2³² − 1)``, the subsample
+``fold_in(k, 2³² − 2)`` and a fit that asks for a key ``fold_in(k, 2³² − 3)``.  A family's
+``sample`` may split its key: ``split(k, n)[i]`` is ``fold_in(k, i)`` (JAX's partitionable
+Threefry), so the other streams take indices that no split reaches, else a sampler's second
+key would be the real batch's and the two batches would share their noise.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from . import family as family_mod
 from .family import Family
 
 PyTree = Any
+#: ``fold_in`` indices of the real batch's, the subsample's and the fit's keys (module doc).
+REAL_STREAM, SUBSAMPLE_STREAM, FIT_STREAM = 2**32 - 1, 2**32 - 2, 2**32 - 3
 
 
 class ChainResult(NamedTuple):
@@ -43,8 +48,9 @@ class ChainResult(NamedTuple):
 
     Attributes:
       generation: ``(R,)`` recorded generations; 0 is D0, ``g ≥ 1`` the ``g``-th fit.
-      params: the family's params pytree, each leaf ``(trials, R, ...)``.  Generation 0 holds
-        ``params0`` (NaN, or 0 for integer leaves, when D0 was given only as ``real`` data).
+      params: the family's params pytree (or ``observe(params)``), each leaf
+        ``(trials, R, ...)``.  Generation 0 holds ``params0`` (NaN, or 0 for integer leaves,
+        when D0 was given only as ``real`` data).
       size: ``(R,)`` points behind each recorded fit (``N_g``; 0 at generation 0).
       first_passage: ``first_passage(params)``'s events, each leaf ``(trials, ...)`` int32: the
         first generation at which the event held (0: at D0), ``−1`` if never by ``G``; ``None``
@@ -82,6 +88,7 @@ class _Spec(NamedTuple):
     syn_max: int
     real_max: int
     cap: int  # rows of the pool buffer (points path)
+    rows: int  # points a fit sees (points path; 1 on the stats path)
     use_stats: bool
     real: Any  # None (D0 = the family at params0) or a _Real
     fit_keywords: frozenset
@@ -132,8 +139,8 @@ class _Real:
 
 
 def simulate(key, family: Family, params0=None, *, sample_size, generations: int, trials: int,
-             policy="replace", real=None, record=None, first_passage=None, tally=None,
-             chunk_size=None, progress=False) -> ChainResult:
+             policy="replace", real=None, record=None, observe=None, first_passage=None,
+             tally=None, chunk_size=None, progress=False) -> ChainResult:
     """Run ``trials`` independent chains of ``family`` under a data ``policy``.
 
     Args:
@@ -150,16 +157,20 @@ def simulate(key, family: Family, params0=None, *, sample_size, generations: int
         (batches are drawn from it without replacement) or a sampler ``real(key, n)``.  Fit 1,
         ``fresh`` and ``fixed`` draw their real points from it.
       record: ``None`` (every generation), ``"log"`` or a list of generations.
+      observe: ``observe(params) -> pytree`` recorded in place of the params (e.g. a KDE's
+        moments without its centres); default: the params.
       first_passage: ``first_passage(params) -> pytree of bool``; records the first generation
         each event holds (e.g. a category's extinction).
       tally: ``tally(params) -> pytree of numbers`` summed over fits (e.g. degenerate fits).
       chunk_size: trials per chunk (default: bounded by the engine's memory budget).
       progress: report progress on stderr.
     """
+    if observe is not None and not callable(observe):
+        raise TypeError(f"observe must be callable or None, got {observe!r}")
     chain, spec, sizes = _setup(key, family, params0, sample_size, generations, trials, policy,
                                 real, record, first_passage, tally, chunk_size, progress)
-    run = engine.run_chain(key, observe=_observe, final=_final if first_passage else None,
-                           **chain)
+    run = engine.run_chain(key, observe=_recorder(observe),
+                           final=_final if first_passage else None, **chain)
     rec = run.records
     size = np.concatenate([[0], sizes.fit])[run.generation]
     return ChainResult(run.generation, rec.params, size, run.final, rec.tally)
@@ -206,12 +217,13 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
     cap = 0
     if not use_stats and pol.name in ("accumulate", "accumulate-subsample"):
         cap = int(sizes.pool.max()) + syn_max if generations else 0
+    rows = 1 if use_stats else _fit_rows(pol.name, syn_max, real_max, cap)
     fit_kw = family_mod.keywords(family.fit_stats if use_stats else family.fit)
     if use_stats and family.sample_stats is not None and real is None:
         # Batches are drawn in law with traced sizes: key the compiled step on whether there
         # are batches, not on their sizes (one compilation for every sample size).
         syn_max, real_max = min(syn_max, 1), min(real_max, 1)
-    spec = _Spec(family, pol.name, syn_max, real_max, cap, use_stats, real, fit_kw,
+    spec = _Spec(family, pol.name, syn_max, real_max, cap, rows, use_stats, real, fit_kw,
                  first_passage, tally)
     state0 = _state0(spec, key, params0)
     itype = jnp.asarray(0).dtype  # int64 with x64: batches beyond 2**31 − 1 points
@@ -227,6 +239,30 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
                  trial_bytes=4 * (syn_max + real_max + cap) * point_bytes,
                  label=f"{family.name} {pol}")
     return chain, spec, sizes
+
+
+def fit_rows(policy, sample_size, generations: int) -> int:
+    """The number of points ``fit`` receives on the points path (valid or zero-weight): ``M``
+    (replace, accumulate-subsample), the real plus the synthetic batch (fresh, fixed), the pool
+    buffer (accumulate).  A family whose params hold the points they were fitted to (a KDE's
+    centres) shapes its ``params0`` with it."""
+    pol = policies.parse(policy)
+    generations = _validate.integer("generations", generations, minimum=0)
+    sizes = policies.sizes(pol, _validate.schedule("sample_size", sample_size, generations,
+                                                   minimum=1))
+    if not generations:
+        return 0
+    syn_max, real_max = int(sizes.synthetic.max()), int(sizes.real.max())
+    cap = int(sizes.pool.max()) + syn_max
+    return _fit_rows(pol.name, syn_max, real_max, cap)
+
+
+def _fit_rows(policy: str, syn_max: int, real_max: int, cap: int) -> int:
+    if policy == "accumulate":
+        return cap
+    if policy in ("fresh", "fixed"):
+        return real_max + syn_max
+    return syn_max
 
 
 def _point_bytes(spec: _Spec, key, params) -> int:
@@ -261,7 +297,7 @@ def _state0(spec: _Spec, key, params0) -> _State:
                                else jnp.asarray(a), params0)
     fam = spec.family
     if params0 is None:
-        n = max(spec.syn_max, 1)
+        n = max(spec.rows, 1)
         pts = _rows(spec.real.shape(key), n)
         w = jax.ShapeDtypeStruct((n,), dtype)
         if spec.use_stats:
@@ -272,6 +308,8 @@ def _state0(spec: _Spec, key, params0) -> _State:
         params = _placeholder(shape)
     else:
         params = params0
+        if spec.rows and not spec.use_stats:
+            _check_params0(spec, key, params0)
     pool = ()
     if spec.use_stats and spec.policy in ("accumulate", "fixed"):
         pts = _event(spec, key, params)
@@ -295,6 +333,19 @@ def _state0(spec: _Spec, key, params0) -> _State:
         tally = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
     d0 = params if spec.policy == "fresh" and spec.real is None else None
     return _State(params, pool, jnp.zeros((), jnp.int32), first, tally, d0)
+
+
+def _check_params0(spec: _Spec, key, params0) -> None:
+    """``params0`` is the chain's state at generation 0: it must have the shapes of ``fit``'s
+    output on :func:`fit_rows` points (``ValueError`` otherwise)."""
+    pts = _rows(_event(spec, key, params0), spec.rows)
+    w = jax.ShapeDtypeStruct((spec.rows,), engine.float_dtype())
+    want = jax.eval_shape(lambda p, w: _fit_call(spec, (p, w), key, params0), pts, w)
+    want = jax.tree.map(lambda s: s.shape, want)
+    got = jax.tree.map(jnp.shape, params0)
+    if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+        raise ValueError(f"params0 must have the shapes of the family's fit output on "
+                         f"{spec.rows} points (chain.fit_rows), {want}; got {got}")
 
 
 def _fit_call(spec: _Spec, data, key, previous):
@@ -341,7 +392,7 @@ def _steps(spec: _Spec):
     def append(pool, n, batch):
         """Write a batch of points at row ``n`` of the pool buffer."""
         put = lambda buf, new: jax.lax.dynamic_update_slice(  # noqa: E731
-            buf, new.astype(buf.dtype), (n,) + (0,) * (buf.ndim - 1))
+            buf, new.astype(buf.dtype), (n,) + (jnp.zeros_like(n),) * (buf.ndim - 1))
         return jax.tree.map(put, pool, batch)
 
     def advance(k, s: _State, x, params0, first: bool):
@@ -350,7 +401,7 @@ def _steps(spec: _Spec):
         if spec.syn_max:
             batch = (from_d0(k, params0, syn, spec.syn_max) if first
                      else from_model(k, s.params, syn, spec.syn_max))
-        k_real = jax.random.fold_in(k, 1)
+        k_real = jax.random.fold_in(k, REAL_STREAM)
         pool, n = s.pool, s.n
         if spec.policy == "replace":
             data = batch
@@ -369,11 +420,11 @@ def _steps(spec: _Spec):
             data = pool
             if spec.policy == "accumulate-subsample":
                 live = jnp.arange(spec.cap) < n
-                u = jnp.where(live, jax.random.uniform(jax.random.fold_in(k, 2), (spec.cap,)),
-                              -1.0)
+                k_sub = jax.random.fold_in(k, SUBSAMPLE_STREAM)
+                u = jnp.where(live, jax.random.uniform(k_sub, (spec.cap,)), -1.0)
                 pick = jax.lax.top_k(u, spec.syn_max)[1]
                 data = (jax.tree.map(lambda a: a[pick], pool[0]), _mask(spec.syn_max, syn, dtype))
-        params = _fit_call(spec, data, jax.random.fold_in(k, 3), s.params)
+        params = _fit_call(spec, data, jax.random.fold_in(k, FIT_STREAM), s.params)
         first_ = s.first
         if spec.first_passage is not None:
             first_ = jax.tree.map(lambda f, e: jnp.where((f < 0) & e, g, f), s.first,
@@ -393,9 +444,13 @@ def _steps(spec: _Spec):
     return step, first_step
 
 
-def _observe(s: _State) -> _Record:
-    """What the engine records: the params and the tallies (named fields)."""
-    return _Record(s.params, s.tally)
+@functools.lru_cache(maxsize=128)
+def _recorder(observe: Callable | None):
+    """What the engine records: the params (or ``observe(params)``) and the tallies."""
+    def record(s: _State) -> _Record:
+        return _Record(s.params if observe is None else observe(s.params), s.tally)
+
+    return record
 
 
 def _final(s: _State):

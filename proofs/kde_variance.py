@@ -19,6 +19,9 @@ A bandwidth with h² = κ s² + η (fixed h: κ = 0, η = h²; Scott h = c σ̂ 
                  E m4 = [(M−1)(M²−3M+3)μ4 + 3(M−1)(2M−3)μ2²]/M³ for M i.i.d. draws, and the
                  KDE's μ4 = m4 + 6 s²h² + 3h⁴: (E s², E s⁴, E m4) is an exact linear recursion
 
+In d dimensions every recursion is linear coordinate by coordinate, so it holds for the traces
+(s² → tr S, V → tr V, d² → |d|²) with tr H = κ_N tr S + η_N (section 3).
+
 Silverman's rule (min(σ̂, IQR/1.34)) is not quadratic in the centres: no exact recursion.
 
 Run: ``python proofs/kde_variance.py``.
@@ -61,6 +64,22 @@ for nn in (2, 7, 40):
     assert_close(float(kappa.subs({n_pts: nn, c: 1.3})), theory.kappa_eta("scott:1.3", nn)[0],
                  f"theory.kappa_eta('scott:1.3', {nn})")
 assert_close([0.0, 0.49], theory.kappa_eta(0.7, 9), "theory.kappa_eta(0.7, N): (0, h²)")
+# d dimensions: scipy's kernel covariance f² Σ̂ (Σ̂ = N S/(N − 1)) has tr H = f² N tr S/(N − 1);
+# scikit-learn's h² I has tr H = d h², with f = N^{-1/(d+4)} (scott) or (N(d+2)/4)^{-1/(d+4)}.
+dd = sp.symbols("d", positive=True, integer=True)
+f_scott = c * n_pts ** (-1 / (dd + 4))
+f_silv = c * (n_pts * (dd + 2) / 4) ** (-1 / (dd + 4))
+for nn, dim in ((7, 1), (40, 3)):
+    at = {n_pts: nn, c: 1.3, dd: dim}
+    for rule, f in (("scott", f_scott), ("scipy-silverman", f_silv)):
+        assert_close(float((f**2 * n_pts / (n_pts - 1)).subs(at)),
+                     theory.kappa_eta(f"{rule}:1.3", nn, dim)[0],
+                     f"theory.kappa_eta('{rule}:1.3', {nn}, dim={dim}): κ = f² N/(N − 1)")
+        assert_close(float((dd * f**2).subs(at)),
+                     theory.kappa_eta(f"sklearn-{rule.removeprefix('scipy-')}:1.3", nn, dim)[1],
+                     f"theory.kappa_eta('sklearn-…:1.3', {nn}, dim={dim}): η = d f²")
+assert_equal(sp.simplify(f_scott.subs(dd, 1) ** 2 * n_pts / (n_pts - 1) - kappa), 0,
+             "in 1-D scipy's Scott factor gives the κ_N above")
 
 print("4. replace: solve the recursions")
 n = sp.symbols("n", integer=True, nonnegative=True)

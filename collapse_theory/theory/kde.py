@@ -5,8 +5,9 @@ variance, ``d_g`` the centres' mean minus D0's mean; D0 has variance ``σ0²`` (
 its variance enters) and generation 0 is D0 (``V_0 = σ0²``, ``d_0 = 0``).  A bandwidth
 ``h² = κ_N s² + η`` *linear in s²* makes every recursion below exactly linear:
 
-* fixed ``h``: ``κ = 0``, ``η = h²``;
-* Scott ``h = c σ̂ N^{-1/5}`` with ``σ̂² = N s²/(N − 1)``: ``κ_N = c² N^{3/5}/(N − 1)``, ``η = 0``.
+* fixed ``h``: ``κ = 0``, ``η = h²``; scikit-learn's unscaled rules ``h = f_N``: ``η_N = f_N²``;
+* Scott ``h = c σ̂ N^{-1/5}`` with ``σ̂² = N s²/(N − 1)``: ``κ_N = c² N^{3/5}/(N − 1)``, ``η = 0``
+  (scipy's Silverman factor ``c (3N/4)^{-1/5}`` likewise).
 
 Silverman's ``min(σ̂, IQR/1.34)`` is not a quadratic statistic of the centres: ``E h²`` is not a
 function of ``E s²`` and no exact recursion exists (only the bound ``h_silverman ≤ Scott's`` at
@@ -64,25 +65,34 @@ def _bandwidth(bandwidth):
     return bw
 
 
-def kappa_eta(bandwidth, n_points) -> tuple[np.ndarray, np.ndarray]:
-    """``(κ_N, η)`` with ``h² = κ_N s² + η`` for a fit on ``N`` points (see module doc)."""
+def kappa_eta(bandwidth, n_points, dim: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(κ_N, η_N)`` with ``tr H = κ_N tr S + η_N`` for a fit on ``N`` points in ``dim``
+    dimensions (``S`` the centres' covariance, divisor ``N``; in 1-D ``h² = κ_N s² + η_N``, module
+    doc): a scaled rule (scott, scipy-silverman) has ``κ_N = f_N² N/(N − 1)``, ``η = 0``; a fixed
+    or unscaled one (sklearn-*) ``κ = 0``, ``η_N = d f_N²`` (``f_N`` :meth:`fits.Bandwidth.factor`)."""
     bw = _bandwidth(bandwidth)
+    dim = _validate.integer("dim", dim, minimum=1)
     n = np.asarray(n_points, dtype=np.float64)
-    if bw.rule == "fixed":
-        return np.zeros_like(n), np.full_like(n, bw.value ** 2)
-    return bw.value ** 2 * n ** 0.6 / (n - 1.0), np.zeros_like(n)
+    f2 = np.asarray(bw.factor(n, dim), dtype=np.float64) ** 2
+    if bw.scaled:
+        return f2 * n / (n - 1.0), np.zeros_like(n)
+    return np.zeros_like(n), dim * f2
 
 
 def moments(sample_size, generations: int, *, bandwidth, policy="replace",
-            variance0: float = 1.0) -> KDEMoments:
+            variance0: float = 1.0, dim: int = 1) -> KDEMoments:
     """``E s²_n``, ``E V_n`` and ``E d²_n`` for ``n = 0..G`` under ``policy`` (replace,
-    accumulate or fresh:γ) with the schedule ``M_1..M_G`` (the recursions of the module doc)."""
+    accumulate or fresh:γ) with the schedule ``M_1..M_G`` (the recursions of the module doc).
+
+    In ``dim > 1`` dimensions the same recursions hold for the traces (each is linear in the
+    covariances, coordinate by coordinate): ``s² → tr S``, ``V → tr V = tr S + tr H``,
+    ``d² → |d|²`` and ``variance0 = tr Σ0``, with :func:`kappa_eta` in ``dim`` dimensions."""
     pol = fits.kde_policy(policy)
     generations = _validate.integer("generations", generations, minimum=0)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=2)
     var0 = _validate.real("variance0", variance0, minimum=0.0, strict_minimum=True)
     sz = policies.sizes(pol, m)
-    kappa, eta = kappa_eta(bandwidth, sz.fit)
+    kappa, eta = kappa_eta(bandwidth, sz.fit, dim)
     s2, v, d2 = np.empty(generations + 1), np.empty(generations + 1), np.zeros(generations + 1)
     s2[0] = v[0] = var0
     n_prev = 0.0
