@@ -19,7 +19,7 @@ from ..family import Family
 from ..samplers import binomial
 from ..theory import counting as theory
 from . import stats
-from .registry import check
+from .registry import check_table
 
 _SRC = "Suresh et al. 2024 (arXiv:2412.17646); derived in proofs/{}_chain.py"
 
@@ -60,71 +60,51 @@ def _path(key, law, rate0, *, m, n, trials, policy="replace", prior=0.0, record=
     return np.asarray(res.generation), np.asarray(res.params, np.float64)
 
 
-def _final(key, law, rate0, **kw):
-    return _path(key, law, rate0, record=[kw["n"]], **kw)[1][:, -1]
+def _rate_check(key, scale, control, *, law, rate0, n, statistic, closed_form, wrong, m=10,
+                test=stats.z_mean, ylabel=None, **settings):
+    """``test`` of ``statistic(θ_n)`` (``θ_n`` the fitted rate) against
+    ``closed_form(θ_0, M, n)[n]``, with the curve over every generation when ``ylabel``; the
+    control simulates ``(m, settings)`` with ``wrong`` over them."""
+    right = dict(m=m, **settings)
+    gen, values = _path(key, law, rate0, n=n, trials=10_000 * scale,
+                        record=None if ylabel else [n], **(right | wrong if control else right))
+    return stats.z_last(gen, statistic(values), closed_form(rate0, m, n)[gen], ylabel, test=test)
 
 
-@check("counting.poisson.mean",
-       title="E λ_n = λ_0, Poisson MLE (λ_0 = 2, M = 10, n = 20)", source=_SRC.format("poisson"),
-       formula="E λ_n = λ_0 (martingale)", control="the biased fit Σx/(N + 1)")
-def _(key, scale, control):
-    lam = _final(key, "poisson", 2.0, m=10, n=20, trials=10_000 * scale,
-                 prior=1.0 if control else 0.0)
-    return stats.z_mean(lam, float(theory.poisson_mean(2.0, 10, 20)[20]))
-
-
-@check("counting.poisson.variance",
-       title="Var λ_n, Poisson MLE under replace (λ_0 = 2, M = 10, n = 20)",
-       source=_SRC.format("poisson"), formula="E(λ_n − λ_0)² = n λ_0/M",
-       control="simulate M = 14")
-def _(key, scale, control):
-    gen, lam = _path(key, "poisson", 2.0, m=14 if control else 10, n=20, trials=10_000 * scale)
-    expected = theory.poisson_variance(2.0, 10, 20)
-    out = stats.z_mean((lam[:, -1] - 2.0) ** 2, float(expected[20]))
-    out.curve = stats.curve(gen, (lam - 2.0) ** 2, expected[gen], "E(λ_n − λ_0)²")
-    return out
-
-
-@check("counting.poisson.extinction",
-       title="P(λ_n = 0), Poisson MLE under replace (λ_0 = 0.5, M = 10, n = 20)",
-       source=_SRC.format("poisson"),
-       formula="exp(M λ_0 (f_{n−1}(0) − 1)), f(s) = e^{s−1} (Galton–Watson)",
-       control="simulate M = 14")
-def _(key, scale, control):
-    lam = _final(key, "poisson", 0.5, m=14 if control else 10, n=20, trials=10_000 * scale)
-    return stats.z_proportion(lam == 0.0, float(theory.poisson_extinction(0.5, 10, 20)[20]))
-
-
-@check("counting.poisson.accumulate.variance",
-       title="Var λ_n, Poisson MLE under accumulate (λ_0 = 2, M = 10, n = 20)",
-       source=_SRC.format("poisson"), formula="E(λ_n − λ_0)² = (λ_0/M) Σ_{k≤n} 1/k²",
-       control="simulate the replace policy")
-def _(key, scale, control):
-    lam = _final(key, "poisson", 2.0, m=10, n=20, trials=10_000 * scale,
-                 policy="replace" if control else "accumulate")
-    return stats.z_mean((lam - 2.0) ** 2,
-                        float(theory.poisson_variance(2.0, 10, 20, "accumulate")[20]))
-
-
-@check("counting.bernoulli.heterozygosity",
-       title="E p_n(1 − p_n), Bernoulli MLE under replace (p_0 = 0.3, M = 10, n = 20)",
-       source=_SRC.format("bernoulli"), formula="p_0(1 − p_0)(1 − 1/M)^n",
-       control="the biased fit (Σx + ½)/(N + 1)")
-def _(key, scale, control):
-    gen, p = _path(key, "bernoulli", 0.3, m=10, n=20, trials=10_000 * scale,
-                   prior=1.0 if control else 0.0)
-    expected = theory.bernoulli_heterozygosity(0.3, 10, 20)
-    out = stats.z_mean(p[:, -1] * (1 - p[:, -1]), float(expected[20]))
-    out.curve = stats.curve(gen, p * (1 - p), expected[gen], "E p_n(1 − p_n)")
-    return out
-
-
-@check("counting.bernoulli.absorption",
-       title="P(p_n ∈ {0, 1}), Bernoulli MLE under replace (p_0 = 0.3, M = 10, n = 10)",
-       source=_SRC.format("bernoulli"),
-       formula="P(X_n = 0) + P(X_n = M), exact binomial chain (theory.discrete)",
-       control="simulate M = 14")
-def _(key, scale, control):
-    p = _final(key, "bernoulli", 0.3, m=14 if control else 10, n=10, trials=10_000 * scale)
-    return stats.z_proportion(np.isin(p, (0.0, 1.0)),
-                              float(theory.bernoulli_absorption(0.3, 10, 10)[10]))
+check_table({
+    "counting.poisson.mean": dict(
+        title="E λ_n = λ_0, Poisson MLE (λ_0 = 2, M = 10, n = 20)",
+        formula="E λ_n = λ_0 (martingale)", control="the biased fit Σx/(N + 1)",
+        rate0=2.0, n=20, statistic=lambda lam: lam, closed_form=theory.poisson_mean,
+        wrong=dict(prior=1.0)),
+    "counting.poisson.variance": dict(
+        title="Var λ_n, Poisson MLE under replace (λ_0 = 2, M = 10, n = 20)",
+        formula="E(λ_n − λ_0)² = n λ_0/M", control="simulate M = 14",
+        rate0=2.0, n=20, statistic=lambda lam: (lam - 2.0) ** 2,
+        closed_form=theory.poisson_variance, wrong=dict(m=14), ylabel="E(λ_n − λ_0)²"),
+    "counting.poisson.extinction": dict(
+        title="P(λ_n = 0), Poisson MLE under replace (λ_0 = 0.5, M = 10, n = 20)",
+        formula="exp(M λ_0 (f_{n−1}(0) − 1)), f(s) = e^{s−1} (Galton–Watson)",
+        control="simulate M = 14",
+        rate0=0.5, n=20, statistic=lambda lam: lam == 0.0, test=stats.z_proportion,
+        closed_form=theory.poisson_extinction, wrong=dict(m=14)),
+    "counting.poisson.accumulate.variance": dict(
+        title="Var λ_n, Poisson MLE under accumulate (λ_0 = 2, M = 10, n = 20)",
+        formula="E(λ_n − λ_0)² = (λ_0/M) Σ_{k≤n} 1/k²", control="simulate the replace policy",
+        rate0=2.0, n=20, statistic=lambda lam: (lam - 2.0) ** 2, policy="accumulate",
+        closed_form=functools.partial(theory.poisson_variance, policy="accumulate"),
+        wrong=dict(policy="replace")),
+}, run=_rate_check, law="poisson", source=_SRC.format("poisson"))
+check_table({
+    "counting.bernoulli.heterozygosity": dict(
+        title="E p_n(1 − p_n), Bernoulli MLE under replace (p_0 = 0.3, M = 10, n = 20)",
+        formula="p_0(1 − p_0)(1 − 1/M)^n", control="the biased fit (Σx + ½)/(N + 1)",
+        n=20, statistic=lambda p: p * (1 - p), closed_form=theory.bernoulli_heterozygosity,
+        wrong=dict(prior=1.0), ylabel="E p_n(1 − p_n)"),
+    "counting.bernoulli.absorption": dict(
+        title="P(p_n ∈ {0, 1}), Bernoulli MLE under replace (p_0 = 0.3, M = 10, n = 10)",
+        formula="P(X_n = 0) + P(X_n = M), exact binomial chain (theory.discrete)",
+        control="simulate M = 14",
+        n=10, statistic=lambda p: np.isin(p, (0.0, 1.0)), test=stats.z_proportion,
+        closed_form=theory.bernoulli_absorption, wrong=dict(m=14)),
+}, run=_rate_check, law="bernoulli", rate0=0.3, source=_SRC.format("bernoulli"))

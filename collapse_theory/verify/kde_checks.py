@@ -14,7 +14,7 @@ import numpy as np
 from .. import kde
 from ..theory import kde as theory
 from . import stats
-from .registry import check
+from .registry import check, check_table, literal_seed
 
 _PROOF = "derived in proofs/kde_variance.py"
 _KAZDAN = "Kazdan et al. 2024 (KDE chain)"
@@ -31,10 +31,32 @@ def _variance(res) -> np.ndarray:
     return np.exp(np.asarray(res.log_variance, np.float64))
 
 
-def _with_curve(out, res, values, expected_all, ylabel):
+def _mean_sq_dev(res) -> np.ndarray:
+    return np.asarray(res.mean, np.float64) ** 2
+
+
+def _expected_variance(m, n, **chain) -> np.ndarray:
+    return theory.moments(m, n, **chain).variance
+
+
+def _expected_mean_sq_dev(m, n, **chain) -> np.ndarray:
+    return theory.moments(m, n, **chain).mean_sq_dev
+
+
+def _replace_variance_var(m, n, *, bandwidth, policy) -> np.ndarray:
+    """``Var V_n`` under replace (``policy`` is ``"replace"``)."""
+    return theory.replace_second_moments(m, n, bandwidth=bandwidth).variance_var
+
+
+def _moment(key, scale, control, *, m, n, bandwidth, policy="replace", wrong,
+            statistic=_variance, closed_form=_expected_variance, test=stats.z_mean, ylabel=None):
+    """``test`` of ``statistic(chain)`` at generation ``n`` (default: the mean of ``V_n``) against
+    ``closed_form(m, n, bandwidth=, policy=)``; the control simulates with ``wrong`` (a bandwidth
+    or a policy) over the chain's own."""
+    right = dict(bandwidth=bandwidth, policy=policy)
+    res = _run(key, scale, m=m, n=n, **(right | wrong if control else right))
     gens = np.asarray(res.generation)
-    out.curve = stats.curve(gens, values, expected_all[gens], ylabel)
-    return out
+    return stats.z_last(gens, statistic(res), closed_form(m, n, **right)[gens], ylabel, test=test)
 
 
 @check("kde.replace.fixed_h",
@@ -49,82 +71,51 @@ def _(key, scale, control):
         values = np.exp(np.asarray(res.log_centre_variance, np.float64)) + h * h
     else:
         values = _variance(res)
-    expected = theory.replace_fixed_variance(m, h, n)
-    out = stats.z_mean(values[:, -1], float(expected[n]))
-    return _with_curve(out, res, values, expected, "E V_n (KDE, fixed h)")
+    gens = np.asarray(res.generation)
+    return stats.z_last(gens, values, theory.replace_fixed_variance(m, h, n)[gens],
+                        "E V_n (KDE, fixed h)")
 
 
-@check("kde.replace.fixed_h.variance",
-       title="Var V_n, KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
-       formula="(E s², E s⁴, E m4) linear recursion; μ4(KDE) = m4 + 6s²h² + 3h⁴",
-       control="simulate the accumulate policy")
-def _(key, scale, control):
-    m, n, h = 20, 20, 0.3
-    res = _run(key, scale, m=m, n=n, bandwidth=h, policy="accumulate" if control else "replace")
-    expected = theory.replace_second_moments(m, n, bandwidth=h).variance_var
-    return stats.z_variance(_variance(res)[:, -1], float(expected[n]))
-
-
-@check("kde.replace.scott",
-       title="E V_n, KDE, replace, Scott's rule (M=50, n=10)", source=f"{_KAZDAN}; {_PROOF}",
-       formula="σ0² ρ^n, ρ = (M − 1)/M + M^{-2/5} > 1 (explodes)",
-       control="Silverman's rule 0.9 min(σ̂, IQR/1.34) N^{-1/5} instead")
-def _(key, scale, control):
-    m, n = 50, 10
-    res = _run(key, scale, m=m, n=n, bandwidth="silverman" if control else "scott")
-    values = _variance(res)
-    expected = theory.moments(m, n, bandwidth="scott").variance
-    out = stats.z_mean(values[:, -1], float(expected[n]))
-    return _with_curve(out, res, values, expected, "E V_n (KDE, Scott)")
-
-
-@check("kde.accumulate.fixed_h",
-       title="E V_n, KDE, accumulate, fixed h (M=20, h=0.5, n=20)",
-       source=f"{_KAZDAN}; {_PROOF}",
-       formula="E s²' = [N s² + M(1 − 1/N')(s² + h²)]/N' (≈ h² log n growth)",
-       control="simulate the replace policy")
-def _(key, scale, control):
-    m, n, h = 20, 20, 0.5
-    res = _run(key, scale, m=m, n=n, bandwidth=h, policy="replace" if control else "accumulate")
-    values = _variance(res)
-    expected = theory.moments(m, n, bandwidth=h, policy="accumulate").variance
-    out = stats.z_mean(values[:, -1], float(expected[n]))
-    return _with_curve(out, res, values, expected, "E V_n (KDE accumulate, fixed h)")
-
-
-@check("kde.accumulate.scott",
-       title="E V_n, KDE, accumulate, Scott's rule (M=20, n=20)", source=_PROOF,
-       formula="E s²' = [N s² + M(1 − 1/N')(1 + κ_N)s²]/N', κ_N = N^{3/5}/(N − 1)",
-       control="bandwidth frozen at h = 0.5 (≈ Scott's first-fit h) instead of recomputed "
-               "from each pool")
-def _(key, scale, control):
-    m, n = 20, 20
-    res = _run(key, scale, m=m, n=n, bandwidth=0.5 if control else "scott", policy="accumulate")
-    expected = theory.moments(m, n, bandwidth="scott", policy="accumulate").variance
-    return stats.z_mean(_variance(res)[:, -1], float(expected[n]))
-
-
-@check("kde.fresh.fixed_h",
-       title="E V_n, KDE, fresh:0.2, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
-       formula="E[M s²'] = (Rσ0² + SV)(M − 1)/M + (RS/M) E d², "
-               "E d²' = (Rσ0² + SV)/M² + (S/M)² E d²",
-       control="simulate the replace policy (no fresh data)")
-def _(key, scale, control):
-    m, n, h = 20, 20, 0.3
-    res = _run(key, scale, m=m, n=n, bandwidth=h, policy="replace" if control else "fresh:0.2")
-    expected = theory.moments(m, n, bandwidth=h, policy="fresh:0.2").variance
-    return stats.z_mean(_variance(res)[:, -1], float(expected[n]))
-
-
-@check("kde.replace.mean_drift",
-       title="E(x̄_n − μ0)², KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
-       formula="Σ_{g<n} E V_g / M (the centres' mean is a martingale)",
-       control="simulate the accumulate policy")
-def _(key, scale, control):
-    m, n, h = 20, 20, 0.3
-    res = _run(key, scale, m=m, n=n, bandwidth=h, policy="accumulate" if control else "replace")
-    expected = theory.moments(m, n, bandwidth=h).mean_sq_dev
-    return stats.z_mean(np.asarray(res.mean, np.float64)[:, -1] ** 2, float(expected[n]))
+check_table({
+    "kde.replace.fixed_h.variance": dict(
+        title="Var V_n, KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
+        formula="(E s², E s⁴, E m4) linear recursion; μ4(KDE) = m4 + 6s²h² + 3h⁴",
+        control="simulate the accumulate policy",
+        m=20, n=20, bandwidth=0.3, wrong=dict(policy="accumulate"), test=stats.z_variance,
+        closed_form=_replace_variance_var),
+    "kde.replace.scott": dict(
+        title="E V_n, KDE, replace, Scott's rule (M=50, n=10)", source=f"{_KAZDAN}; {_PROOF}",
+        formula="σ0² ρ^n, ρ = (M − 1)/M + M^{-2/5} > 1 (explodes)",
+        control="Silverman's rule 0.9 min(σ̂, IQR/1.34) N^{-1/5} instead",
+        m=50, n=10, bandwidth="scott", wrong=dict(bandwidth="silverman"),
+        ylabel="E V_n (KDE, Scott)"),
+    "kde.accumulate.fixed_h": dict(
+        title="E V_n, KDE, accumulate, fixed h (M=20, h=0.5, n=20)", source=f"{_KAZDAN}; {_PROOF}",
+        formula="E s²' = [N s² + M(1 − 1/N')(s² + h²)]/N' (≈ h² log n growth)",
+        control="simulate the replace policy",
+        m=20, n=20, bandwidth=0.5, policy="accumulate",
+        wrong=dict(policy="replace"), ylabel="E V_n (KDE accumulate, fixed h)"),
+    "kde.accumulate.scott": dict(
+        title="E V_n, KDE, accumulate, Scott's rule (M=20, n=20)", source=_PROOF,
+        formula="E s²' = [N s² + M(1 − 1/N')(1 + κ_N)s²]/N', κ_N = N^{3/5}/(N − 1)",
+        control="bandwidth frozen at h = 0.5 (≈ Scott's first-fit h) instead of recomputed "
+                "from each pool",
+        m=20, n=20, bandwidth="scott", policy="accumulate",
+        wrong=dict(bandwidth=0.5)),
+    "kde.fresh.fixed_h": dict(
+        title="E V_n, KDE, fresh:0.2, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
+        formula="E[M s²'] = (Rσ0² + SV)(M − 1)/M + (RS/M) E d², "
+                "E d²' = (Rσ0² + SV)/M² + (S/M)² E d²",
+        control="simulate the replace policy (no fresh data)",
+        m=20, n=20, bandwidth=0.3, policy="fresh:0.2",
+        wrong=dict(policy="replace")),
+    "kde.replace.mean_drift": dict(
+        title="E(x̄_n − μ0)², KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
+        formula="Σ_{g<n} E V_g / M (the centres' mean is a martingale)",
+        control="simulate the accumulate policy",
+        m=20, n=20, bandwidth=0.3, wrong=dict(policy="accumulate"),
+        statistic=_mean_sq_dev, closed_form=_expected_mean_sq_dev),
+}, run=_moment)
 
 
 def _silverman_literal(seed: int, m: int, n: int, trials: int, rule: str) -> np.ndarray:
@@ -153,10 +144,8 @@ def _silverman_literal(seed: int, m: int, n: int, trials: int, rule: str) -> np.
        formula="law of V_n equal to the literal chain's (KS)",
        control="the literal chain with Scott's rule")
 def _(key, scale, control):
-    import jax
-
     m, n = 50, 10  # the chain of kde.replace.scott's control: one compiled chain for both
     res = _run(key, scale, m=m, n=n, bandwidth="silverman")
-    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-    literal = _silverman_literal(seed, m, n, 2_000 * scale, "scott" if control else "silverman")
+    literal = _silverman_literal(literal_seed(key), m, n, 2_000 * scale,
+                                 "scott" if control else "silverman")
     return stats.ks_two_sample(_variance(res)[:, -1], literal)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import discrete, gaussian, regression
 from ..theory import policies as theory
 from . import stats
-from .registry import check
+from .registry import check, check_table, literal_seed
 
 _ACC = "derived in proofs/policy_accumulate.py"
 _FF = "derived in proofs/policy_fresh_fixed.py"
@@ -27,26 +27,31 @@ def _var(key, scale, *, policy, m=10, n=30, estimator="mle", method="exact", tri
     return res, np.exp(np.asarray(res.log_det, np.float64))
 
 
-@check("policy.gaussian.accumulate.mle",
-       title="E σ²_n under accumulate, MLE (M=10, n=30)", source=f"Gerstgrasser et al. 2024; {_ACC}",
-       formula="σ0² Π_{k≤n}(1 − 1/(M k²)) → sin(π/√M)/(π/√M)",
-       control="simulate the replace policy")
-def _(key, scale, control):
-    m, n = 10, 30
-    res, var = _var(key, scale, policy="replace" if control else "accumulate", record="log")
-    expected = theory.accumulate_variance_factor(m, n, "mle")
-    out = stats.z_mean(var[:, -1], float(expected[n]))
-    out.curve = stats.curve(res.generation, var, expected[np.asarray(res.generation)], "E σ²_n")
-    return out
+def _variance_mean(key, scale, control, *, m=10, n=30, expected, wrong, ylabel=None,
+                   **settings):
+    """z-test of ``E σ²_n`` against ``expected(m, n)[n]``; the control simulates ``settings`` with
+    ``wrong`` over them."""
+    res, var = _var(key, scale, m=m, n=n, **(settings | wrong if control else settings),
+                    record="log" if ylabel else None)
+    gens = np.asarray(res.generation)
+    return stats.z_last(gens, var, expected(m, n)[gens], ylabel)
 
 
-@check("policy.gaussian.accumulate.unbiased.samples",
-       title="E σ²_n under accumulate, unbiased, sample-based (M=10, n=20)", source=_ACC,
-       formula="σ0² Π_{2≤k≤n}(N_k − 1 − M/N_k)/(N_k − 1)", control="simulate with the MLE")
-def _(key, scale, control):
-    _, var = _var(key, scale, policy="accumulate", n=20, method="samples", trials=5_000,
-                  estimator="mle" if control else "unbiased")
-    return stats.z_mean(var[:, -1], float(theory.accumulate_variance_factor(10, 20, "unbiased")[20]))
+check_table({
+    "policy.gaussian.accumulate.mle": dict(
+        title="E σ²_n under accumulate, MLE (M=10, n=30)",
+        source=f"Gerstgrasser et al. 2024; {_ACC}",
+        formula="σ0² Π_{k≤n}(1 − 1/(M k²)) → sin(π/√M)/(π/√M)",
+        control="simulate the replace policy",
+        run=_variance_mean, policy="accumulate", wrong=dict(policy="replace"), ylabel="E σ²_n",
+        expected=lambda m, n: theory.accumulate_variance_factor(m, n, "mle")),
+    "policy.gaussian.accumulate.unbiased.samples": dict(
+        title="E σ²_n under accumulate, unbiased, sample-based (M=10, n=20)", source=_ACC,
+        formula="σ0² Π_{2≤k≤n}(N_k − 1 − M/N_k)/(N_k − 1)", control="simulate with the MLE",
+        run=_variance_mean, policy="accumulate", n=20, method="samples", trials=5_000,
+        estimator="unbiased", wrong=dict(estimator="mle"),
+        expected=lambda m, n: theory.accumulate_variance_factor(m, n, "unbiased")),
+})
 
 
 def _subsample_literal(seed: int, m: int, n: int, trials: int, subsample: bool) -> np.ndarray:
@@ -70,82 +75,73 @@ def _subsample_literal(seed: int, m: int, n: int, trials: int, subsample: bool) 
        formula="law of σ²_n equal to the literal chain's (KS)",
        control="the literal chain without subsampling (plain accumulate)")
 def _(key, scale, control):
-    import jax
-
     m, n, trials = 10, 8, 2_000 * scale
     _, var = _var(key, 1, policy="accumulate-subsample", n=n, trials=trials)
-    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-    return stats.ks_two_sample(var[:, -1], _subsample_literal(seed, m, n, trials, not control))
+    literal = _subsample_literal(literal_seed(key), m, n, trials, not control)
+    return stats.ks_two_sample(var[:, -1], literal)
 
 
-@check("policy.gaussian.fresh.stationary",
-       title="E σ²_n under fresh:0.3 (M=10, n=40, stationary)", source=f"island model; {_FF}",
-       formula="affine recursion in (E σ², E(μ−μ0)²); fixed point solved exactly",
-       control="simulate fresh:0.6")
-def _(key, scale, control):
-    _, var = _var(key, scale, policy="fresh:0.6" if control else "fresh:0.3", n=40)
-    return stats.z_mean(var[:, -1], float(theory.fresh_gaussian_moments(10, 0.3, 40)[0][40]))
+check_table({
+    "policy.gaussian.fresh.stationary": dict(
+        title="E σ²_n under fresh:0.3 (M=10, n=40, stationary)", source=f"island model; {_FF}",
+        formula="affine recursion in (E σ², E(μ−μ0)²); fixed point solved exactly",
+        control="simulate fresh:0.6",
+        run=_variance_mean, policy="fresh:0.3", n=40, wrong=dict(policy="fresh:0.6"),
+        expected=lambda m, n: theory.fresh_gaussian_moments(m, 0.3, n)[0]),
+    "policy.gaussian.fixed.lambda1": dict(
+        title="E σ²_n under fixed:1 (M=10, n=40)", source=f"Bertrand et al. 2023; {_FF}",
+        formula="s* = S_R(2L + R)/(2LR + L + R²) (MLE, given S_R)",
+        control="simulate with the unbiased estimator",
+        run=_variance_mean, policy="fixed:1", n=40, wrong=dict(estimator="unbiased"),
+        expected=lambda m, n: theory.fixed_gaussian_variance(m, 1.0, n)),
+})
 
 
-@check("policy.gaussian.fixed.lambda1",
-       title="E σ²_n under fixed:1 (M=10, n=40)", source=f"Bertrand et al. 2023; {_FF}",
-       formula="s* = S_R(2L + R)/(2LR + L + R²) (MLE, given S_R)",
-       control="simulate with the unbiased estimator")
-def _(key, scale, control):
-    _, var = _var(key, scale, policy="fixed:1", n=40,
-                  estimator="unbiased" if control else "mle")
-    return stats.z_mean(var[:, -1], float(theory.fixed_gaussian_variance(10, 1.0, 40)[40]))
-
-
-@check("policy.discrete.accumulate.gini",
-       title="E H_n (Gini–Simpson) under accumulate (K=3, M=10, n=30)", source=_ACC,
-       formula="H0 Π_{k≤n}(1 − 1/(M k²))",
-       control="simulate fresh:0.2 instead (reuses the next check's compiled chain)")
-def _(key, scale, control):
+def _gini(key, scale, control, *, policy, wrong, expected):
+    """z-test of ``E H_n`` (K = 3, M = 10, n = 30) against ``expected``; the control simulates
+    the ``wrong`` policy."""
     res = discrete.simulate(key, _P3, sample_size=10, generations=30, trials=10_000 * scale,
-                            policy="fresh:0.2" if control else "accumulate", record=[30])
+                            policy=wrong if control else policy, record=[30])
     h = np.asarray(discrete.gini_simpson(res), np.float64)[:, -1]
-    return stats.z_mean(h, float((1 - np.sum(_P3**2)) * theory.accumulate_gini_simpson_factor(10, 30)[30]))
+    return stats.z_mean(h, float(expected()[30]))
 
 
-@check("policy.discrete.fresh.gini",
-       title="E H_n under fresh:0.2 (K=3, M=10, n=30)", source=_FF,
-       formula="F' = [R(1−F0) + S(1−F) + R²F0 + 2RS F0 + S²F]/M²",
-       control="simulate accumulate instead (no fresh data)")
-def _(key, scale, control):
-    res = discrete.simulate(key, _P3, sample_size=10, generations=30, trials=10_000 * scale,
-                            policy="accumulate" if control else "fresh:0.2", record=[30])
-    h = np.asarray(discrete.gini_simpson(res), np.float64)[:, -1]
-    return stats.z_mean(h, float(theory.fresh_gini_simpson(_P3, 10, 0.2, 30)[30]))
+check_table({
+    "policy.discrete.accumulate.gini": dict(
+        title="E H_n (Gini–Simpson) under accumulate (K=3, M=10, n=30)", source=_ACC,
+        formula="H0 Π_{k≤n}(1 − 1/(M k²))",
+        control="simulate fresh:0.2 instead (reuses the next check's compiled chain)",
+        run=_gini, policy="accumulate", wrong="fresh:0.2",
+        expected=lambda: (1 - np.sum(_P3**2)) * theory.accumulate_gini_simpson_factor(10, 30)),
+    "policy.discrete.fresh.gini": dict(
+        title="E H_n under fresh:0.2 (K=3, M=10, n=30)", source=_FF,
+        formula="F' = [R(1−F0) + S(1−F) + R²F0 + 2RS F0 + S²F]/M²",
+        control="simulate accumulate instead (no fresh data)",
+        run=_gini, policy="fresh:0.2", wrong="accumulate",
+        expected=lambda: theory.fresh_gini_simpson(_P3, 10, 0.2, 30)),
+})
 
 
-def _reg(key, scale, policy, design, n=12, rows=20, dim=4, trials=10_000):
-    res = regression.simulate(key, rows=rows, dim=dim, generations=n, trials=trials * scale,
-                              noise=0.5, design=design, policy=policy, record="log")
-    return res, np.asarray(res.error, np.float64)
+def _regression_error(key, scale, control, *, policy, wrong, design):
+    """z-test of ``E‖ŵ_n − w*‖²`` (T = 20, d = 4, σ² = 0.5, n = 12) against
+    :func:`theory.regression_error` under ``policy``; the control simulates the ``wrong`` one."""
+    res = regression.simulate(key, rows=20, dim=4, generations=12, trials=10_000 * scale,
+                              noise=0.5, design=design, policy=wrong if control else policy,
+                              record="log")
+    gens = np.asarray(res.generation)
+    return stats.z_last(gens, res.error, theory.regression_error(12, 20, 4, 0.5, policy)[gens],
+                        "E‖ŵ_n − w*‖²")
 
 
-@check("policy.regression.replace",
-       title="E‖ŵ_n − w*‖², replace, fresh design (T=20, d=4, n=12)",
-       source=f"Dohmatob et al. 2024; {_ACC}", formula="σ² d n/(T − d − 1)",
-       control="simulate the accumulate policy")
-def _(key, scale, control):
-    res, err = _reg(key, scale, "accumulate" if control else "replace", "fresh")
-    expected = theory.regression_error(12, 20, 4, 0.5)
-    out = stats.z_mean(err[:, -1], float(expected[12]))
-    out.curve = stats.curve(res.generation, err, expected[np.asarray(res.generation)],
-                            "E‖ŵ_n − w*‖²")
-    return out
-
-
-@check("policy.regression.accumulate.fixed",
-       title="E‖ŵ_n − w*‖², accumulate, fixed design (T=20, d=4, n=12)",
-       source=f"Gerstgrasser et al. 2024; {_ACC}", formula="σ² d/(T − d − 1) Σ_{i≤n} 1/i²",
-       control="simulate the replace policy")
-def _(key, scale, control):
-    res, err = _reg(key, scale, "replace" if control else "accumulate", "fixed")
-    expected = theory.regression_error(12, 20, 4, 0.5, policy="accumulate")
-    out = stats.z_mean(err[:, -1], float(expected[12]))
-    out.curve = stats.curve(res.generation, err, expected[np.asarray(res.generation)],
-                            "E‖ŵ_n − w*‖²")
-    return out
+check_table({
+    "policy.regression.replace": dict(
+        title="E‖ŵ_n − w*‖², replace, fresh design (T=20, d=4, n=12)",
+        source=f"Dohmatob et al. 2024; {_ACC}", formula="σ² d n/(T − d − 1)",
+        control="simulate the accumulate policy",
+        run=_regression_error, policy="replace", wrong="accumulate", design="fresh"),
+    "policy.regression.accumulate.fixed": dict(
+        title="E‖ŵ_n − w*‖², accumulate, fixed design (T=20, d=4, n=12)",
+        source=f"Gerstgrasser et al. 2024; {_ACC}", formula="σ² d/(T − d − 1) Σ_{i≤n} 1/i²",
+        control="simulate the replace policy",
+        run=_regression_error, policy="accumulate", wrong="replace", design="fixed"),
+})

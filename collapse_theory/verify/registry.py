@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import time
 import zlib
 from collections.abc import Callable
@@ -54,6 +55,25 @@ def check(id: str, *, title: str, source: str, formula: str, control: str):
         return run
 
     return register
+
+
+def check_with(run, id: str, *, title: str, source: str, formula: str, control: str, **params):
+    """Register ``run(key, scale, control, **params)`` as the check ``id``: one runner serves
+    the checks that differ only in ``params``."""
+    check(id, title=title, source=source, formula=formula, control=control)(
+        functools.partial(run, **params))
+
+
+def check_table(table: dict[str, dict], **common) -> None:
+    """:func:`check_with` for each ``id: spec`` of ``table``, in order: ``spec`` over ``common``
+    holds ``run``, the metadata and the parameters."""
+    for id, spec in table.items():
+        check_with(id=id, **(common | spec))
+
+
+def literal_seed(key) -> int:
+    """A numpy seed drawn from ``key``, for a check's chain written literally in numpy."""
+    return int(jax.random.randint(key, (), 0, 2**31 - 1))
 
 
 def select(only: str | None = None) -> list[Check]:

@@ -8,6 +8,7 @@ threshold is the per-check level of the run (Bonferroni, see ``registry``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
@@ -54,6 +55,17 @@ def z_proportion(hits, expected: float) -> Outcome:
     h = np.asarray(hits, dtype=bool).ravel()
     se = np.sqrt(expected * (1.0 - expected) / h.size)
     return _z(h.mean(), expected, se, "z (proportion)", f"SE = sqrt(p(1-p)/N), N = {h.size}")
+
+
+def z_last(generation, values, expected, ylabel: str | None = None, *,
+           test: Callable[..., Outcome] = z_mean) -> Outcome:
+    """``test`` of ``values (trials, R)`` at the last recorded generation against the closed
+    form ``expected (R,)`` there; with ``ylabel``, also the check's :func:`curve`."""
+    v = np.asarray(values)
+    out = test(v[:, -1], float(np.asarray(expected)[-1]))
+    if ylabel is not None:
+        out.curve = curve(generation, v, expected, ylabel)
+    return out
 
 
 def ks_two_sample(a, b) -> Outcome:
