@@ -40,6 +40,11 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
     return value
 
 
+def seed(value) -> int:
+    """A PRNG seed in ``[0, 2**32 - 1]`` (``jax.random.key`` takes 32 bits)."""
+    return integer("seed", value, minimum=0, maximum=2 ** 32 - 1)
+
+
 def _count(name: str, value, lo: int, hi: int, why: str) -> int:
     value = integer(name, value, minimum=lo)
     if value > hi:

@@ -32,6 +32,38 @@ def record(text: str):
     return [int(v) for v in text.split(",")]
 
 
+_SAMPLE_SIZE_HELP = "samples per fit: one M, or a schedule M_1,...,M_G"
+
+
+def simulate_parser(commands, name: str, func: Callable, *, help: str,
+                    description: str) -> argparse.ArgumentParser:
+    """The ``simulate <name>`` parser, which runs ``func(args)``."""
+    parser = commands["simulate"].add_parser(name, help=help, description=description)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def figure_parser(commands, name: str, func: Callable, *, help: str,
+                  description: str | None = None, **defaults) -> argparse.ArgumentParser:
+    """The ``figure <name>`` parser with its required ``--out``, which runs ``func(args)``
+    (``defaults``: more parsed values it sets)."""
+    parser = commands["figure"].add_parser(name, help=help, description=description)
+    parser.add_argument("--out", required=True, metavar="FILE.png")
+    parser.set_defaults(func=func, **defaults)
+    return parser
+
+
+def add_chain_arguments(parser: argparse.ArgumentParser, *, trials: int = 1000,
+                        sample_size: int | None = None, sample_size_help: str = _SAMPLE_SIZE_HELP
+                        ) -> None:
+    """``--sample-size`` (required unless it has a default), ``--generations`` and ``--trials``."""
+    parser.add_argument("--sample-size", type=int_list, required=sample_size is None,
+                        default=sample_size, metavar="M[,M2,...]", help=sample_size_help)
+    parser.add_argument("--generations", type=int, required=True, help="number of fits G")
+    parser.add_argument("--trials", type=int, default=trials,
+                        help=f"independent chains (default {trials})")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Options common to every ``simulate`` command: ``--record --seed --out --x64 --progress``."""
     parser.add_argument("--record", type=record, default="log", metavar="{all,log,G1,G2,...}",
@@ -65,7 +97,7 @@ def key_from_seed(seed):
     """``jax.random.key(seed)`` for a seed in ``[0, 2**32)``."""
     import jax
 
-    return jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1))
+    return jax.random.key(_validate.seed(seed))
 
 
 def precision(x64: bool):

@@ -19,8 +19,8 @@ def _zipf(text: str) -> tuple[int, float]:
 
 
 def register(commands):
-    sim = commands["simulate"].add_parser(
-        "discrete", help="discrete resampling chain (Wright–Fisher)",
+    sim = _common.simulate_parser(
+        commands, "discrete", _simulate, help="discrete resampling chain (Wright–Fisher)",
         description="Refit a categorical distribution to M samples of itself, generation after "
                     "generation; print support, Gini–Simpson H (with its exact mean), entropy, "
                     "TV and KL to p0, tail mass lost and fixation per generation.")
@@ -28,10 +28,7 @@ def register(commands):
     source.add_argument("--probs", type=_common.float_list, metavar="p1,p2,...", help="p0")
     source.add_argument("--zipf", type=_zipf, metavar="K,s", help="p0 ∝ i^-s on K categories")
     sim.add_argument("--normalize", action="store_true", help="rescale --probs to sum to 1")
-    sim.add_argument("--sample-size", type=_common.int_list, required=True, metavar="M[,M2,...]",
-                     help="samples per fit: one M, or a schedule M_1,...,M_G")
-    sim.add_argument("--generations", type=int, required=True, help="number of fits G")
-    sim.add_argument("--trials", type=int, default=1000, help="independent chains (default 1000)")
+    _common.add_chain_arguments(sim)
     sim.add_argument("--pseudocount", type=float, default=0.0, metavar="α",
                      help="add-α smoothing of the fit (default 0)")
     sim.add_argument("--mix", type=float, default=0.0, metavar="ε",
@@ -40,7 +37,6 @@ def register(commands):
     sim.add_argument("--tail-threshold", type=float, default=None, metavar="t",
                      help="tail = categories with p0 < t (default 1/M_1)")
     _common.add_run_arguments(sim)
-    sim.set_defaults(func=_simulate)
 
     figures = {
         "tail-loss": ("Zipf p0: fitted probabilities against rank and surviving categories",
@@ -51,8 +47,8 @@ def register(commands):
                        dict(sample_size=50, generations=400, trials=4000)),
     }
     for name, (help_, defaults) in figures.items():
-        fig = commands["figure"].add_parser(name, help=help_, description=help_)
-        fig.add_argument("--out", required=True, metavar="FILE.png")
+        fig = _common.figure_parser(commands, name, _figure, help=help_, description=help_,
+                                    figure=name)
         fig.add_argument("--sample-size", type=int, default=defaults["sample_size"])
         fig.add_argument("--generations", type=int, default=defaults["generations"])
         fig.add_argument("--trials", type=int, default=defaults["trials"])
@@ -65,7 +61,6 @@ def register(commands):
         if name == "absorption":
             fig.add_argument("--categories", type=int, default=3,
                              help="K for the time to one category (default 3)")
-        fig.set_defaults(func=_figure, figure=name)
 
 
 def _policy_gini(policy, probs, m, generations, args):

@@ -11,15 +11,12 @@ from . import _common
 def register(commands):
     from .. import gaussian
 
-    sim = commands["simulate"].add_parser(
-        "gaussian", help="Gaussian refitting chain (Theorem 3.1)",
+    sim = _common.simulate_parser(
+        commands, "gaussian", _simulate, help="Gaussian refitting chain (Theorem 3.1)",
         description="Refit a Gaussian to samples of the previous fit, generation after generation; "
                     "print log det Σ, |μ − μ0|² and W2² to D0 per generation.")
     sim.add_argument("--dim", type=int, default=1, help="dimension d (default 1)")
-    sim.add_argument("--sample-size", type=_common.int_list, required=True, metavar="M[,M2,...]",
-                     help="samples per fit: one M, or a schedule M_1,...,M_G")
-    sim.add_argument("--generations", type=int, required=True, help="number of fits G")
-    sim.add_argument("--trials", type=int, default=1000, help="independent chains (default 1000)")
+    _common.add_chain_arguments(sim)
     sim.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased")
     sim.add_argument("--method", choices=gaussian.METHODS, default="exact",
                      help="exact: Bartlett decomposition; samples: draw M points and refit")
@@ -30,30 +27,26 @@ def register(commands):
                      help="D0's covariance: d*d entries row by row, or d diagonal entries (default I)")
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
-    sim.set_defaults(func=_simulate)
 
-    fig = commands["figure"].add_parser(
-        "drift", help="1-D drift of the fitted mean and std from D0, with closed forms")
-    fig.add_argument("--out", required=True, metavar="FILE.png")
+    fig = _common.figure_parser(
+        commands, "drift", _figure,
+        help="1-D drift of the fitted mean and std from D0, with closed forms")
     fig.add_argument("--generations", type=int, default=1000, help="fits (default 1000)")
     fig.add_argument("--trials", type=int, default=None, help="chains per M (default 2000)")
     fig.add_argument("--sample-sizes", type=_common.int_list, default=None, metavar="M1,M2,...",
                      help="one curve per M (default 100,1000,10000,100000,10000000)")
     fig.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased")
     fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-    fig.set_defaults(func=_figure)
 
     for name, help_ in (("policies", ("replace vs accumulate vs accumulate-subsample: Gaussian, "
                                       "discrete and regression chains with closed forms")),
                         ("schedules", ("growing sample sizes M_i (constant, linear, quadratic): "
                                        "which errors stay bounded"))):
-        pol = commands["figure"].add_parser(name, help=help_)
-        pol.add_argument("--out", required=True, metavar="FILE.png")
+        pol = _common.figure_parser(commands, name, _policy_figure, help=help_, figure=name)
         pol.add_argument("--generations", type=int, default=100 if name == "policies" else 1000)
         pol.add_argument("--trials", type=int, default=1000)
         pol.add_argument("--sample-size", type=int, default=10, help="M (default 10)")
         pol.add_argument("--seed", type=int, default=0)
-        pol.set_defaults(func=_policy_figure, figure=name)
 
 
 def _cov(values, dim):

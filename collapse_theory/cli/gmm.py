@@ -12,8 +12,9 @@ from . import _common
 def register(commands):
     from .. import gmm
 
-    sim = commands["simulate"].add_parser(
-        "gmm", help="Gaussian-mixture refitting chain (EM on samples of the previous fit)",
+    sim = _common.simulate_parser(
+        commands, "gmm", _simulate,
+        help="Gaussian-mixture refitting chain (EM on samples of the previous fit)",
         description="Refit a full-covariance Gaussian mixture by EM to samples of the previous "
                     "fit, generation after generation (Shumailov et al.'s GMM experiment); print "
                     "the L2 distance to D0, component std and the EM diagnostics.")
@@ -22,10 +23,9 @@ def register(commands):
     sim.add_argument("--original", metavar="FILE.json",
                      help="D0 as JSON {\"weights\": [...], \"means\": [[...]], \"cov\": [[[...]]]} "
                           "(default: mixture.paper_mixture, 2 components in 2-D, std 0.9)")
-    sim.add_argument("--sample-size", type=_common.int_list, default=1000, metavar="M[,M2,...]",
-                     help="samples per fit: one M (default 1000), or a schedule M_1,...,M_G")
-    sim.add_argument("--generations", type=int, required=True, help="number of fits G")
-    sim.add_argument("--trials", type=int, default=100, help="independent chains (default 100)")
+    _common.add_chain_arguments(
+        sim, trials=100, sample_size=1000,
+        sample_size_help="samples per fit: one M (default 1000), or a schedule M_1,...,M_G")
     sim.add_argument("--init", choices=gmm.INITS, default="warm",
                      help="EM start: warm (previous fit; default) or kmeans++")
     sim.add_argument("--em-steps", type=int, default=100, help="EM iteration cap (default 100)")
@@ -35,28 +35,25 @@ def register(commands):
                      help="covariance floor added to every diagonal (default 1e-6)")
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
-    sim.set_defaults(func=_simulate)
 
-    panel = commands["figure"].add_parser(
-        "gmm-panel", help="one GMM chain's fits at generations 0, 50, ..., 2000 (the paper's panel)")
-    panel.add_argument("--out", required=True, metavar="FILE.png")
+    panel = _common.figure_parser(
+        commands, "gmm-panel", _panel,
+        help="one GMM chain's fits at generations 0, 50, ..., 2000 (the paper's panel)")
     panel.add_argument("--generations", type=_common.int_list, default=None, metavar="G1,G2,...",
                        help="generations shown (default 0,50,100,150,200,350,2000)")
     panel.add_argument("--sample-size", type=int, default=1000, help="M (default 1000)")
     panel.add_argument("--trial", type=int, default=0, help="which trial (default 0)")
     panel.add_argument("--seed", type=int, default=0)
-    panel.set_defaults(func=_panel)
 
-    l2 = commands["figure"].add_parser(
-        "gmm-l2", help="L2 distance of GMM fits to D0 over generations (median, quantile bands)")
-    l2.add_argument("--out", required=True, metavar="FILE.png")
+    l2 = _common.figure_parser(
+        commands, "gmm-l2", _l2,
+        help="L2 distance of GMM fits to D0 over generations (median, quantile bands)")
     l2.add_argument("--generations", type=int, default=2000)
     l2.add_argument("--trials", type=int, default=256)
     l2.add_argument("--sample-size", type=int, default=1000, help="M (default 1000)")
     l2.add_argument("--policies", default="replace", metavar="P1,P2,...",
                     help="one curve per policy, e.g. replace,fresh:0.1 (default replace)")
     l2.add_argument("--seed", type=int, default=0)
-    l2.set_defaults(func=_l2)
 
 
 def _original(path, components, dim):

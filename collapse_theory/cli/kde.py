@@ -8,15 +8,14 @@ from . import _common
 
 
 def register(commands):
-    sim = commands["simulate"].add_parser(
-        "kde", help="kernel-density-estimation refitting chain (Kazdan et al.)",
+    sim = _common.simulate_parser(
+        commands, "kde", _simulate,
+        help="kernel-density-estimation refitting chain (Kazdan et al.)",
         description="Refit a 1-D Gaussian KDE to samples of the previous KDE, generation after "
                     "generation; print the model variance V = s² + h² per generation with its "
                     "closed-form mean where one exists.")
-    sim.add_argument("--sample-size", type=_common.int_list, required=True, metavar="M[,M2,...]",
-                     help="points drawn per fit: one M >= 2, or a schedule M_1,...,M_G")
-    sim.add_argument("--generations", type=int, required=True, help="number of fits G")
-    sim.add_argument("--trials", type=int, default=1000, help="independent chains (default 1000)")
+    _common.add_chain_arguments(
+        sim, sample_size_help="points drawn per fit: one M >= 2, or a schedule M_1,...,M_G")
     sim.add_argument("--bandwidth", default="scott", metavar="{h,scott[:c],silverman[:c]}",
                      help="fixed h > 0, or a rule of thumb recomputed at every fit: "
                           "scott (c σ̂ N^-1/5, c = 1) or silverman (c min(σ̂, IQR/1.34) N^-1/5, "
@@ -29,19 +28,17 @@ def register(commands):
                      help="also store the centres in --out (trials × recorded × N_max floats)")
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
-    sim.set_defaults(func=_simulate)
 
-    fig = commands["figure"].add_parser(
-        "kde", help="KDE chain: replace vs accumulate, fixed h vs Scott's rule, densities",
+    fig = _common.figure_parser(
+        commands, "kde", _figure,
+        help="KDE chain: replace vs accumulate, fixed h vs Scott's rule, densities",
         description="Model variance per generation (bands and closed forms) under replace and "
                     "accumulate, fixed h and Scott's rule, and the density of one chain.")
-    fig.add_argument("--out", required=True, metavar="FILE.png")
     fig.add_argument("--generations", type=int, default=200, help="fits (default 200)")
     fig.add_argument("--trials", type=int, default=1000, help="chains (default 1000)")
     fig.add_argument("--sample-size", type=int, default=20, help="M (default 20)")
     fig.add_argument("--bandwidth", type=float, default=0.3, help="fixed h (default 0.3)")
     fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-    fig.set_defaults(func=_figure)
 
 
 def _simulate(args) -> int:
