@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _io
+from .. import _io, _validate
 
 #: Resolution of every figure the package writes.
 DPI = 120
@@ -31,6 +31,22 @@ def save(fig, path) -> str:
     finally:
         pyplot().close(fig)
     return path
+
+
+def chain_sizes(path, generations, trials, sample_size, *, min_sample_size: int = 2):
+    """The validated ``(path, generations ≥ 1, trials ≥ 1, sample_size ≥ min_sample_size)``."""
+    return (_validate.writable_path("path", path),
+            _validate.integer("generations", generations, minimum=1),
+            _validate.integer("trials", trials, minimum=1),
+            _validate.integer("sample_size", sample_size, minimum=min_sample_size))
+
+
+def generation_axis(ax, yscale: str = "log") -> None:
+    """Generations ``n`` on a log x-axis, ``yscale`` values and a major grid."""
+    ax.set_xscale("log")
+    ax.set_yscale(yscale)
+    ax.set_xlabel("generation n")
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def band(ax, n, values, colour, label):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _validate, discrete
 from ..theory import discrete as theory
-from ._common import pyplot, save
+from ._common import generation_axis, pyplot, save
 
 
 def _common(path, sample_size, generations, trials, seed):
@@ -26,7 +26,7 @@ def _common(path, sample_size, generations, trials, seed):
     sample_size = _validate.integer("sample_size", sample_size, minimum=2)
     generations = _validate.integer("generations", generations, minimum=1)
     trials = _validate.integer("trials", trials, minimum=1)
-    seed = _validate.integer("seed", seed, minimum=0, maximum=2**32 - 1)
+    seed = _validate.seed(seed)
     return path, sample_size, generations, trials, jax.random.key(seed)
 
 
@@ -79,13 +79,10 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
     ax_s.plot(n_all[1:], exact[1:], color="k", lw=1.2, label=r"exact $\sum_i P(X^i_n > 0)$")
     ax_s.axhline(np.sum(p0 >= 1.0 / m), color="grey", ls=":", lw=1.2,
                  label=r"categories with $p_0 \geq 1/M$")
-    ax_s.set_xscale("log")
-    ax_s.set_yscale("log")
-    ax_s.set_xlabel("generation n")
+    generation_axis(ax_s)
     ax_s.set_ylabel("categories with a sample")
     ax_s.set_title(f"surviving categories (K = {p0.size}, M = {m})")
     ax_s.legend(fontsize=8, loc="lower left")
-    ax_s.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"Discrete resampling chain, Zipf $p_0$ (s = {exponent:g}): tail loss", y=0.99)
     return save(fig, path)
 

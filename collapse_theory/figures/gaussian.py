@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from .. import _validate, gaussian
-from ._common import band, pyplot, save
+from ._common import band, generation_axis, pyplot, save
 
 DEFAULT_SAMPLE_SIZES = (100, 1000, 10_000, 100_000, 10 ** 7)
 
@@ -39,7 +39,7 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
     path = _validate.writable_path("path", path)
     generations = _validate.integer("generations", generations, minimum=1)
     trials = _validate.integer("trials", trials, minimum=1)
-    seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    seed = _validate.seed(seed)
     estimator = _validate.choice("estimator", estimator, gaussian.ESTIMATORS)
     if isinstance(sample_sizes, (str, bytes)) or not np.iterable(sample_sizes) or not len(sample_sizes):
         raise TypeError(f"sample_sizes must be a non-empty sequence of integers, got {sample_sizes!r}")
@@ -65,10 +65,7 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
     ax_mu.set_title(r"$|\mu_0 - \hat\mu_n|$; dashed: $\sqrt{E(\mu_n-\mu_0)^2}$ (closed form)")
     ax_sd.set_title(r"$|\sigma_0 - \hat\sigma_n|$; dashed: $|\sigma_0 - E\,\sigma_n|$ (closed form)")
     for ax in (ax_mu, ax_sd):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("generation n")
-        ax.grid(True, which="major", alpha=0.3)
+        generation_axis(ax)
     ax_mu.set_ylabel("distance from D0 = N(0, 1)")
     ax_mu.legend(handles=[Line2D([], [], color="k", lw=1.8, label="median over chains"),
                           Patch(color="k", alpha=0.18, label="10–90% of chains"),

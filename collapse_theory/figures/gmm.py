@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from .. import _validate, gmm, mixture
-from ._common import pyplot, save
+from ._common import generation_axis, pyplot, save
 
 PANEL_GENERATIONS = (0, 50, 100, 150, 200, 350, 2000)
 
@@ -39,7 +39,7 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
-    seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    seed = _validate.seed(seed)
     trial = _validate.integer("trial", trial, minimum=0)
     points = _validate.integer("points", points, minimum=1)
     gens = [_validate.integer("generations", g, minimum=0) for g in generations]
@@ -85,7 +85,7 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
-    seed = _validate.integer("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    seed = _validate.seed(seed)
     generations = _validate.integer("generations", generations, minimum=1)
     if isinstance(policies, str):
         policies = (policies,)
@@ -102,11 +102,8 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
         ax.fill_between(n, q10, q90, color=colour, alpha=0.15, linewidth=0)
         ax.fill_between(n, q25, q75, color=colour, alpha=0.3, linewidth=0)
         ax.plot(n, med, color=colour, lw=1.8, label=f"{policy}: median (bands 25–75 %, 10–90 %)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("generation n")
+    generation_axis(ax)
     ax.set_ylabel(r"$\|f_n - f_0\|_{L^2}$")
-    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"GMM refitting chain, M = {sample_size}, {trials} chains: L2 distance to D0")
     return save(fig, path)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _validate, kde
 from ..theory import kde as theory
-from ._common import POLICY_COLOURS, band, pyplot, save
+from ._common import POLICY_COLOURS, band, chain_sizes, generation_axis, pyplot, save
 
 
 def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0):
@@ -24,12 +24,9 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
     rule ``h = σ̂ N^{-1/5}``.  D0 is N(0, 1).
     """
     plt = pyplot()
-    path = _validate.writable_path("path", path)
-    g = _validate.integer("generations", generations, minimum=1)
-    trials = _validate.integer("trials", trials, minimum=1)
-    m = _validate.integer("sample_size", sample_size, minimum=2)
+    path, g, trials, m = chain_sizes(path, generations, trials, sample_size)
     h = _validate.real("bandwidth", bandwidth, minimum=0.0, strict_minimum=True)
-    key = jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2**32 - 1))
+    key = jax.random.key(_validate.seed(seed))
     shown = sorted({1, min(10, g), max(g // 4, 1), g})
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     gen = np.arange(1, g + 1)
@@ -66,10 +63,7 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
                          rf"($\rho$ = {theory.scott_growth_factor(m):.3f}), accumulate bounded",
                          fontsize=10)
     for ax in axes[0]:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("generation n")
-        ax.grid(True, which="major", alpha=0.3)
+        generation_axis(ax)
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(f"KDE refitting chain (D0 = N(0, 1), M = {m}): median and 10–90% band over "
                  f"{trials:,} chains; dots: mean over chains; dashed: closed-form E V_n")

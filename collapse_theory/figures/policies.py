@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from .. import _validate, discrete, gaussian, policies, regression
-from ._common import POLICY_COLOURS, band, pyplot, save
+from ._common import POLICY_COLOURS, band, chain_sizes, generation_axis, pyplot, save
 
 
 def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=0):
@@ -27,11 +27,8 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
     from ..theory import policies as ptheory
 
     plt = pyplot()
-    path = _validate.writable_path("path", path)
-    g = _validate.integer("generations", generations, minimum=1)
-    trials = _validate.integer("trials", trials, minimum=1)
-    m = _validate.integer("sample_size", sample_size, minimum=6)
-    key = jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2**32 - 1))
+    path, g, trials, m = chain_sizes(path, generations, trials, sample_size, min_sample_size=6)
+    key = jax.random.key(_validate.seed(seed))
     names = list(POLICY_COLOURS)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     probs = np.arange(5, 0, -1) / 15.0
@@ -73,11 +70,8 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
               rf"discrete: Gini–Simpson $H_n$ (K = 5, M = {m})",
               rf"regression: $\|\hat w_n - w^*\|^2$ (T = {rows}, d = {dim}, fixed design)"]
     for ax, title in zip(axes, titles):
-        ax.set_xscale("log")
-        ax.set_yscale("linear" if ax is axes[1] else "log")
-        ax.set_xlabel("generation n")
+        generation_axis(ax, "linear" if ax is axes[1] else "log")
         ax.set_title(title, fontsize=10)
-        ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(f"Data policies: median and 10–90% band over {trials:,} chains; dashed: closed-"
                  "form means (replace, accumulate); accumulate-subsample has no closed form")
@@ -97,11 +91,8 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
     from ..theory import gaussian as gtheory
 
     plt = pyplot()
-    path = _validate.writable_path("path", path)
-    g = _validate.integer("generations", generations, minimum=1)
-    trials = _validate.integer("trials", trials, minimum=1)
-    m = _validate.integer("sample_size", sample_size, minimum=2)
-    key = jax.random.key(_validate.integer("seed", seed, minimum=0, maximum=2**32 - 1))
+    path, g, trials, m = chain_sizes(path, generations, trials, sample_size)
+    key = jax.random.key(_validate.seed(seed))
     schedules = {"constant M": policies.constant(m, g), "linear M·i": policies.linear(m, g),
                  "quadratic M·i²": policies.polynomial(m, g, 1.0)}
     fig, (ax_mu, ax_var) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -126,15 +117,8 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
                     "\n" r"dashed: $E = \sigma_0^2\sum_{i=1}^{n} 1/M_i$", fontsize=10)
     ax_var.set_title(r"$\log\hat\sigma^2_n$ (unbiased): median, 10–90%; dashed: closed-form mean",
                      fontsize=10)
-    ax_var.set_xscale("log")
-    ax_var.set_xlabel("generation n")
-    ax_var.grid(True, which="major", alpha=0.3)
-    ax_var.legend(fontsize=8, loc="lower left")
-    for ax in (ax_mu,):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("generation n")
-        ax.grid(True, which="major", alpha=0.3)
+    for ax, yscale in ((ax_var, "linear"), (ax_mu, "log")):
+        generation_axis(ax, yscale)
         ax.legend(fontsize=8, loc="lower left")
     fig.suptitle(f"Growing sample sizes (replace, 1-D, M = {m}, {trials:,} chains): error "
                  "bounded iff Σ 1/M_i < ∞")
