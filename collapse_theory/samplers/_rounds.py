@@ -18,22 +18,24 @@ _BUCKET = 16
 _LEVELS = 2
 
 
-def check_int_dtype(dtype):
-    if dtype is None:
-        return rng.int_dtype()
+def _of_kind(dtype, kind, what: str):
+    """``dtype`` as a numpy dtype, which must be a sub-dtype of ``kind``."""
     dtype = jnp.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.integer):
-        raise TypeError(f"dtype must be an integer dtype, got {dtype}")
+    if not jnp.issubdtype(dtype, kind):
+        raise TypeError(f"dtype must be {what} dtype, got {dtype}")
     return dtype
 
 
+def check_int_dtype(dtype):
+    """An integer dtype (default: the package's)."""
+    return rng.int_dtype() if dtype is None else _of_kind(dtype, jnp.integer, "an integer")
+
+
 def check_real_dtype(dtype):
+    """A floating dtype (default: the package's), canonicalized for the JAX precision."""
     if dtype is None:
         return rng.float_dtype()
-    dtype = jnp.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
-    return jax.dtypes.canonicalize_dtype(dtype)
+    return jax.dtypes.canonicalize_dtype(_of_kind(dtype, jnp.floating, "a floating"))
 
 
 def max_exact_count(ftype) -> int:
@@ -48,12 +50,27 @@ def concrete(x):
         return None
 
 
+def _real_array(name: str, x, must: str):
+    """``x`` as an array of integer or floating dtype (else ``TypeError``: ``name`` must
+    ``must``) and its concrete value (``None`` when traced)."""
+    x = jnp.asarray(x)
+    if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)):
+        raise TypeError(f"{name} must {must}, got dtype {x.dtype}")
+    return x, concrete(x)
+
+
+def _within(name: str, x, ftype, valid, must: str, or_: str):
+    """A real array (possibly traced) as ``ftype``; its concrete values must pass ``valid``."""
+    x, value = _real_array(name, x, "be real")
+    if value is not None and value.size and not valid(value):
+        raise ValueError(f"{name} must {must}, got values in [{np.nanmin(value)}, "
+                         f"{np.nanmax(value)}] (or {or_})")
+    return x.astype(ftype)
+
+
 def check_counts(name: str, n, ftype):
     """Validate a (possibly traced) count array; returns it as floats holding integers."""
-    n = jnp.asarray(n)
-    if not (jnp.issubdtype(n.dtype, jnp.integer) or jnp.issubdtype(n.dtype, jnp.floating)):
-        raise TypeError(f"{name} must hold integers, got dtype {n.dtype}")
-    value = concrete(n)
+    n, value = _real_array(name, n, "hold integers")
     if value is not None and value.size:
         limit = max_exact_count(ftype)
         if np.issubdtype(value.dtype, np.floating) and not np.all(value == np.round(value)):
@@ -67,14 +84,9 @@ def check_counts(name: str, n, ftype):
 
 
 def check_probability(name: str, p, ftype):
-    p = jnp.asarray(p)
-    if not (jnp.issubdtype(p.dtype, jnp.floating) or jnp.issubdtype(p.dtype, jnp.integer)):
-        raise TypeError(f"{name} must be real, got dtype {p.dtype}")
-    value = concrete(p)
-    if value is not None and value.size and not (np.all(value >= 0) and np.all(value <= 1)):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{np.nanmin(value)}, "
-                         f"{np.nanmax(value)}] (or NaN)")
-    return p.astype(ftype)
+    """A real array (possibly traced); concrete values must lie in ``[0, 1]``."""
+    return _within(name, p, ftype, lambda v: np.all(v >= 0) and np.all(v <= 1), "lie in [0, 1]",
+                   "NaN")
 
 
 def out_shape(name: str, shape, *arrays):
@@ -91,14 +103,8 @@ def out_shape(name: str, shape, *arrays):
 
 def positive(name: str, x, ftype):
     """A real array (possibly traced); concrete values must be finite and > 0."""
-    x = jnp.asarray(x)
-    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-        raise TypeError(f"{name} must be real, got dtype {x.dtype}")
-    value = concrete(x)
-    if value is not None and value.size and not (np.all(np.isfinite(value)) and np.all(value > 0)):
-        raise ValueError(f"{name} must be finite and > 0, got values in [{np.nanmin(value)}, "
-                         f"{np.nanmax(value)}] (or NaN/inf)")
-    return x.astype(ftype)
+    return _within(name, x, ftype, lambda v: np.all(np.isfinite(v)) and np.all(v > 0),
+                   "be finite and > 0", "NaN/inf")
 
 
 #: Counter word ``c0`` of per-lane seeds (dense streams use small ``c0``).
