@@ -200,6 +200,14 @@ def _kmeans(key, x, weights, prev: Mixture, reg_covar: float) -> Mixture:
     return _m_step(x, assign(centres), seeded, jnp.sum(weights), reg_covar)[0]
 
 
+def _em_controls(em_steps, tol, reg_covar) -> tuple[int, float, float]:
+    """EM's validated controls: an iteration cap ``≥ 1``, a tolerance and a covariance floor
+    ``≥ 0``."""
+    return (_validate.integer("em_steps", em_steps, minimum=1),
+            _validate.real("tol", tol, minimum=0.0),
+            _validate.real("reg_covar", reg_covar, minimum=0.0))
+
+
 def fit(x, init: Mixture, *, em_steps: int = 100, tol: float = 1e-3,
         reg_covar: float = 1e-6) -> Fit:
     """Fit a mixture to the points ``x (n, d)`` by EM from ``init`` (sklearn's algorithm).
@@ -208,9 +216,7 @@ def fit(x, init: Mixture, *, em_steps: int = 100, tol: float = 1e-3,
     reg_covar=reg_covar, max_iter=em_steps)`` with ``weights_init``, ``means_init`` and
     ``precisions_init`` set from ``init`` (see the module docstring for the diagnostics).
     """
-    em_steps = _validate.integer("em_steps", em_steps, minimum=1)
-    tol = _validate.real("tol", tol, minimum=0.0)
-    reg_covar = _validate.real("reg_covar", reg_covar, minimum=0.0)
+    em_steps, tol, reg_covar = _em_controls(em_steps, tol, reg_covar)
     x = jnp.asarray(x)
     if x.ndim != 2 or x.shape[1] != init.means.shape[-1]:
         raise ValueError(f"x must have shape (n, {init.means.shape[-1]}), got {x.shape}")
@@ -243,18 +249,21 @@ def _draw(key, mix: Mixture, n: int):
     return mix.means[lab] + jnp.einsum("nij,nj->ni", mix.chol[lab], z)
 
 
+def _settings(components, dim, init, em_steps, tol, reg_covar) -> tuple:
+    """:func:`family`'s validated arguments."""
+    return (_validate.integer("components", components, minimum=1),
+            _validate.integer("dim", dim, minimum=1), _validate.choice("init", init, INITS),
+            *_em_controls(em_steps, tol, reg_covar))
+
+
 @functools.lru_cache(maxsize=64)
 def family(components: int, dim: int, init: str = "warm", em_steps: int = 100,
            tol: float = 1e-3, reg_covar: float = 1e-6) -> Family:
     """The GMM family: params a :class:`Fit` (the mixture and its diagnostics), points
     ``(n, d)``; ``fit(points, weights, *, key, previous)`` runs weighted EM (:func:`_em`) from
     ``previous``'s mixture (``init="warm"``) or from k-means++ seeded with ``key``."""
-    components = _validate.integer("components", components, minimum=1)
-    dim = _validate.integer("dim", dim, minimum=1)
-    init = _validate.choice("init", init, INITS)
-    em_steps = _validate.integer("em_steps", em_steps, minimum=1)
-    tol = _validate.real("tol", tol, minimum=0.0)
-    reg_covar = _validate.real("reg_covar", reg_covar, minimum=0.0)
+    components, dim, init, em_steps, tol, reg_covar = _settings(
+        components, dim, init, em_steps, tol, reg_covar)
 
     def sample(key, params: Fit, n: int):
         return _draw(key, params.mixture, n)
@@ -338,19 +347,15 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
       progress: report progress on stderr.
     """
     key = _validate.key("key", key)
-    components = _validate.integer("components", components, minimum=1)
-    dim = _validate.integer("dim", dim, minimum=1)
     generations = _validate.integer("generations", generations, minimum=0)
     trials = _validate.integer("trials", trials, minimum=1)
-    init = _validate.choice("init", init, INITS)
-    em_steps = _validate.integer("em_steps", em_steps, minimum=1)
-    tol = _validate.real("tol", tol, minimum=0.0)
-    reg_covar = _validate.real("reg_covar", reg_covar, minimum=0.0)
+    settings = _settings(components, dim, init, em_steps, tol, reg_covar)
+    components, dim = settings[:2]
     pol = policies.parse(policy)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=components + 1)
     policies.check_sizes(pol, m, components + 1)
     d0 = _original(original, components, dim)
-    res = chain.simulate(key, family(components, dim, init, em_steps, tol, reg_covar), start(d0),
+    res = chain.simulate(key, family(*settings), start(d0),
                          sample_size=sample_size, generations=generations, trials=trials, policy=pol,
                          record=record, tally=tally, chunk_size=chunk_size, progress=progress)
     f = res.params
