@@ -152,3 +152,15 @@ def test_params0_must_be_shaped_like_a_fit():
         ct.simulate(jax.random.key(0), fam, p0, sample_size=5, generations=2, trials=2)
     assert ct.fit_rows("accumulate", 5, 3) == 20  # the pool buffer: N_3 + M
     assert ct.fit_rows("fresh:0.4", 5, 3) == 5
+
+
+def test_same_key_same_result_whatever_trials_and_chunks():
+    # The rejection sampler loops until every lane of a batch is done: each lane's draws must
+    # still depend only on its own key (fresh: gaps between the live rows).
+    kw = dict(sample_size=[7, 12, 5], generations=3, bandwidth="scott", policy="fresh:0.4")
+    a = kde.simulate(jax.random.key(7), trials=13, **kw)
+    b = kde.simulate(jax.random.key(7), trials=13, chunk_size=4, **kw)
+    c = kde.simulate(jax.random.key(7), trials=5, chunk_size=3, **kw)
+    for x, y, z in zip(a[1:5], b[1:5], c[1:5]):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+        assert np.array_equal(np.asarray(x)[:5], np.asarray(z))
