@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _validate, chain, engine, policies
 from .family import Family
-from .fits import RULES, Bandwidth, parse_bandwidth
+from .fits import KDE_POLICIES, RULES, Bandwidth, parse_bandwidth
 from .sources import RealData, real_data
 
 __all__ = ["RULES", "Bandwidth", "KDEResult", "Params", "family", "parse_bandwidth",
@@ -48,6 +48,8 @@ __all__ = ["RULES", "Bandwidth", "KDEResult", "Params", "family", "parse_bandwid
 
 #: Data policies the KDE chain supports (every policy of :mod:`collapse_theory.policies`).
 POLICIES = policies.POLICIES
+#: Policies with closed forms (:mod:`collapse_theory.theory.kde`).
+CLOSED_FORM_POLICIES = KDE_POLICIES
 parse_policy = policies.parse
 
 

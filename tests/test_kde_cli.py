@@ -52,11 +52,17 @@ def test_silverman_has_no_closed_form_column(capsys, tmp_path):
         assert "expected_variance" not in data.files and data["log_variance"].dtype == np.float32
 
 
+def test_policies_without_closed_form_run_without_the_column(capsys):
+    assert main(["simulate", "kde", "--sample-size", "12", "--generations", "3", "--trials", "8",
+                 "--policy", "accumulate-subsample", "--bandwidth", "sklearn-scott"]) == 0
+    out = capsys.readouterr().out
+    assert "no closed form under policy accumulate-subsample" in out and "sklearn-scott" in out
+
+
 @pytest.mark.parametrize("argv, match", [
-    (["--bandwidth", "bogus"], "bandwidth must be a number > 0, 'scott'"),
+    (["--bandwidth", "bogus"], "bandwidth must be a number > 0, one of scott, silverman"),
     (["--bandwidth", "-1"], "bandwidth must be > 0.0"),
     (["--policy", "fixed"], "needs lam"),
-    (["--policy", "accumulate-subsample"], "not supported by the KDE chain"),
     (["--policy", "fresh"], "needs gamma"),
     (["--gamma", "0.3"], "gamma applies only"),
     (["--sample-size", "1"], "sample_size must be >= 2"),

@@ -16,10 +16,12 @@ def register(commands):
                     "closed-form mean where one exists.")
     _common.add_chain_arguments(
         sim, sample_size_help="points drawn per fit: one M >= 2, or a schedule M_1,...,M_G")
-    sim.add_argument("--bandwidth", default="scott", metavar="{h,scott[:c],silverman[:c]}",
+    sim.add_argument("--bandwidth", default="scott", metavar="{h,RULE[:c]}",
                      help="fixed h > 0, or a rule of thumb recomputed at every fit: "
-                          "scott (c σ̂ N^-1/5, c = 1) or silverman (c min(σ̂, IQR/1.34) N^-1/5, "
-                          "c = 0.9); default scott")
+                          "scott (c σ̂ N^-1/5, c = 1), silverman (c min(σ̂, IQR/1.34) N^-1/5, "
+                          "c = 0.9), scipy-silverman (c σ̂ (3N/4)^-1/5), sklearn-scott "
+                          "(c N^-1/5, unscaled) or sklearn-silverman (c (3N/4)^-1/5, unscaled); "
+                          "default scott")
     sim.add_argument("--data", default="gaussian",
                      help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta]")
     sim.add_argument("--mean", type=float, default=0.0, help="D0's mean (default 0)")
@@ -58,7 +60,8 @@ def _simulate(args) -> int:
                            centres=args.centres, progress=_common.show_progress(args.progress))
     gens = np.asarray(res.generation)
     log_v = np.asarray(res.log_variance, np.float64)
-    if bandwidth.rule == "silverman":
+    closed = bandwidth.rule != "silverman" and policy.name in kde.CLOSED_FORM_POLICIES
+    if not closed:
         expected = None
     else:
         mo = theory.moments(args.sample_size, args.generations, bandwidth=bandwidth,
@@ -78,8 +81,10 @@ def _simulate(args) -> int:
         rows.append(row)
     _common.print_table(["generation", "N", "median V", "q10", "q90", "mean V", "mean (x̄−μ0)²",
                          "E V (closed form)"], rows)
-    if expected is None:
+    if expected is None and bandwidth.rule == "silverman":
         print("E V: no closed form for Silverman's rule (the IQR is not quadratic in the centres)")
+    elif expected is None:
+        print(f"E V: no closed form under policy {policy}")
     if out is not None:
         arrays = {"generation": gens, "log_variance": res.log_variance,
                   "log_centre_variance": res.log_centre_variance,

@@ -9,9 +9,11 @@ chains is close to normal.  Each test is a z-test with the Monte Carlo SE ``s/�
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from .. import kde
+from .. import chain, kde
 from ..theory import kde as theory
 from . import stats
 from .registry import check, check_table, literal_seed
@@ -109,6 +111,11 @@ check_table({
         control="simulate the replace policy (no fresh data)",
         m=20, n=20, bandwidth=0.3, policy="fresh:0.2",
         wrong=dict(policy="replace")),
+    "kde.replace.sklearn_scott": dict(
+        title="E V_n, KDE, replace, scikit-learn's Scott (unscaled h = M^{-1/5}; M=20, n=20)",
+        source=_PROOF, formula="E V_n with η_M = M^{-2/5}, κ = 0 (h ignores the data's scale)",
+        control="scipy's Scott (h = σ̂ M^{-1/5}, scaled) instead",
+        m=20, n=20, bandwidth="sklearn-scott", wrong=dict(bandwidth="scott")),
     "kde.replace.mean_drift": dict(
         title="E(x̄_n − μ0)², KDE, replace, fixed h (M=20, h=0.3, n=20)", source=_PROOF,
         formula="Σ_{g<n} E V_g / M (the centres' mean is a martingale)",
@@ -149,3 +156,42 @@ def _(key, scale, control):
     literal = _silverman_literal(literal_seed(key), m, n, 2_000 * scale,
                                  "scott" if control else "silverman")
     return stats.ks_two_sample(_variance(res)[:, -1], literal)
+
+
+_SCALE_2D = (1.0, 2.0)  # D0 = N(0, diag(1, 4)) in the 2-D checks: tr Σ0 = 5
+
+
+def _d0_2d(key, n: int):
+    return jax.random.normal(key, (n, 2)) * jnp.asarray(_SCALE_2D)
+
+
+def _log_trace_v(p: kde.Params):
+    """``log tr V`` of a 2-D KDE: ``tr V = s² (d + |B|²_F)``."""
+    return 2.0 * p.log_scale + jnp.log(p.kernel.shape[0] + jnp.sum(p.kernel**2))
+
+
+def _trace_2d(key, scale, control, *, m, n, bandwidth, policy, wrong):
+    """E tr V_n of :func:`kde.family` in 2-D (:func:`chain.simulate`, D0 given as a sampler)
+    against ``theory.kde.moments(dim=2)``; the control simulates the ``wrong`` bandwidth."""
+    res = chain.simulate(key, kde.family(2, wrong if control else bandwidth), None,
+                         sample_size=m, generations=n, trials=10_000 * scale, policy=policy,
+                         real=_d0_2d, record="log", observe=_log_trace_v)
+    gens = np.asarray(res.generation)
+    expected = theory.moments(m, n, bandwidth=bandwidth, policy=policy,
+                              variance0=sum(v * v for v in _SCALE_2D), dim=2).variance
+    return stats.z_last(gens, np.exp(np.asarray(res.params, np.float64)), expected[gens],
+                        "E tr V_n (2-D KDE)")
+
+
+check_table({
+    "kde.2d.replace.scott": dict(
+        title="E tr V_n, 2-D KDE, replace, scipy's Scott (kernel N^{-1/3} Σ̂; M=20, n=6)",
+        formula="E tr V_n = tr Σ0 ρ^n, ρ = (M − 1)/M (1 + M^{-1/3} M/(M − 1))",
+        control="scikit-learn's Scott (unscaled h² I) instead",
+        m=20, n=6, bandwidth="scott", policy="replace", wrong="sklearn-scott"),
+    "kde.2d.accumulate.sklearn_scott": dict(
+        title="E tr V_n, 2-D KDE, accumulate, scikit-learn's Scott (h = N^{-1/6}; M=10, n=10)",
+        formula="the accumulate recursion on traces, η_N = 2 N^{-1/3}",
+        control="scipy's Scott (scaled f² Σ̂) instead",
+        m=10, n=10, bandwidth="sklearn-scott", policy="accumulate", wrong="scott"),
+}, run=_trace_2d, source=f"{_PROOF} (traces in d dimensions)")
