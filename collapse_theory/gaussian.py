@@ -139,8 +139,8 @@ def _factor(rows, rank, roundoff=0.0):
     the scale of the rows before centring), is a zero column (``ℓ_j = −∞``): the points or
     factors of a singular model span its support only up to rounding."""
     k, d = rows.shape
-    if d == 1:
-        ell = jnp.log(jnp.sqrt(jnp.sum(rows ** 2, axis=0)))
+    if d == 1:  # flat: XLA:CPU reduces (k, 1) over its first axis far slower than (k,)
+        ell = jnp.log(jnp.sqrt(jnp.sum(rows[:, 0] ** 2)))[None]
         return _rank_mask(ell, rank), jnp.ones((1, 1), rows.dtype)
     if k < d:
         rows = jnp.concatenate([rows, jnp.zeros((d - k, d), rows.dtype)])
@@ -158,6 +158,13 @@ def _stats(points, weights, roundoff=True) -> Stats:
     :func:`_factor`)."""
     w = weights.astype(points.dtype)
     n = jnp.sum(w)
+    if points.shape[1] == 1:  # flat arithmetic (see _factor); 1-D needs no round-off test
+        x = points[:, 0]
+        mean = jnp.sum(w * x) / jnp.where(n > 0, n, 1.0)
+        centred = jnp.where(w > 0, jnp.sqrt(w) * (x - mean), 0.0)
+        rank = jnp.sum(w > 0) - 1
+        ell = _rank_mask(jnp.log(jnp.sqrt(jnp.sum(centred ** 2)))[None], rank)
+        return Stats(n, mean[None], ell, jnp.ones((1, 1), points.dtype))
     mean = jnp.sum(w[:, None] * points, axis=0) / jnp.where(n > 0, n, 1.0)
     centred = jnp.where(w[:, None] > 0, jnp.sqrt(w)[:, None] * (points - mean), 0.0)
     scale = jnp.sqrt(n) * jnp.max(jnp.where(w[:, None] > 0, jnp.abs(points), 0.0))
