@@ -8,7 +8,7 @@ Fit ``g = 1..G`` sees (sizes from :func:`collapse_theory.policies.sizes`, ``M_g`
   ``fixed:λ``: ``M_1`` points drawn once, at fit 1, and kept);
 * a *pool*: ``accumulate`` fits every batch so far with equal weights, ``N_g = M_1 + … + M_g``
   points; ``accumulate-subsample`` fits a uniform subsample of ``M_g`` of them, drawn without
-  replacement (Floyd's algorithm, ``M_g`` integer draws per fit whatever ``N_g``).
+  replacement (the top ``M_g`` of i.i.d. uniforms over the live rows, ``O(N_g)`` per fit).
 
 With the family's exact shortcuts (:class:`~collapse_theory.family.Family` ``stats``/``merge``/
 ``fit_stats``) batches are sufficient statistics and pools are merged statistics (``O(1)``
@@ -364,24 +364,6 @@ def _mask(n_max: int, n, dtype):
     return (jnp.arange(n_max) < n).astype(dtype)
 
 
-def _subsample(key, n, m, m_max: int, cap: int):
-    """Rows of a uniform ``m``-subset of ``0..n−1`` (``m ≤ n``), drawn without replacement by
-    Floyd's algorithm: for ``j = n − m, …, n − 1`` draw ``t`` uniform on ``0..j`` and take ``t``,
-    or ``j`` if ``t`` is taken already.  ``O(m_max²)`` compares and ``m_max`` integer draws per
-    fit, whatever ``n`` (top-k of ``cap`` uniforms cost ``O(cap)`` draws).  The first ``m`` of the
-    ``(m_max,)`` rows are the subset (in no particular order); the rest are padding rows."""
-    i = jnp.arange(m_max, dtype=n.dtype)
-    j = n - m + i
-    t = jax.random.randint(key, (m_max,), 0, jnp.maximum(j + 1, 1), dtype=n.dtype)
-
-    def body(r, picked):
-        taken = jnp.any((picked == t[r]) & (i < r))
-        return picked.at[r].set(jnp.where(taken, j[r], t[r]))
-
-    picked = jax.lax.fori_loop(0, m_max, body, jnp.zeros((m_max,), n.dtype))
-    return jnp.clip(picked, 0, cap - 1)
-
-
 @functools.lru_cache(maxsize=128)
 def _steps(spec: _Spec):
     """The chain's step and its first step (fit 1, whose model ``g − 1`` is D0); cached on the
@@ -437,8 +419,10 @@ def _steps(spec: _Spec):
             pool, n = append(pool, n, batch), n + syn.astype(n.dtype)
             data = pool
             if spec.policy == "accumulate-subsample":
+                live = jnp.arange(spec.cap) < n
                 k_sub = jax.random.fold_in(k, SUBSAMPLE_STREAM)
-                pick = _subsample(k_sub, n, syn.astype(n.dtype), spec.syn_max, spec.cap)
+                u = jnp.where(live, jax.random.uniform(k_sub, (spec.cap,)), -1.0)
+                pick = jax.lax.top_k(u, spec.syn_max)[1]
                 data = (jax.tree.map(lambda a: a[pick], pool[0]), _mask(spec.syn_max, syn, dtype))
         params = _fit_call(spec, data, jax.random.fold_in(k, FIT_STREAM), s.params)
         first_ = s.first
