@@ -16,7 +16,7 @@ import numpy as np
 from .. import chain, kde
 from ..theory import kde as theory
 from . import stats
-from .registry import check, check_table, literal_seed
+from .registry import check, check_table, literal_check
 
 _PROOF = "derived in proofs/kde_variance.py"
 _KAZDAN = "Kazdan et al. 2024 (KDE chain)"
@@ -145,17 +145,14 @@ def _silverman_literal(seed: int, m: int, n: int, trials: int, rule: str) -> np.
     return out
 
 
-@check("kde.replace.silverman.literal",
-       title="Silverman's rule (no closed form): V_n vs a literal numpy chain (M=50, n=10)",
-       source="no closed form (IQR is not quadratic) — two implementations in law",
-       formula="law of V_n equal to the literal chain's (KS)",
-       control="the literal chain with Scott's rule")
-def _(key, scale, control):
-    m, n = 50, 10  # the chain of kde.replace.scott's control: one compiled chain for both
-    res = _run(key, scale, m=m, n=n, bandwidth="silverman")
-    literal = _silverman_literal(literal_seed(key), m, n, 2_000 * scale,
-                                 "scott" if control else "silverman")
-    return stats.ks_two_sample(_variance(res)[:, -1], literal)
+literal_check(
+    "kde.replace.silverman.literal", subject="Silverman's rule", statistic="V_n",
+    source="no closed form (IQR is not quadratic)", control="the literal chain with Scott's rule",
+    m=50, n=10,  # the chain of kde.replace.scott's control: one compiled chain for both
+    simulated=lambda key, scale, m, n: _variance(
+        _run(key, scale, m=m, n=n, bandwidth="silverman"))[:, -1],
+    literal=lambda seed, m, n, trials, control: _silverman_literal(
+        seed, m, n, trials, "scott" if control else "silverman"))
 
 
 _SCALE_2D = (1.0, 2.0)  # D0 = N(0, diag(1, 4)) in the 2-D checks: tr Σ0 = 5

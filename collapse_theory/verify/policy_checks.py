@@ -12,7 +12,7 @@ import numpy as np
 from .. import discrete, gaussian, regression
 from ..theory import policies as theory
 from . import stats
-from .registry import check, check_table, literal_seed
+from .registry import check_table, literal_check
 
 _ACC = "derived in proofs/policy_accumulate.py"
 _FF = "derived in proofs/policy_fresh_fixed.py"
@@ -69,16 +69,14 @@ def _subsample_literal(seed: int, m: int, n: int, trials: int, subsample: bool) 
     return out
 
 
-@check("policy.gaussian.subsample.literal",
-       title="accumulate-subsample (no closed form): σ²_n vs a literal numpy chain (M=10, n=8)",
-       source="Kazdan et al. 2024; no closed form derived — two implementations in law",
-       formula="law of σ²_n equal to the literal chain's (KS)",
-       control="the literal chain without subsampling (plain accumulate)")
-def _(key, scale, control):
-    m, n, trials = 10, 8, 2_000 * scale
-    _, var = _var(key, 1, policy="accumulate-subsample", n=n, trials=trials)
-    literal = _subsample_literal(literal_seed(key), m, n, trials, not control)
-    return stats.ks_two_sample(var[:, -1], literal)
+literal_check(
+    "policy.gaussian.subsample.literal", subject="accumulate-subsample", statistic="σ²_n",
+    source="Kazdan et al. 2024; no closed form derived",
+    control="the literal chain without subsampling (plain accumulate)", m=10, n=8,
+    simulated=lambda key, scale, m, n: _var(key, scale, policy="accumulate-subsample", m=m, n=n,
+                                            trials=2_000)[1][:, -1],
+    literal=lambda seed, m, n, trials, control: _subsample_literal(seed, m, n, trials,
+                                                                   not control))
 
 
 check_table({

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import jax
 
+from . import stats
 from .stats import Outcome
 
 #: Family-wise false-failure rate of one run (all checks together).
@@ -74,6 +75,21 @@ def check_table(table: dict[str, dict], **common) -> None:
 def literal_seed(key) -> int:
     """A numpy seed drawn from ``key``, for a check's chain written literally in numpy."""
     return int(jax.random.randint(key, (), 0, 2**31 - 1))
+
+
+def literal_check(id: str, *, subject: str, statistic: str, source: str, control: str, m: int,
+                  n: int, simulated: Callable, literal: Callable, trials: int = 2_000) -> None:
+    """Register the check ``id`` of a law with no closed form: a KS test of ``statistic`` at
+    generation ``n`` between the package's chain, ``simulated(key, scale, m, n)`` (its values
+    there), and the chain written literally in numpy, ``literal(seed, m, n, trials × scale,
+    control)`` (a deliberately wrong variant when ``control``)."""
+    @check(id, title=f"{subject} (no closed form): {statistic} vs a literal numpy chain "
+                     f"(M={m}, n={n})",
+           source=f"{source} — two implementations in law",
+           formula=f"law of {statistic} equal to the literal chain's (KS)", control=control)
+    def run(key, scale, control):
+        return stats.ks_two_sample(simulated(key, scale, m, n),
+                                   literal(literal_seed(key), m, n, trials * scale, control))
 
 
 def select(only: str | None = None) -> list[Check]:
