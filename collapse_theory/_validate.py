@@ -154,31 +154,23 @@ def vector(name: str, value, dim: int) -> np.ndarray:
 
 def writable_path(name: str, path) -> str:
     """A file path that can be written: not empty, not a directory or special file, in an
-    existing directory where a file can be created (probed: ``os.access`` trusts root)."""
+    existing directory where a file can be created."""
     path = _path(name, path)
     if os.path.isdir(path) or path.endswith(os.sep):
         raise ValueError(f"{name}={path!r} is a directory, expected a file path")
-    if os.path.lexists(path) and not os.path.isfile(path):
-        raise ValueError(f"{name}={path!r} exists and is not a regular file")
     parent = os.path.dirname(os.path.realpath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{name}={path!r}: directory {parent!r} does not exist")
-    _probe(name, path, parent)
-    return path
+    return _writable(name, path, "regular file", os.path.isfile, parent,
+                     f"directory {parent!r} does not exist")
 
 
 def writable_dir(name: str, path) -> str:
     """A directory that exists or can be made, and in which files can be created."""
     path = _path(name, path)
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise ValueError(f"{name}={path!r} exists and is not a directory")
     existing = os.path.realpath(path)
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ValueError(f"{name}={path!r}: {existing!r} is not a directory")
-    _probe(name, path, existing)
-    return path
+    return _writable(name, path, "directory", os.path.isdir, existing,
+                     f"{existing!r} is not a directory")
 
 
 def figure_path(name: str, path) -> str:
@@ -204,14 +196,21 @@ def _path(name: str, path) -> str:
     return path
 
 
-def _probe(name: str, path: str, directory: str) -> None:
-    """Create and delete a temporary file in ``directory``; any OSError becomes a ValueError."""
+def _writable(name: str, path: str, kind: str, is_kind, directory: str, not_dir: str) -> str:
+    """``path``, unless it exists and is not a ``kind`` (``is_kind``), or ``directory``, where it
+    would be written, is not a directory (``not_dir`` says why) or refuses a new file (probed:
+    ``os.access`` trusts root; the probe's OSError becomes a ValueError)."""
+    if os.path.lexists(path) and not is_kind(path):
+        raise ValueError(f"{name}={path!r} exists and is not a {kind}")
+    if not os.path.isdir(directory):
+        raise ValueError(f"{name}={path!r}: {not_dir}")
     try:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
             pass
     except OSError as err:
         raise ValueError(f"{name}={path!r}: cannot create files in {directory!r} "
                          f"({err.strerror or err})") from None
+    return path
 
 
 def key(name: str, value):
