@@ -58,6 +58,16 @@ def _det_power(key, scale, control, *, m, n, dim, estimator, power, ylabel=None)
                         ylabel)
 
 
+def _moment(quantity, section, formula, *, m, n, dim, estimator, **params):
+    """A :func:`_det_power` spec: titled by ``quantity``, the estimator, the dimension, M and n;
+    sourced to README ``section`` and the moments proof; controlled by the other estimator."""
+    name, control = {"unbiased": ("unbiased", "simulate with the MLE"),
+                     "mle": ("MLE", "simulate with the unbiased estimator")}[estimator]
+    return dict(title=f"{quantity}, {name}, {'1-D' if dim == 1 else f'd={dim}'} (M={m}, n={n})",
+                source=f"theory README {section}; {_MOMENTS}", formula=formula, control=control,
+                m=m, n=n, dim=dim, estimator=estimator, **params)
+
+
 def _mean_sq_dev(key, scale, control, *, estimator, m=100, n=50, dim=1, data="gaussian",
                  trials=20_000, ylabel=None):
     """z-test of ``E|μ_n − μ_0|²`` (:func:`theory.expected_mean_sq_dev`; any D0 of covariance I)."""
@@ -126,31 +136,22 @@ check_table({
         m=10, n=20, dim=3, trials=10_000),
 }, run=_log_det_var)
 check_table({
-    "gaussian.std.mean.unbiased.1d": dict(
-        title="E σ_n, unbiased, 1-D (M=20, n=20)", source=f"theory README §1 (c(M)); {_MOMENTS}",
-        formula="σ0 c(M)^n, c(M) = √(2/(M−1)) Γ(M/2)/Γ((M−1)/2)", control="simulate with the MLE",
+    "gaussian.std.mean.unbiased.1d": _moment(
+        "E σ_n", "§1 (c(M))", "σ0 c(M)^n, c(M) = √(2/(M−1)) Γ(M/2)/Γ((M−1)/2)",
         m=20, n=20, dim=1, estimator="unbiased", power=0.5, ylabel="E σ_n"),
-    "gaussian.var.mean.mle.1d": dict(
-        title="E σ²_n, MLE, 1-D (M=100, n=50)", source=f"theory README §2; {_MOMENTS}",
-        formula="σ0² ((M−1)/M)^n", control="simulate with the unbiased estimator",
-        m=100, n=50, dim=1, estimator="mle", power=1.0),
-    "gaussian.det.mean.mle.2d": dict(
-        title="E det Σ_n, MLE, d=2 (M=100, n=20)", source=f"theory README §2; {_MOMENTS}",
-        formula="det Σ0 [Π_j (M−j)/M]^n", control="simulate with the unbiased estimator",
+    "gaussian.var.mean.mle.1d": _moment(
+        "E σ²_n", "§2", "σ0² ((M−1)/M)^n", m=100, n=50, dim=1, estimator="mle", power=1.0),
+    "gaussian.det.mean.mle.2d": _moment(
+        "E det Σ_n", "§2", "det Σ0 [Π_j (M−j)/M]^n",
         m=100, n=20, dim=2, estimator="mle", power=1.0),
-    "gaussian.det.mean.unbiased.3d": dict(
-        title="E det Σ_n, unbiased, d=3 (M=100, n=20)",
-        source=f"theory README §2 (Bartlett); {_MOMENTS}", formula="det Σ0 [Π_j (M−j)/(M−1)]^n",
-        control="simulate with the MLE",
+    "gaussian.det.mean.unbiased.3d": _moment(
+        "E det Σ_n", "§2 (Bartlett)", "det Σ0 [Π_j (M−j)/(M−1)]^n",
         m=100, n=20, dim=3, estimator="unbiased", power=1.0),
-    "gaussian.std.mean.mle.1d": dict(
-        title="E σ_n, MLE, 1-D (M=20, n=20)", source=f"theory README §2 (MLE); {_MOMENTS}",
-        formula="σ0 Π √(2/M) Γ(M/2)/Γ((M−1)/2)", control="simulate with the unbiased estimator",
+    "gaussian.std.mean.mle.1d": _moment(
+        "E σ_n", "§2 (MLE)", "σ0 Π √(2/M) Γ(M/2)/Γ((M−1)/2)",
         m=20, n=20, dim=1, estimator="mle", power=0.5),
-    "gaussian.var_power.k2.unbiased.1d": dict(
-        title="E σ⁴_n, unbiased, 1-D (M=100, n=20)",
-        source=f"theory README §2 (E σ^{{2k}}_n); {_MOMENTS}", formula="σ0⁴ (1 + 2/(M−1))^n",
-        control="simulate with the MLE",
+    "gaussian.var_power.k2.unbiased.1d": _moment(
+        "E σ⁴_n", "§2 (E σ^{2k}_n)", "σ0⁴ (1 + 2/(M−1))^n",
         m=100, n=20, dim=1, estimator="unbiased", power=2.0),
 }, run=_det_power)
 check_table({
