@@ -261,6 +261,21 @@ def physical_memory() -> int | None:
         return None
 
 
+def shape_of(fn: Callable, *args):
+    """``jax.eval_shape(fn, *args)``, memoised on ``fn`` (by identity: pass a long-lived
+    function, not a fresh lambda) and the shapes and dtypes of ``args``'s leaves.  Tracing costs
+    about a millisecond per call, which small runs would otherwise pay on every call."""
+    leaves, treedef = jax.tree.flatten(args)
+    avals = tuple(jax.ShapeDtypeStruct(np.shape(a), a.dtype if hasattr(a, "dtype")
+                                       else np.result_type(a)) for a in leaves)
+    return _shape_of(fn, treedef, avals)
+
+
+@functools.lru_cache(maxsize=512)
+def _shape_of(fn, treedef, avals):
+    return jax.eval_shape(lambda *leaves: fn(*jax.tree.unflatten(treedef, leaves)), *avals)
+
+
 def _nbytes(tree) -> int:
     return sum(math.prod(np.shape(a)) * np.dtype(a.dtype if hasattr(a, "dtype") else
                                                  np.result_type(a)).itemsize
@@ -282,7 +297,7 @@ class _Plan:
         n_rec = generations + 1 if record is None else record_generations(record, generations).size
         if chunk_size is None:  # a trial's state (old and new), records and working memory
             per_trial = (2 * _nbytes(state0) + extra
-                         + (0 if keep else (n_rec + 1) * _nbytes(jax.eval_shape(observe, state0))))
+                         + (0 if keep else (n_rec + 1) * _nbytes(shape_of(observe, state0))))
             chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
         chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
         _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs, extra)
@@ -295,7 +310,9 @@ class _Plan:
         # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
         # round differently for other batch sizes, and results must not depend on batch or
         # device count.
-        per_device = _LANES * math.ceil(min(chunk_size, trials) / (n_dev * _LANES))
+        # Chunks of equal size: 256 trials under a budget of 216 run as 2 x 128, not 2 x 216.
+        n_chunks = math.ceil(trials / min(chunk_size, trials))
+        per_device = _LANES * math.ceil(trials / (n_chunks * n_dev * _LANES))
         self.chunk_size = n_dev * per_device
         self.n_chunks = math.ceil(trials / self.chunk_size)
 
@@ -352,7 +369,7 @@ def _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe,
     limit = physical_memory()
     if limit is None:
         return
-    per_trial = _nbytes(jax.eval_shape(observe, state0))  # one trial's observation
+    per_trial = _nbytes(shape_of(observe, state0))  # one trial's observation
     chunk = min(chunk_size, trials)
     if keep:  # summaries: mean, M2, min, max (float64) and ``keep`` sampled values
         records = n_rec * (4 * 2 * per_trial + keep * per_trial)
