@@ -8,7 +8,8 @@ Fit ``g = 1..G`` sees (sizes from :func:`collapse_theory.policies.sizes`, ``M_g`
   ``fixed:λ``: ``M_1`` points drawn once, at fit 1, and kept);
 * a *pool*: ``accumulate`` fits every batch so far with equal weights, ``N_g = M_1 + … + M_g``
   points; ``accumulate-subsample`` fits a uniform subsample of ``M_g`` of them, drawn without
-  replacement (the top ``M_g`` of i.i.d. uniforms over the live rows, ``O(N_g)`` per fit).
+  replacement (:func:`collapse_theory.rng.subsample`: ``M_g`` integer draws per fit whatever
+  ``N_g``).
 
 With the family's exact shortcuts (:class:`~collapse_theory.family.Family` ``stats``/``merge``/
 ``fit_stats``) batches are sufficient statistics and pools are merged statistics (``O(1)``
@@ -34,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate, engine, policies
+from . import _validate, engine, policies, rng
 from . import family as family_mod
 from .family import Family
 
@@ -131,11 +132,13 @@ class _Real:
     def __call__(self, key, n: int):
         if self.sampler is not None:
             return self.sampler(key, n)
-        u = jax.random.uniform(key, (self.points.shape[0],))
-        return jnp.asarray(self.points)[jax.lax.top_k(u, n)[1]]
+        total = self.points.shape[0]
+        return jnp.asarray(self.points)[rng.subsample(key, total, n, n, total)]
 
     def shape(self, dtype_key) -> jax.ShapeDtypeStruct:
-        return jax.eval_shape(lambda k: self(k, 1), dtype_key)
+        if self.sampler is None:
+            return jax.ShapeDtypeStruct((1,) + self.points.shape[1:], self.points.dtype)
+        return engine.shape_of(_one_point(self.sampler), dtype_key)
 
 
 def simulate(key, family: Family, params0=None, *, sample_size, generations: int, trials: int,
@@ -280,7 +283,14 @@ def _event(spec: _Spec, key, params):
     whose leaves share the leading axis)."""
     if spec.real is not None:
         return spec.real.shape(key)
-    return jax.eval_shape(lambda k, p: spec.family.sample(k, p, 1), key, params)
+    return engine.shape_of(_one_point(spec.family.sample), key, params)
+
+
+@functools.lru_cache(maxsize=128)
+def _one_point(sample: Callable) -> Callable:
+    """``sample(..., 1)``: one point of a family's ``sample(key, params, n)`` or of a real
+    sampler ``real(key, n)``, as one long-lived function per sampler (``engine.shape_of``)."""
+    return lambda *args: sample(*args, 1)
 
 
 def _placeholder(tree):
@@ -419,10 +429,8 @@ def _steps(spec: _Spec):
             pool, n = append(pool, n, batch), n + syn.astype(n.dtype)
             data = pool
             if spec.policy == "accumulate-subsample":
-                live = jnp.arange(spec.cap) < n
                 k_sub = jax.random.fold_in(k, SUBSAMPLE_STREAM)
-                u = jnp.where(live, jax.random.uniform(k_sub, (spec.cap,)), -1.0)
-                pick = jax.lax.top_k(u, spec.syn_max)[1]
+                pick = rng.subsample(k_sub, n, syn, spec.syn_max, spec.cap)
                 data = (jax.tree.map(lambda a: a[pick], pool[0]), _mask(spec.syn_max, syn, dtype))
         params = _fit_call(spec, data, jax.random.fold_in(k, FIT_STREAM), s.params)
         first_ = s.first

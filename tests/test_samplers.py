@@ -305,3 +305,30 @@ def test_gamma_validation():
         samplers.bartlett(key, 2.0, 3)
     with pytest.raises(ValueError, match="dim must be >= 1"):
         samplers.bartlett(key, 2.0, 0)
+
+
+@pytest.mark.parametrize("m_max, cap", [(4, 7), (60, 60)])  # Floyd; top-k (m_max² > 50 cap)
+def test_subsample_is_a_uniform_subset(m_max, cap):
+    """``rng.subsample`` of m = 3 of n = 6 rows (padded to ``m_max`` indices into a buffer of
+    ``cap`` rows) gives each of the C(6, 3) = 20 subsets probability 1/20: chi-square over the 20
+    subsets of 40 000 draws (expected count 2000 each).  Negative control: the same counts
+    against a law that moves 10 % of the mass of the subsets holding row 0 to the others
+    (200 of 2000 expected per subset: noncentrality 20 · 200² / 2000 = 400 on 19 degrees of
+    freedom, rejected at ALPHA with overwhelming probability)."""
+    from itertools import combinations
+
+    from collapse_theory import rng
+
+    n, m = 6, 3
+    keys = jax.random.split(jax.random.key(3), 40_000)
+    idx = np.asarray(jax.jit(jax.vmap(lambda k: rng.subsample(k, n, m, m_max, cap)))(keys))
+    chosen = np.sort(idx[:, :m], axis=1)
+    assert (chosen[:, 1:] > chosen[:, :-1]).all() and (chosen < n).all()  # distinct live rows
+    assert ((idx >= 0) & (idx < cap)).all()  # padding rows index the buffer
+    subsets = {c: i for i, c in enumerate(combinations(range(n), m))}
+    counts = np.bincount([subsets[tuple(c)] for c in chosen], minlength=len(subsets))
+    uniform = np.full(len(subsets), 1 / len(subsets))
+    assert st.chisquare(counts, uniform * counts.sum()).pvalue > ALPHA
+    has0 = np.array([0 in c for c in subsets])
+    wrong = uniform * np.where(has0, 0.9, 1 + 0.1 * has0.sum() / (~has0).sum())
+    assert st.chisquare(counts, wrong / wrong.sum() * counts.sum()).pvalue < ALPHA
