@@ -205,8 +205,8 @@ def bench_subsample(cfg, key, rng):
                                     estimator="mle", method="samples",
                                     policy="accumulate-subsample", record=[g]).log_det
     tab.add("package: gaussian.simulate", t * g, time_jax(run, cfg["rep"]),
-            "pool of points per trial, subsample by top-k of uniforms")
-    reps = 4
+            "pool of points per trial, subsample by Floyd's algorithm")
+    reps = 16
     tab.add("Kazdan et al.: numpy loop, one trajectory per seed", reps * g,
             time_numpy(lambda: [baselines.gaussian_subsample_loop(rng, d, m, g)
                                 for _ in range(reps)], 1), f"{reps} trajectories")

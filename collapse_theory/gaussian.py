@@ -114,14 +114,14 @@ def _compose(log_diag, unit, log_a, lower):
     r"""``L A`` in log-factor form for ``L = U diag(e^ℓ)`` and ``A = lower + diag(e^{log a})``.
 
     ``U' = U W``, ``W = I + lower ∘ exp(ℓ_k − ℓ'_j)`` (row k, column j), ``ℓ' = ℓ + log a``: the
-    exponent is capped below the float overflow point, and a zero column (``ℓ'_j = −∞``) of the
-    product is dropped (exact when the zero columns are trailing, as for rank-deficient fits).
+    exponent is capped below the float overflow point (a NaN one, ``−∞ − (−∞)``, too), and a zero
+    column (``ℓ'_j = −∞``) of the product is reset to ``e_j`` (exact when the zero columns are
+    trailing, as for rank-deficient fits); the cap keeps ``W`` finite, so no NaN reaches ``U'``.
     """
     ell = log_diag + log_a
     cap = 0.9 * math.log(jnp.finfo(ell.dtype).max)
-    live = jnp.isfinite(ell)[None, :]
-    expo = jnp.minimum(log_diag[:, None] - jnp.where(live, ell[None, :], 0.0), cap)
-    w = jnp.eye(ell.shape[0], dtype=ell.dtype) + jnp.where(live, lower * jnp.exp(expo), 0.0)
+    expo = log_diag[:, None] - ell[None, :]
+    w = jnp.eye(ell.shape[0], dtype=ell.dtype) + lower * jnp.exp(jnp.where(expo < cap, expo, cap))
     return ell, _canonical(ell, unit @ w)
 
 
