@@ -137,7 +137,8 @@ class _Real:
 
     def shape(self, dtype_key) -> jax.ShapeDtypeStruct:
         if self.sampler is None:
-            return jax.ShapeDtypeStruct((1,) + self.points.shape[1:], self.points.dtype)
+            return jax.ShapeDtypeStruct((1,) + self.points.shape[1:],
+                                        jax.dtypes.canonicalize_dtype(self.points.dtype))
         return engine.shape_of(_one_point(self.sampler), dtype_key)
 
 

@@ -215,11 +215,11 @@ def _bartlett(key, n, dim, dtype):
     ``N(0, 1)``; the columns ``j ≥ n`` of a singular Wishart (``n − 1 < d``) are zero.
     (:func:`~collapse_theory.samplers.bartlett` needs ``dof > d − 1``.)"""
     k_z, k_chi, k_low = jax.random.split(key, 3)
-    z = jax.random.normal(k_z, (dim,), dtype) / jnp.sqrt(jnp.maximum(n, 1.0))
+    z = rng.normal(k_z, (dim,), dtype) / jnp.sqrt(jnp.maximum(n, 1.0))
     dof = n - jnp.arange(1, dim + 1, dtype=dtype)
     live = dof > 0
     log_a = 0.5 * samplers.log_chisquare(k_chi, jnp.where(live, dof, 1.0), dtype=dtype)
-    lower = jnp.tril(jax.random.normal(k_low, (dim, dim), dtype), -1)
+    lower = jnp.tril(rng.normal(k_low, (dim, dim), dtype), -1)
     return z, jnp.where(live, log_a, -jnp.inf), jnp.where(live[None, :], lower, 0.0)
 
 
@@ -246,7 +246,7 @@ def family(dim: int = 1, estimator: str = "unbiased") -> Family:
     off = 1 if _validate.choice("estimator", estimator, ESTIMATORS) == "unbiased" else 0
 
     def sample(key, params: Params, n: int):
-        xi = jax.random.normal(key, (n, dim), params.mean.dtype)
+        xi = rng.normal(key, (n, dim), params.mean.dtype)
         return params.mean + xi @ (params.unit * jnp.exp(params.log_diag)[None, :]).T
 
     def fit_stats(s: Stats) -> Params:
@@ -282,7 +282,7 @@ def _whitened_family(dim: int, estimator: str) -> Family:
     off = 1 if estimator == "unbiased" else 0
 
     def sample(key, params: Params, n: int):
-        return jax.random.normal(key, (n, dim), params.mean.dtype)
+        return rng.normal(key, (n, dim), params.mean.dtype)
 
     def fit(xi, weights, *, previous: Params) -> Params:
         return _refit_whitened(previous, xi, weights,
