@@ -1,5 +1,5 @@
-"""Counter-based random numbers: Threefry-2x32 words on explicit counters, and the uniforms and
-normals made from them.
+"""Counter-based random numbers: Threefry-2x32 words on explicit counters, the uniforms and
+normals made from them, and uniform subsets drawn without replacement (:func:`subsample`).
 
 A chain draws from a ``uint32[2]`` Threefry key (:func:`seed`) by hashing explicit counters
 ``(c0, c1)`` (:func:`words`): a draw depends only on the key and its counters, not on the
