@@ -263,16 +263,17 @@ def physical_memory() -> int | None:
 
 def shape_of(fn: Callable, *args):
     """``jax.eval_shape(fn, *args)``, memoised on ``fn`` (by identity: pass a long-lived
-    function, not a fresh lambda) and the shapes and dtypes of ``args``'s leaves.  Tracing costs
-    about a millisecond per call, which small runs would otherwise pay on every call."""
+    function, not a fresh lambda), the shapes and dtypes of ``args``'s leaves and whether x64 is
+    on.  Tracing costs about a millisecond per call, which small runs would otherwise pay on
+    every call."""
     leaves, treedef = jax.tree.flatten(args)
     avals = tuple(jax.ShapeDtypeStruct(np.shape(a), a.dtype if hasattr(a, "dtype")
                                        else np.result_type(a)) for a in leaves)
-    return _shape_of(fn, treedef, avals)
+    return _shape_of(fn, treedef, avals, jax.config.jax_enable_x64)
 
 
 @functools.lru_cache(maxsize=512)
-def _shape_of(fn, treedef, avals):
+def _shape_of(fn, treedef, avals, x64: bool):  # x64: the dtypes fn's constants trace to
     return jax.eval_shape(lambda *leaves: fn(*jax.tree.unflatten(treedef, leaves)), *avals)
 
 

@@ -140,3 +140,19 @@ def test_gaussian_same_key_same_result_any_trials_and_chunks():
                               chunk_size=3)  # padded to 8 per chunk
         np.testing.assert_array_equal(a.log_det[:4], b.log_det)
         np.testing.assert_array_equal(a.mean[:4], b.mean)
+
+
+def test_shape_of_follows_x64():
+    """``engine.shape_of`` memoises shapes, but a function's float constants trace to float64
+    under x64 and to float32 without it: the same function and arguments must give each mode's
+    dtype, in either order (a stale float64 entry made x64-off chains allocate float64 pools)."""
+    def draw(k):
+        return jax.random.normal(k, (2,)) * 1.0
+
+    key = jax.random.key(0)
+    with jax.enable_x64(True):
+        assert engine.shape_of(draw, key).dtype == jnp.float64
+    with jax.enable_x64(False):
+        assert engine.shape_of(draw, key).dtype == jnp.float32
+    with jax.enable_x64(True):
+        assert engine.shape_of(draw, key).dtype == jnp.float64
