@@ -4,7 +4,7 @@ Layers, bottom to top (:data:`LAYERS`, keyed by the first component below ``coll
 
     _validate < rng < sources < samplers < metrics = mixture < policies < fits < engine
       < family = chain < gaussian = discrete = gmm = kde = regression = theory
-      < the package root (``collapse_theory/__init__.py``) < figures < verify < cli = __main__
+      < the package root (``collapse_theory/__init__.py``) < figures = testing < verify < cli = __main__
 
 The graph has one edge per ``import``/``from ... import`` between two modules of the package,
 at module level or inside a function; ``from P import name`` goes to the submodule ``P.name``
@@ -47,7 +47,7 @@ LAYERS = {
     "family": 8, "chain": 8,
     "gaussian": 9, "discrete": 9, "gmm": 9, "kde": 9, "regression": 9, "theory": 9,
     "": 10,
-    "figures": 11,
+    "figures": 11, "testing": 11,
     "verify": 12,
     "cli": 13, "__main__": 13,
 }
