@@ -20,3 +20,6 @@ def on_host_devices():
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     return run
+
+
+pytest_plugins = ["pytester"]

@@ -195,7 +195,8 @@ def _integer_law(x: np.ndarray, pmf) -> tuple[np.ndarray, np.ndarray]:
     rest = max(1.0 - p.sum(), 0.0)
     outside = (k < 0) | (k >= p.size)
     counts = np.bincount(k[~outside], minlength=p.size).astype(np.float64)
-    # an impossible draw lands in a zero-probability bin: chi-square = inf, p = 0
+    # draws beyond the listed values go to the last bin (probability 1 − Σp, 0 for an array
+    # that sums to 1: chi_square then reports them as impossible, p = 0)
     return np.append(counts, outside.sum()), np.append(p, rest)
 
 

@@ -99,9 +99,10 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("ct_seed", s.seeds(), ids=[f"seed{i}" for i in range(s.runs)])
 
 
-def pytest_collection_modifyitems(config, items):
-    s = config._ct  # noqa: SLF001
-    users = sum("ct_false_fail_rate" in getattr(item, "fixturenames", ()) for item in items)
+def pytest_collection_finish(session):
+    s = session.config._ct  # noqa: SLF001
+    users = sum("ct_false_fail_rate" in getattr(item, "fixturenames", ())
+                for item in session.items)  # after -k/-m deselection
     per_seed = users // s.runs if s.runs else users
     s.share = s.budget / max(per_seed, 1)
 

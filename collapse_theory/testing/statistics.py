@@ -168,17 +168,20 @@ def chi_square(observed, probs, min_expected: float = MIN_EXPECTED) -> Outcome:
     """Goodness of fit of category counts to exact probabilities.
 
     Adjacent categories are pooled until each expected count is at least ``min_expected``
-    (so the χ² approximation of Pearson's statistic holds); dof = bins − 1.
+    (so the χ² approximation of Pearson's statistic holds); dof = bins − 1.  A draw in a
+    category of probability 0 is impossible under the law: ``p = 0``.
     """
     obs = np.asarray(observed, dtype=np.float64).ravel()
     p = np.asarray(probs, dtype=np.float64).ravel()
+    impossible = obs[p == 0].sum()
+    if impossible:
+        return Outcome("chi-square", 0.0, np.inf, np.nan, np.inf, 0.0,
+                       f"{impossible:g} draws in categories of probability 0")
     exp_counts = obs.sum() * p / p.sum()
     bins = _pool(exp_counts, min_expected)
     o = np.bincount(bins, obs)
     e = np.bincount(bins, exp_counts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(e > 0, (o - e) ** 2 / e, np.where(o > 0, np.inf, 0.0))
-    chi2 = float(np.sum(terms))
+    chi2 = float(np.sum((o - e) ** 2 / e))
     dof = max(o.size - 1, 1)
     return Outcome("chi-square", float(dof), chi2, float(np.sqrt(2 * dof)), chi2,
                    float(stats.chi2.sf(chi2, dof)),
