@@ -21,9 +21,10 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-import scipy.stats as st
 
 from collapse_theory import discrete
+from collapse_theory.testing.statistics import chi_square, pool_bins, z_variance
+from collapse_theory.testing.statistics import z_mean as z_mean_test
 from collapse_theory.theory import discrete as td
 
 ALPHA = 1e-6
@@ -42,28 +43,13 @@ ALPHA_SMOOTH, EPS_SMOOTH = 0.5, 0.1
 # statistics helpers
 
 
-def _bins(probs, n):
-    """Bin of each value: pooled left to right until a bin expects ≥ 5; a remainder joins the last."""
-    ids, b, acc = np.empty(len(probs), int), 0, 0.0
-    for k, p in enumerate(probs):
-        ids[k] = b
-        acc += n * p
-        if acc >= 5:
-            b, acc = b + 1, 0.0
-    if b > 0:
-        ids[ids == b] = b - 1  # the trailing values (expecting < 5 together) join the last bin
-    return ids
-
-
 def chi2_gof(values, probs):
-    """p-value of integer ``values`` (in ``0..len(probs)−1``) against the law ``probs``."""
+    """p-value of integer ``values`` (in ``0..len(probs)−1``) against the law ``probs``
+    (:func:`collapse_theory.testing.statistics.chi_square`: bins pooled until each expects ≥ 5)."""
     values = np.asarray(values).ravel()
     assert values.min() >= 0 and values.max() < len(probs)
-    ids = _bins(probs, values.size)
-    obs = np.bincount(ids[values], minlength=ids.max() + 1)
-    exp = values.size * np.bincount(ids, weights=probs)
-    assert exp.size >= 2, "degenerate law: nothing to test"
-    return st.chi2.sf(np.sum((obs - exp) ** 2 / exp), exp.size - 1)
+    assert pool_bins(values.size * np.asarray(probs)).max() >= 1, "degenerate law: no test"
+    return chi_square(np.bincount(values, minlength=len(probs)), probs).p_value
 
 
 def noncentrality(true, wrong, n=TRIALS):
@@ -74,7 +60,7 @@ def noncentrality(true, wrong, n=TRIALS):
     ≈ χ²_k(λ) with mean k + 150 and sd ≈ √(2k + 600) ≈ 25 for k ≲ 20 bins, ≥ 4 sd above the
     χ²_20 critical value at ALPHA (≈ 60), so the control is rejected with near certainty.
     """
-    ids = _bins(wrong, n)
+    ids = pool_bins(n * np.asarray(wrong))
     t, w = np.bincount(ids, weights=true), np.bincount(ids, weights=wrong)
     return n * np.sum((t - w) ** 2 / w)
 
@@ -84,15 +70,11 @@ POWER_Z = 10.0  # a z-test control is used where its expected |z| is ≥ 10 (rej
 
 
 def z_mean(x, mu):
-    x = np.asarray(x, np.float64)
-    return (x.mean() - mu) / (x.std(ddof=1) / np.sqrt(x.size))
+    return z_mean_test(x, mu).statistic
 
 
 def z_var(x, sigma2):
-    x = np.asarray(x, np.float64)
-    d = x - x.mean()
-    s2 = d.var(ddof=1)
-    return (s2 - sigma2) / np.sqrt((np.mean(d**4) - s2**2) / x.size)
+    return z_variance(x, sigma2).statistic
 
 
 def with_tail(pmf):

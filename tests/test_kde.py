@@ -7,13 +7,13 @@ import pytest
 from scipy import stats
 
 from collapse_theory import kde
+from collapse_theory.testing.statistics import z_mean
 from collapse_theory.theory import kde as theory
 
 
 def _z(values, expected):
     """z of a sample mean against its expectation, SE = s/√N (CLT; finite variance here)."""
-    v = np.asarray(values, np.float64)
-    return (v.mean() - expected) / (v.std(ddof=1) / np.sqrt(v.size))
+    return z_mean(values, expected).statistic
 
 
 # ---------------------------------------------------------------------------------------------

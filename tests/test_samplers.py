@@ -20,6 +20,7 @@ import scipy.special as sp
 import scipy.stats as st
 
 from collapse_theory import rng, samplers
+from collapse_theory.testing.statistics import chi_square
 
 ALPHA = 1e-3
 N = 200_000
@@ -29,24 +30,15 @@ def chi2_pvalue(x, dist, bins=40):
     """Chi-square goodness-of-fit p-value of integer draws ``x`` against a scipy discrete law.
 
     Bin edges are the law's integer quantiles (so each bin has probability ≈ 1/bins); a tail
-    bin with expected count < 5 is merged into its neighbour.
+    bin with expected count < 5 is pooled with its neighbour
+    (:func:`collapse_theory.testing.statistics.chi_square`).
     """
     edges = np.unique(dist.ppf(np.arange(1, bins) / bins))
     cdf = dist.cdf(edges)
     prob = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
     obs = np.bincount(np.searchsorted(edges, x, side="left"), minlength=prob.size).astype(float)
-    n = x.size
-    while prob.size > 1 and prob[-1] * n < 5:
-        prob[-2] += prob[-1]
-        obs[-2] += obs[-1]
-        prob, obs = prob[:-1], obs[:-1]
-    while prob.size > 1 and prob[0] * n < 5:
-        prob[1] += prob[0]
-        obs[1] += obs[0]
-        prob, obs = prob[1:], obs[1:]
     assert prob.size >= 2, "degenerate law: nothing to test"
-    stat = np.sum((obs - n * prob) ** 2 / (n * prob))
-    return st.chi2.sf(stat, prob.size - 1)
+    return chi_square(obs, prob).p_value
 
 
 def perturbed_p(p):

@@ -149,9 +149,10 @@ def ks_two_sample(a, b) -> Outcome:
                    f"Kolmogorov law of D, n = {a.size}, m = {b.size}")
 
 
-def _pool(expected_counts, min_expected: float) -> np.ndarray:
+def pool_bins(expected_counts, min_expected: float = MIN_EXPECTED) -> np.ndarray:
     """Bin index of each category: adjacent categories merge until each bin expects
     ``≥ min_expected``; a short last bin joins its neighbour."""
+    expected_counts = np.asarray(expected_counts, dtype=np.float64).ravel()
     bins = np.zeros(expected_counts.size, dtype=np.int64)
     b, acc = 0, 0.0
     for i, e in enumerate(expected_counts):
@@ -178,7 +179,7 @@ def chi_square(observed, probs, min_expected: float = MIN_EXPECTED) -> Outcome:
         return Outcome("chi-square", 0.0, np.inf, np.nan, np.inf, 0.0,
                        f"{impossible:g} draws in categories of probability 0")
     exp_counts = obs.sum() * p / p.sum()
-    bins = _pool(exp_counts, min_expected)
+    bins = pool_bins(exp_counts, min_expected)
     o = np.bincount(bins, obs)
     e = np.bincount(bins, exp_counts)
     chi2 = float(np.sum((o - e) ** 2 / e))
@@ -196,7 +197,7 @@ def chi_square_homogeneity(a_counts, b_counts, min_expected: float = MIN_EXPECTE
     b = np.asarray(b_counts, dtype=np.float64).ravel()
     total = a + b
     share = min(a.sum(), b.sum()) / (a.sum() + b.sum())
-    bins = _pool(total * share, min_expected)
+    bins = pool_bins(total * share, min_expected)
     table = np.stack([np.bincount(bins, a), np.bincount(bins, b)])
     if table.shape[1] < 2:
         return Outcome("chi-square homogeneity", 1.0, 0.0, np.sqrt(2.0), 0.0, 1.0,
