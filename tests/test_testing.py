@@ -190,7 +190,7 @@ def test_dkwm_mean_interval_is_exact_at_its_edge():
 
 
 def test_martingale_closed_form_and_collapse_rate_of_a_family():
-    common = dict(key=jax.random.key(3), sample_size=10, generations=20, trials=2000)
+    common = dict(key=jax.random.key(3), sample_size=10, generations=20, trials=1000)
     T.assert_martingale(FAMILY, P0, mean0, false_fail_rate=0.01, **common)
     # negative control: a fit whose mean is biased by +0.05 is not a martingale
     biased = ct.Family(FAMILY.sample, lambda x, w: FAMILY.fit(x, w)._replace(
@@ -221,17 +221,17 @@ def test_absorbing_and_its_control():
     def support(p):  # categories seen by the fit (a fit with smoothing may revive one)
         return jnp.sum(p.counts > 0)
 
-    T.assert_absorbing(fam, p0, support, key=jax.random.key(4), sample_size=6, generations=30,
-                       trials=64)
+    T.assert_absorbing(fam, p0, support, key=jax.random.key(4), sample_size=6, generations=12,
+                       trials=32)
     smoothed = discrete.family(5, pseudocount=0.5)  # add-α: an extinct category comes back
     with pytest.raises(AssertionError, match="size grew"):
         T.assert_absorbing(smoothed, p0, support, key=jax.random.key(4), sample_size=6,
-                           generations=30, trials=64)
+                           generations=12, trials=32)
 
 
 def test_reproducible_and_its_control():
     T.assert_reproducible(FAMILY, P0, key=jax.random.key(5), sample_size=4, generations=6,
-                          policy="accumulate")
+                          trials=(3, 11), chunk_sizes=(None, 4), policy="accumulate")
     draws = iter(range(10 ** 9))
 
     def impure(key, params, n):  # ignores its key: a fresh host draw on every call
@@ -242,7 +242,8 @@ def test_reproducible_and_its_control():
 
     with pytest.raises(AssertionError, match="assert_reproducible failed"):
         T.assert_reproducible(ct.Family(impure, FAMILY.fit, name="impure"), P0,
-                              key=jax.random.key(5), sample_size=4, generations=2)
+                              key=jax.random.key(5), sample_size=4, generations=2,
+                              trials=(3, 11), chunk_sizes=(None,))
 
 
 @pytest.mark.parametrize("call, error, match", [
