@@ -7,6 +7,8 @@ to each assertion) and each has a negative control that must be rejected.
 import functools
 import importlib.util
 import pathlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -171,3 +173,17 @@ def test_dirichlet_agrees_in_law_with_builtin_smoothing():
     out = dirichlet.main(trials=1000, generations=8, verbose=False)
     assert out["same alpha"] > 1e-4  # χ² two-sample test at level 1e-4
     assert out["control 2 alpha"] < 1e-4  # control: the built-in chain with 2α is rejected
+
+
+# --- the tutorial's property tests (docs/testing.md) ---------------------------------------------
+
+
+def test_shrinkage_property_tests_pass():
+    """``examples/test_shrinkage.py``, the file docs/testing.md walks through, passes as a user
+    runs it: its own pytest session, the plugin's default budget and seed (fixed: the same
+    verdict every run)."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n",
+                           "0", str(EXAMPLES / "test_shrinkage.py")], cwd=EXAMPLES.parent,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "9 passed" in proc.stdout, proc.stdout[-2000:]
