@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 import collapse_theory as ct
+from collapse_theory.testing import statistics
 from collapse_theory.theory import gaussian as gtheory
 from collapse_theory.theory import policies as ptheory
 
@@ -81,7 +82,8 @@ def variance(family_name, policy, m=M, g=G, trials=T, key=0):
 
 
 def z_mean(x, expected):
-    return (x.mean() - expected) / (x.std(ddof=1) / np.sqrt(x.size))
+    """z of the mean of i.i.d. trials, SE = s/√T (collapse_theory.testing.statistics)."""
+    return statistics.z_mean(x, expected).statistic
 
 
 def closed_form(policy, m):

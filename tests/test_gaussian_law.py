@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from collapse_theory import gaussian
+from collapse_theory.testing import statistics
 from collapse_theory.theory import gaussian as theory
 
 Z_MAX = 5.0  # two-sided; P(|N(0,1)| > 5) = 5.7e-7 per test under the null
@@ -31,19 +32,15 @@ SCHEDULE = [3 + i * i for i in range(1, 11)]  # M_i = 3 + i²: 4, 7, 12, ..., 10
 
 def z_mean(x, expected):
     """z of the sample mean: SE = s/√T (CLT; the samples are i.i.d. across trials)."""
-    x = np.asarray(x, np.float64)
-    return (x.mean() - expected) / (x.std(ddof=1) / np.sqrt(x.size))
+    return statistics.z_mean(x, expected).statistic
 
 
 def z_var(x, expected):
-    """z of the sample variance s²: SE = √((m₄ − s⁴)/T), m₄ the sample 4th central moment.
+    """z of the sample variance s²: SE = √((m₄ − m₂²)/T), m₄ the sample 4th central moment.
 
     s² is, up to O(1/T), the mean of the i.i.d. (x_t − μ)², whose variance is μ₄ − σ⁴.
     """
-    x = np.asarray(x, np.float64)
-    d = x - x.mean()
-    s2 = d.var(ddof=1)
-    return (s2 - expected) / np.sqrt((np.mean(d ** 4) - s2 ** 2) / x.size)
+    return statistics.z_variance(x, expected).statistic
 
 
 def inflate(x, factor):

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from collapse_theory import discrete, gaussian, policies
+from collapse_theory.testing import statistics
 from collapse_theory.theory import policies as theory
 from collapse_theory.verify.policy_checks import _subsample_literal
 
@@ -26,9 +27,8 @@ P3 = np.array([0.5, 0.3, 0.2])
 
 
 def z_mean(x, expected):
-    """SE of the mean of i.i.d. trials: s/√T."""
-    x = np.asarray(x, np.float64)
-    return (x.mean() - expected) / (x.std(ddof=1) / np.sqrt(x.size))
+    """z of the mean of i.i.d. trials, SE = s/√T (collapse_theory.testing.statistics)."""
+    return statistics.z_mean(x, expected).statistic
 
 
 def accept(z):

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from collapse_theory import regression
+from collapse_theory.testing import statistics
 from collapse_theory.theory import policies as theory
 
 T, D, G, TRIALS, NOISE = 20, 4, 12, 6000, 0.5
@@ -27,8 +28,8 @@ def errors(policy, design, method="exact", key=0, trials=TRIALS):
 
 
 def z_mean(x, expected):
-    x = np.asarray(x, np.float64)
-    return (x.mean() - expected) / (x.std(ddof=1) / np.sqrt(x.size))
+    """z of the mean of i.i.d. trials, SE = s/√T (collapse_theory.testing.statistics)."""
+    return statistics.z_mean(x, expected).statistic
 
 
 @pytest.mark.parametrize("design", ["fresh", "fixed"])
