@@ -206,9 +206,13 @@ def test_martingale_closed_form_and_collapse_rate_of_a_family():
         T.assert_closed_form(FAMILY, P0, log_sigma,
                              lambda g: (drift + 0.5 * np.log((m - 1) / m)) * g,
                              false_fail_rate=0.01, **common)
-    rate = T.collapse_rate(FAMILY, P0, log_sigma, false_fail_rate=0.01, **common)
-    assert rate.low <= drift <= rate.high, rate  # fails with probability 0.01
-    assert rate.high < 0
+    with T.spending() as spent:
+        rate = T.collapse_rate(FAMILY, P0, log_sigma, false_fail_rate=0.01, **common)
+    assert spent == [0.01]
+    rate.assert_within(drift, drift)  # fails with probability 0.01
+    rate.assert_within(high=0.0)
+    with pytest.raises(T.StatisticalAssertionError, match="lies outside"):  # control: the MLE's
+        rate.assert_within(drift + 0.5 * np.log((m - 1) / m), drift + 0.5 * np.log((m - 1) / m))
     stable = T.collapse_rate(FAMILY, P0, log_sigma, false_fail_rate=0.01, policy="fresh:0.5",
                              **common)
     assert stable.drift > rate.high  # fresh data slows the drift toward 0

@@ -43,6 +43,12 @@ def spending():
         _LEDGERS.remove(ledger)
 
 
+def spend(rate: float) -> None:
+    """Enter ``rate`` in every open :func:`spending` ledger (a claim made at that rate)."""
+    for ledger in _LEDGERS:
+        ledger.append(rate)
+
+
 def check_rate(name: str, value) -> float:
     """``value`` as a float in ``(0, 1)``, else ``TypeError``/``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -74,8 +80,7 @@ def _array(name: str, value, *, minimum: int, finite: bool) -> np.ndarray:
 def judge(name: str, outcomes: list[Outcome], labels: list[str], rate: float) -> Outcome:
     """Raise unless every component's p-value is ``≥ rate/k`` (``labels`` name the
     components in the message); return the worst outcome."""
-    for ledger in _LEDGERS:
-        ledger.append(rate)
+    spend(rate)
     k = len(outcomes)
     worst = min(range(k), key=lambda i: outcomes[i].p_value)
     out = outcomes[worst]

@@ -25,7 +25,8 @@ import numpy as np
 from scipy import stats
 
 from .. import chain
-from .assertions import check_rate, components, judge, mean_outcomes
+from .assertions import (StatisticalAssertionError, check_rate, components, judge,
+                         mean_outcomes, spend)
 from .statistics import Outcome
 
 
@@ -99,6 +100,22 @@ class CollapseRate(NamedTuple):
     high: float
     generations: int
     trials: int
+    false_fail_rate: float
+
+    def assert_within(self, low: float = -np.inf, high: float = np.inf) -> "CollapseRate":
+        """Assert that the drift lies in ``[low, high]``: fails only when the interval misses
+        the whole range, so a true claim fails with probability ``≤ false_fail_rate`` (spent
+        when the interval was computed).  Raises :class:`StatisticalAssertionError`."""
+        if self.high >= low and self.low <= high:
+            return self
+        out = Outcome("collapse rate", float(np.clip(self.drift, low, high)), self.drift,
+                      self.stderr, self.drift, float("nan"),
+                      f"two-sided {1 - self.false_fail_rate:g} Student t interval over "
+                      f"{self.trials} trials, {self.generations} generations")
+        raise StatisticalAssertionError(
+            f"collapse rate {self.drift:.4g} per generation, interval [{self.low:.4g}, "
+            f"{self.high:.4g}] at false_fail_rate = {self.false_fail_rate:g}, lies outside "
+            f"[{low:g}, {high:g}]\n  tolerance: {out.tolerance}", out, self.false_fail_rate)
 
 
 def collapse_rate(family, params0, log_scale: Callable, *, key, sample_size, generations: int,
@@ -109,7 +126,9 @@ def collapse_rate(family, params0, log_scale: Callable, *, key, sample_size, gen
 
     Under ``replace`` with a location–scale equivariant fit, ``log s_g − log s_0`` is a sum of
     ``g`` i.i.d. increments, so the per-trial slopes are i.i.d. and the interval is exact up to
-    the CLT; under other policies ``δ̂`` is the average drift over ``G`` generations.
+    the CLT; under other policies ``δ̂`` is the average drift over ``G`` generations.  The
+    interval spends ``false_fail_rate`` (the plugin's budget sees it); claim a range with
+    :meth:`CollapseRate.assert_within`.
     """
     rate = check_rate("false_fail_rate", false_fail_rate)
     gens, values = _observed(key, family, params0, log_scale, record=[0, generations],
@@ -118,13 +137,14 @@ def collapse_rate(family, params0, log_scale: Callable, *, key, sample_size, gen
     if generations < 1 or values.shape[2:] != ():
         raise ValueError(f"collapse_rate needs generations >= 1 and a scalar log_scale, got "
                          f"generations={generations} and shape {values.shape[2:]}")
+    spend(rate)
     slopes = (values[:, -1] - values[:, 0]) / generations
     if np.isneginf(slopes).any():
-        return CollapseRate(-np.inf, np.nan, -np.inf, -np.inf, generations, trials)
+        return CollapseRate(-np.inf, np.nan, -np.inf, -np.inf, generations, trials, rate)
     drift = float(slopes.mean())
     se = float(slopes.std(ddof=1) / np.sqrt(slopes.size)) if slopes.size > 1 else np.inf
     half = float(stats.t.isf(rate / 2, max(slopes.size - 1, 1))) * se
-    return CollapseRate(drift, se, drift - half, drift + half, generations, trials)
+    return CollapseRate(drift, se, drift - half, drift + half, generations, trials, rate)
 
 
 def assert_absorbing(family, params0, size: Callable, *, key, sample_size, generations: int,
@@ -149,6 +169,9 @@ def assert_reproducible(family, params0, *, key, sample_size, generations: int,
     """Assert the engine's contract for ``family``: every ``(trials, chunk_size)`` run gives
     the same first trials, bit for bit, as the largest run (odd counts exercise the padding
     of chunks and devices).  Raises ``AssertionError`` naming the first difference."""
+    if "chunk_size" in options:
+        raise TypeError("assert_reproducible takes chunk sizes as chunk_sizes=(...), not "
+                        "chunk_size=")
     trials = [int(t) for t in trials]
     if not trials or min(trials) < 1:
         raise ValueError(f"trials must be a non-empty list of counts >= 1, got {trials!r}")
