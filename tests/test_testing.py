@@ -12,6 +12,9 @@ Power: with ``trials_needed(δ, α, β)`` samples, a ``δ``-wrong claim is caugh
 lower ``10⁻⁴`` binomial quantile of ``(1 − β)`` over 300 cases.
 """
 
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -336,3 +339,13 @@ def test_plugin_budget_and_vary_seed(pytester):
         "test_demo.py::test_biased: * statistical failures *vs nominal <= 0.05: ABOVE nominal",
         "test_demo.py::test_true: * statistical failures *vs nominal <= 0.2: consistent",
     ])
+
+
+def test_plugin_loads_without_jax_or_the_package():
+    """Every pytest session in an environment with collapse_theory loads the plugin: it must
+    import neither JAX nor the package until a test uses them."""
+    code = ("import sys, collapse_theory_pytest; "
+            "print(sorted(m for m in ('jax', 'collapse_theory', 'numpy', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

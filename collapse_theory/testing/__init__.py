@@ -5,7 +5,7 @@ raises :class:`StatisticalAssertionError` with the statistic, the p-value and th
 comes with experiment design (:func:`trials_needed`).  The collapse properties run a user's
 :class:`~collapse_theory.Family` through the package's engine and policies.  Hypothesis
 strategies live in :mod:`collapse_theory.testing.strategies`; the pytest plugin
-(:mod:`collapse_theory.testing.plugin`) gives a session-wide false-fail budget and
+(the top-level module ``collapse_theory_pytest``, a pytest11 entry point) gives a session-wide false-fail budget and
 ``--ct-vary-seed``.  Tutorial: ``docs/testing.md``.
 """
 

@@ -5,7 +5,7 @@ the tolerance and where it comes from.
 A claim about a batch (``expected`` of shape ``S``, ``samples`` of shape ``(N, *S)``) tests every
 component and splits the rate over them (Bonferroni: ``P(any false fail) ≤ Σ rate/k = rate``),
 as TFP's ``statistical_testing`` does.  :func:`spending` lets a test runner total the rates
-that a test spent (the pytest plugin's budget, :mod:`collapse_theory.testing.plugin`).
+that a test spent (the budget of the pytest plugin ``collapse_theory_pytest``).
 """
 
 from __future__ import annotations

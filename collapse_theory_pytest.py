@@ -1,5 +1,7 @@
-r"""pytest plugin of :mod:`collapse_theory.testing` (registered as ``collapse_theory``; inert
-unless a test asks for its fixtures or an option below is given).
+r"""pytest plugin of :mod:`collapse_theory.testing` (entry point ``collapse_theory``).
+
+A top-level module, as Hypothesis ships its own plugin: loading it imports neither JAX nor
+``collapse_theory``, so a pytest session pays nothing unless a test uses the package.
 
 Fixtures:
 
@@ -13,20 +15,19 @@ Fixtures:
 ``--ct-vary-seed N`` reruns every test that uses ``ct_seed`` under ``N`` seeds drawn from
 ``--ct-seed`` (or from the operating system, printed in the header to rerun) and reports, per
 test, the observed false-fail rate with its exact (Clopper–Pearson) 95% interval next to the
-nominal rate the test spent — TFP's ``--vary_seed`` with the bookkeeping done.
+nominal rate the test spent — TFP's ``--vary_seed`` with the bookkeeping done.  The rates are
+those of :mod:`collapse_theory.testing`'s assertions run by the test (``spending``).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import sys
 
-import numpy as np
 import pytest
-from scipy import stats
 
-from .assertions import StatisticalAssertionError, spending
-
+_ASSERTIONS = "collapse_theory.testing.assertions"
 _NOMINAL = "ct_nominal_rate"
 _STAT_FAIL = "ct_statistical_failure"
 
@@ -73,6 +74,8 @@ class _Session:
     def seeds(self) -> list[int]:
         if not self.runs:
             return [self.base]
+        import numpy as np  # only with --ct-vary-seed
+
         state = np.random.SeedSequence(self.base).generate_state(self.runs)
         return [int(s) for s in state]
 
@@ -121,11 +124,15 @@ def ct_false_fail_rate(request):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Total the rates the test's calibrated assertions spent; enforce its budget share."""
-    with spending() as ledger:
+    """Total the rates the test's calibrated assertions spent; enforce its budget share.  Only
+    when the test's module has imported the assertions (nothing to count otherwise)."""
+    assertions = sys.modules.get(_ASSERTIONS)
+    if assertions is None:
+        return (yield)
+    with assertions.spending() as ledger:
         try:
             result = yield
-        except StatisticalAssertionError:
+        except assertions.StatisticalAssertionError:
             item.user_properties.append((_STAT_FAIL, True))
             raise
         finally:
@@ -170,6 +177,8 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    from scipy import stats  # only for the --ct-vary-seed report
+
     a = (1 - level) / 2
     lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
     hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
