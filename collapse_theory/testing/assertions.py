@@ -136,12 +136,13 @@ def mean_outcomes(cols: np.ndarray, expected: np.ndarray, bounds=None) -> list[O
     """The mean test of each column of ``cols (N, k)`` against ``expected (k,)``."""
     if bounds is None:
         return [statistics.z_mean(cols[:, i], expected[i]) for i in range(expected.size)]
-    low, high = _bounds(bounds)
+    low, high = check_bounds(bounds)
     return [statistics.dkwm_mean(cols[:, i], expected[i], low, high)
             for i in range(expected.size)]
 
 
-def _bounds(bounds) -> tuple[float, float]:
+def check_bounds(bounds) -> tuple[float, float]:
+    """``bounds`` as a finite pair ``low < high``, else ``TypeError``/``ValueError``."""
     try:
         low, high = (float(b) for b in bounds)
     except (TypeError, ValueError):

@@ -18,7 +18,7 @@ import numbers
 
 from scipy import stats
 
-from .assertions import check_rate
+from .assertions import check_bounds, check_rate
 
 
 def _kind(scale, bounds) -> tuple[str, float]:
@@ -32,9 +32,7 @@ def _kind(scale, bounds) -> tuple[str, float]:
                              f"of one sample), got {scale!r}")
         return "z", float(scale)
     if bounds is not None:
-        low, high = (float(b) for b in bounds)
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"bounds must be finite with low < high, got {bounds!r}")
+        low, high = check_bounds(bounds)
         return "dkwm", high - low
     return "dkwm", 1.0
 
