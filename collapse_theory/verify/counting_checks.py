@@ -21,7 +21,7 @@ from ..theory import counting as theory
 from . import stats
 from .registry import check_table
 
-_SRC = "Suresh et al. 2024 (arXiv:2412.17646); derived in proofs/{}_chain.py"
+_SRC = "Suresh et al. 2024 (arXiv:2412.17646); derived in proofs/{}_chain.py; docs/theory.md §5"
 
 
 def _float():

@@ -16,7 +16,9 @@ from . import stats
 from .registry import check, check_table, check_with
 
 _MOMENTS = "derived in proofs/discrete_moments.py"
-_CHAIN = "exact (M+1)-state binomial chain, collapse_theory.theory.discrete"
+_DOC = "docs/theory.md §2"
+_CHAIN = ("exact (M+1)-state binomial chain, collapse_theory.theory.discrete; "
+          "proofs/discrete_absorption.py; docs/theory.md §2")
 #: p_0 of the small checks: an interior category (0.3) and a tail one (0.05).
 P0 = np.array([0.4, 0.3, 0.15, 0.1, 0.05])
 
@@ -56,7 +58,7 @@ def _support(res) -> np.ndarray:
 
 
 @check("discrete.mean_probs", title="E p_n(i) = p_0(i): category 0.3 (K=5, M=20, n=10)",
-       source=f"theory README §2 (frequencies are martingales); {_MOMENTS}",
+       source=f"{_DOC} (frequencies are martingales); {_MOMENTS}",
        formula="E p_n = p_0", control="simulate from p_0 with +0.03 on that category")
 def _(key, scale, control):
     res = _sim(key, scale, control, wrong=dict(probs=_perturbed(P0)))
@@ -64,7 +66,7 @@ def _(key, scale, control):
 
 
 @check("discrete.var_probs", title="Var p_n(i): category 0.3 (K=5, M=20, n=10)",
-       source=f"theory README §2; {_MOMENTS}", formula="p(1−p)(1 − (1−1/M)^n)",
+       source=f"{_DOC}; {_MOMENTS}", formula="p(1−p)(1 − (1−1/M)^n)",
        control="simulate with M = 15")
 def _(key, scale, control):
     res = _sim(key, scale, control, wrong=dict(sample_size=15))
@@ -86,18 +88,18 @@ def _smoothed_gini(probs, m, n, *, mix):
 
 check_table({
     "discrete.gini_simpson": dict(
-        title="E H_n, H = 1 − Σp² (K=5, M=20, n=10)", source=f"theory README §2; {_MOMENTS}",
+        title="E H_n, H = 1 − Σp² (K=5, M=20, n=10)", source=f"{_DOC}; {_MOMENTS}",
         formula="H_0 (1 − 1/M)^n", control="simulate with M = 15",
         m=20, n=10, wrong=dict(sample_size=15)),
     "discrete.gini_simpson.schedule": dict(
         title="E H_n under M_g = 10 + 2g (K=5, n=20)",
-        source=f"theory README §2 (growing M_i); {_MOMENTS}", formula="H_0 Π_{g≤n}(1 − 1/M_g)",
+        source=f"{_DOC} (growing M_i); {_MOMENTS}", formula="H_0 Π_{g≤n}(1 − 1/M_g)",
         control="simulate with constant M = 10",
         m=10 + 2 * np.arange(1, 21), n=20, wrong=dict(sample_size=np.full(20, 10)),
         ylabel="E H_n (M_g = 10 + 2g)"),
     "discrete.smoothed.gini_simpson": dict(
         title="E H_n with uniform mixing ε = 0.05 (K=5, M=20, n=30)",
-        source=f"exact one-step moment recursion; {_MOMENTS}",
+        source=f"{_DOC} (exact one-step moment recursion); {_MOMENTS}",
         formula="E q'² = a²[(1−1/M) E q² + E q/M] + 2ab E q + b²", control="simulate with ε = 0",
         m=20, n=30, mix=0.05, wrong=dict(mix=0.0), closed_form=_smoothed_gini),
 }, run=_gini_mean)
@@ -125,14 +127,16 @@ def _event(key, scale, control, *, event, probability, category, by=0.03, m=20, 
 
 check_with(_event, "discrete.one_step_loss",
            title="P(no sample of a state with q = 0.05) in one fit (M=50)",
-           source="Shumailov et al. (discrete case): a state vanishes with probability (1−q)^M",
+           source="Shumailov et al. 2024, discrete case: a state vanishes with probability "
+                  "(1−q)^M; " + _DOC,
            formula="(1 − q)^M", control="simulate from p_0 with +0.02 on that state",
            event=lambda res, i: _last_counts(res)[:, i] == 0, category=4, by=0.02, m=50, n=1,
            probability=lambda q, m, n: theory.no_sample_probability(q, m))
 
 
 @check("discrete.one_step_support", title="E #categories seen in one fit, Zipf K=50 (M=100)",
-       source="theory README §2 (one-step facts)", formula="Σ_i [1 − (1 − p_i)^M]",
+       source=f"Shumailov et al. 2024, discrete case; {_DOC} (one step)",
+       formula="Σ_i [1 − (1 − p_i)^M]",
        control="simulate with M = 90")
 def _(key, scale, control):
     p = discrete.zipf(50, 1.1)
@@ -159,7 +163,7 @@ def _at(closed_form):
 check_table({
     "discrete.eventual_loss": dict(
         title="P(state with q = 0.05 lost by fit 400) → 1 − q (M=20)",
-        source="Shumailov et al. (discrete case): lost with probability 1 − q eventually; "
+        source="Shumailov et al. 2024, discrete case: lost with probability 1 − q eventually; "
                + _CHAIN,
         formula="P(X_400 = 0) (= 1 − q up to 1e-10 at M = 20)",
         control="simulate from p_0 with +0.03 on that state",
@@ -167,7 +171,7 @@ check_table({
         probability=_at(theory.extinction_probability)),
     "discrete.fixation": dict(
         title="P(category 0.3 fixes by fit 400) → p_0 (M=20)",
-        source="theory README §2 (fixation probability = p_0, martingale); " + _CHAIN,
+        source="fixation probability = p_0 (martingale); " + _CHAIN,
         formula="P(X_400 = M) (= p_0 in the limit)", control="simulate from p_0 with +0.03 on it",
         event=lambda res, i: _last_counts(res)[:, i] == res.sample_size[-1], category=1,
         probability=_at(theory.fixation_probability)),

@@ -3,7 +3,7 @@
 * The closed-form L2 distance (:func:`mixture.l2_squared`) against an independent Monte Carlo
   estimate of ``∫(f − g)² = E_f f(X) − 2 E_f g(X) + E_g g(Y)``.
 * With ``K = 1`` EM's M-step is the MLE of a Gaussian, so the GMM chain is the Gaussian MLE
-  chain and ``E log det Σ_n = log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/M)]`` (theory README §2).
+  chain and ``E log det Σ_n = log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/M)]`` (docs/theory.md §3, §7).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def _overlap_wrong(a: mixture.Mixture, b: mixture.Mixture) -> float:
 
 @check("gmm.l2.closed_form",
        title="∫(f − g)² closed form vs Monte Carlo (paper mixture vs a shifted fit)",
-       source="Shumailov et al. 2024 (GMM metric); Gaussian product identity",
+       source="Shumailov et al. 2024 (GMM experiment, L2 metric); Gaussian product identity; "
+              "docs/theory.md §7",
        formula="ΣΣ a_i a_j N(μ_i; μ_j, Σ_i+Σ_j) − 2ΣΣ a_i b_j N(μ_i; ν_j, Σ_i+S_j) "
                "+ ΣΣ b_i b_j N(ν_i; ν_j, S_i+S_j)",
        control="the formula with Σ_i instead of Σ_i + Σ_j in every overlap")
@@ -62,7 +63,8 @@ def _(key, scale, control):
 
 @check("gmm.one_component.log_det",
        title="E log det Σ_n of the K = 1 GMM chain = Gaussian MLE chain (M=20, n=12, d=2)",
-       source="theory README §2 (Bartlett, MLE); EM's M-step for K = 1 is the MLE",
+       source="EM's M-step for K = 1 is the MLE: docs/theory.md §7 and §3 (Bartlett, MLE); "
+              "proofs/gaussian_log_det.py",
        formula="log det Σ0 + n Σ_j[ψ((M−j)/2) + log(2/M)]",
        control="the same chain with a covariance floor reg_covar = 0.05 (a floor that "
                "hides collapse)")

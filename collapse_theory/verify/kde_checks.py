@@ -18,8 +18,8 @@ from ..theory import kde as theory
 from . import stats
 from .registry import check, check_table, literal_check
 
-_PROOF = "derived in proofs/kde_variance.py"
-_KAZDAN = "Kazdan et al. 2024 (KDE chain)"
+_PROOF = "derived in proofs/kde_variance.py; docs/theory.md §8"
+_KAZDAN = "Kazdan et al. 2024 (arXiv:2410.16713, KDE chain)"
 
 
 def _run(key, scale, *, m, n, bandwidth, policy="replace"):
@@ -147,7 +147,7 @@ def _silverman_literal(seed: int, m: int, n: int, trials: int, rule: str) -> np.
 
 literal_check(
     "kde.replace.silverman.literal", subject="Silverman's rule", statistic="V_n",
-    source="no closed form (IQR is not quadratic)", control="the literal chain with Scott's rule",
+    source="no closed form (IQR is not quadratic; docs/theory.md §8)", control="the literal chain with Scott's rule",
     m=50, n=10,  # the chain of kde.replace.scott's control: one compiled chain for both
     simulated=lambda key, scale, m, n: _variance(
         _run(key, scale, m=m, n=n, bandwidth="silverman"))[:, -1],

@@ -14,8 +14,10 @@ from ..theory import policies as theory
 from . import stats
 from .registry import check_table, literal_check
 
-_ACC = "derived in proofs/policy_accumulate.py"
-_FF = "derived in proofs/policy_fresh_fixed.py"
+_ACC = "derived in proofs/policy_accumulate.py; docs/theory.md §4"
+_FF = "derived in proofs/policy_fresh_fixed.py; docs/theory.md §4"
+#: Regression under replace and accumulate (derived with the accumulate policy).
+_REG = "derived in proofs/policy_accumulate.py; docs/theory.md §6"
 _P3 = np.array([0.5, 0.3, 0.2])
 
 
@@ -40,7 +42,7 @@ def _variance_mean(key, scale, control, *, m=10, n=30, expected, wrong, ylabel=N
 check_table({
     "policy.gaussian.accumulate.mle": dict(
         title="E σ²_n under accumulate, MLE (M=10, n=30)",
-        source=f"Gerstgrasser et al. 2024; {_ACC}",
+        source=f"Gerstgrasser et al. 2024 (arXiv:2404.01413); {_ACC}",
         formula="σ0² Π_{k≤n}(1 − 1/(M k²)) → sin(π/√M)/(π/√M)",
         control="simulate the replace policy",
         run=_variance_mean, policy="accumulate", wrong=dict(policy="replace"), ylabel="E σ²_n",
@@ -71,7 +73,7 @@ def _subsample_literal(seed: int, m: int, n: int, trials: int, subsample: bool) 
 
 literal_check(
     "policy.gaussian.subsample.literal", subject="accumulate-subsample", statistic="σ²_n",
-    source="Kazdan et al. 2024; no closed form derived",
+    source="Kazdan et al. 2024 (arXiv:2410.16713); no closed form derived (docs/theory.md §4)",
     control="the literal chain without subsampling (plain accumulate)", m=10, n=8,
     simulated=lambda key, scale, m, n: _var(key, scale, policy="accumulate-subsample", m=m, n=n,
                                             trials=2_000)[1][:, -1],
@@ -81,13 +83,13 @@ literal_check(
 
 check_table({
     "policy.gaussian.fresh.stationary": dict(
-        title="E σ²_n under fresh:0.3 (M=10, n=40, stationary)", source=f"island model; {_FF}",
+        title="E σ²_n under fresh:0.3 (M=10, n=40, stationary)", source=f"island model (fresh real data); {_FF}",
         formula="affine recursion in (E σ², E(μ−μ0)²); fixed point solved exactly",
         control="simulate fresh:0.6",
         run=_variance_mean, policy="fresh:0.3", n=40, wrong=dict(policy="fresh:0.6"),
         expected=lambda m, n: theory.fresh_gaussian_moments(m, 0.3, n)[0]),
     "policy.gaussian.fixed.lambda1": dict(
-        title="E σ²_n under fixed:1 (M=10, n=40)", source=f"Bertrand et al. 2023; {_FF}",
+        title="E σ²_n under fixed:1 (M=10, n=40)", source=f"Bertrand et al. 2023 (arXiv:2310.00429); {_FF}",
         formula="s* = S_R(2L + R)/(2LR + L + R²) (MLE, given S_R)",
         control="simulate with the unbiased estimator",
         run=_variance_mean, policy="fixed:1", n=40, wrong=dict(estimator="unbiased"),
@@ -134,12 +136,12 @@ def _regression_error(key, scale, control, *, policy, wrong, design):
 check_table({
     "policy.regression.replace": dict(
         title="E‖ŵ_n − w*‖², replace, fresh design (T=20, d=4, n=12)",
-        source=f"Dohmatob et al. 2024; {_ACC}", formula="σ² d n/(T − d − 1)",
+        source=f"Dohmatob et al. 2024 (arXiv:2402.07712); {_REG}", formula="σ² d n/(T − d − 1)",
         control="simulate the accumulate policy",
         run=_regression_error, policy="replace", wrong="accumulate", design="fresh"),
     "policy.regression.accumulate.fixed": dict(
         title="E‖ŵ_n − w*‖², accumulate, fixed design (T=20, d=4, n=12)",
-        source=f"Gerstgrasser et al. 2024; {_ACC}", formula="σ² d/(T − d − 1) Σ_{i≤n} 1/i²",
+        source=f"Gerstgrasser et al. 2024 (arXiv:2404.01413); {_REG}", formula="σ² d/(T − d − 1) Σ_{i≤n} 1/i²",
         control="simulate the replace policy",
         run=_regression_error, policy="accumulate", wrong="replace", design="fixed"),
 })
