@@ -25,6 +25,7 @@ is run once, for every family, by :mod:`collapse_theory.chain`.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -83,14 +84,15 @@ def parse(policy="replace", *, gamma=None, lam=None) -> Policy:
         raise ValueError(f"gamma applies only to policy 'fresh', got policy={name!r}")
     if name != "fixed" and lam is not None:
         raise ValueError(f"lam applies only to policy 'fixed', got policy={name!r}")
+    where = f"policy {policy!r}: " if param else ""  # a bad value names the string it came from
     if name == "fresh":
         if gamma is None:
             raise ValueError("policy 'fresh' needs gamma in [0, 1] (e.g. 'fresh:0.1')")
-        return Policy(name, gamma=_validate.real("gamma", gamma, minimum=0.0, maximum=1.0))
+        return Policy(name, gamma=_validate.real(where + "gamma", gamma, minimum=0.0, maximum=1.0))
     if name == "fixed":
         if lam is None:
             raise ValueError("policy 'fixed' needs lam >= 0 (e.g. 'fixed:1')")
-        return Policy(name, lam=_validate.real("lam", lam, minimum=0.0))
+        return Policy(name, lam=_validate.real(where + "lam", lam, minimum=0.0))
     return Policy(name)
 
 
@@ -132,14 +134,53 @@ def sizes(policy: Policy, m: np.ndarray) -> Sizes:
     return Sizes(syn, real, fit, fit)
 
 
+class PolicyRoundingWarning(UserWarning):
+    """A policy's parameter rounds away at some fit (see :func:`rounding_problem`)."""
+
+
 def check_sizes(policy: Policy, m: np.ndarray, minimum: int) -> Sizes:
-    """:func:`sizes`, rejecting fits with fewer than ``minimum`` points (``ValueError``)."""
+    """:func:`sizes`, rejecting fits with fewer than ``minimum`` points (``ValueError``), and
+    saying so (:class:`PolicyRoundingWarning`) when the policy's parameter rounds away at some
+    fit (:func:`rounding_problem`; the CLI refuses such a run)."""
     s = sizes(policy, m)
+    problem = rounding_problem(policy, m)
+    if problem:
+        warnings.warn(problem, PolicyRoundingWarning, stacklevel=3)
     if s.fit.size and s.fit.min() < minimum:
         g = int(np.argmin(s.fit))
         raise ValueError(f"policy {str(policy)!r}: fit {g + 1} would use {int(s.fit[g])} points, "
                          f"fewer than the estimator's minimum {minimum}; raise sample_size")
     return s
+
+
+def rounding_problem(policy: Policy, m) -> str | None:
+    """Why ``policy`` is silently another policy under the schedule ``m``, or ``None``:
+    ``fixed:λ`` with ``λ > 0`` but ``round(λ M_g) = 0`` synthetic points at some fit (e.g.
+    ``fixed:0.01`` at ``M = 10``), ``fresh:γ`` with ``γ > 0`` but ``round(γ M_g) = 0`` fresh
+    points, or ``γ < 1`` but no synthetic point."""
+    m = np.asarray(m, dtype=np.int64)
+    if not m.size:
+        return None
+    s = sizes(policy, m)
+    if policy.name == "fixed" and policy.lam > 0:
+        bad, what, fix = s.synthetic == 0, "synthetic", "fixed:0 for the real set alone"
+        param = f"λ M_g = {policy.lam:g} × {{m}}"
+    elif policy.name == "fresh" and 0 < policy.gamma < 1:
+        no_fresh, no_syn = s.real == 0, s.synthetic == 0
+        bad = no_fresh | no_syn
+        g = int(np.argmax(bad))
+        what = "fresh" if no_fresh[g] else "synthetic"
+        fix = "replace for no fresh data" if what == "fresh" else "fresh:1 for fresh data alone"
+        param = f"γ M_g = {policy.gamma:g} × {{m}}" if what == "fresh" else \
+            f"(1 − γ) M_g = {1 - policy.gamma:g} × {{m}}"
+    else:
+        return None
+    if not bad.any():
+        return None
+    g = int(np.argmax(bad))
+    return (f"policy {str(policy)!r}: at fit {g + 1} {param.format(m=int(m[g]))} rounds to 0 "
+            f"{what} points, so the chain would silently be another policy; raise sample_size "
+            f"or the parameter, or ask for {fix}")
 
 
 # ---------------------------------------------------------------------------------------------
