@@ -2,7 +2,8 @@
 
 Each is written to a temporary file beside the target and then renamed onto it with
 ``os.replace``; on any failure (``KeyboardInterrupt`` included) the temporary file is deleted and
-the target is left as it was.
+the target is left as it was.  :func:`discard_pending` deletes the temporary files of writes
+still in flight, for a process that must exit at once (the CLI on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable
+
+#: Temporary files of the writes in flight (any thread); ``closed``: no new write may start.
+_pending: set[str] = set()
+_lock = threading.Lock()
+_state = {"closed": False}
 
 
 def atomic_write(path, write: Callable[[str], object]) -> str:
@@ -22,9 +29,13 @@ def atomic_write(path, write: Callable[[str], object]) -> str:
     """
     target = os.path.realpath(path)
     directory, base = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.",
-                               suffix=".tmp" + os.path.splitext(base)[1])
-    os.close(fd)
+    with _lock:  # created and registered at once: discard_pending sees every temporary file
+        if _state["closed"]:
+            raise KeyboardInterrupt("the process is exiting")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{base}.",
+                                   suffix=".tmp" + os.path.splitext(base)[1])
+        os.close(fd)
+        _pending.add(tmp)
     try:
         write(tmp)
         os.chmod(tmp, _mode(target))
@@ -33,7 +44,22 @@ def atomic_write(path, write: Callable[[str], object]) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        with _lock:
+            _pending.discard(tmp)
     return path
+
+
+def discard_pending(*, final: bool = False) -> None:
+    """Delete the temporary file of every write in flight (their targets are left as they
+    were); for a process about to exit without unwinding the writing threads.  ``final``: no
+    write may start afterwards (it raises ``KeyboardInterrupt``)."""
+    with _lock:
+        _state["closed"] = _state["closed"] or final
+        for tmp in list(_pending):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        _pending.clear()
 
 
 def write_text(path, text: str) -> str:

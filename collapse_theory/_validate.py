@@ -20,6 +20,8 @@ MAX_INT = 2 ** 62
 MAX_TRIALS = 2 ** 32 - 1
 #: Generations are uint32 counters and the ``G + 1`` record slots are int32.
 MAX_GENERATIONS = 2 ** 31 - 2
+#: Seeds are 32-bit (``jax.random.key``); the CLI refuses others rather than wrap them.
+MAX_SEED = 2 ** 32 - 1
 #: Figure formats that need more than matplotlib and Pillow (pgf: a LaTeX installation).
 _UNWRITABLE_FIGURE_FORMATS = frozenset({"pgf"})
 
@@ -42,7 +44,12 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
 
 def seed(value) -> int:
     """A PRNG seed in ``[0, 2**32 - 1]`` (``jax.random.key`` takes 32 bits)."""
-    return integer("seed", value, minimum=0, maximum=2 ** 32 - 1)
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"seed must be an integer, got {value!r} ({type(value).__name__})")
+    if not 0 <= int(value) <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**32 - 1] = [0, {MAX_SEED}] (a 32-bit PRNG "
+                         f"seed), got {int(value)}")
+    return int(value)
 
 
 def _count(name: str, value, lo: int, hi: int, why: str) -> int:

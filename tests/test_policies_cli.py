@@ -14,7 +14,7 @@ from collapse_theory.cli import main
     (["gaussian", "--policy", "fresh"], "needs gamma"),
     (["gaussian", "--policy", "accumulate", "--lam", "1"], "lam applies only"),
     (["discrete", "--probs", "0.5,0.5", "--policy", "fixed", "--lam", "-1"], "lam must be >= 0"),
-    (["discrete", "--probs", "0.5,0.5", "--policy", "bogus"], "invalid choice"),
+    (["discrete", "--probs", "0.5,0.5", "--policy", "bogus"], "policy must be one of"),
     (["gaussian", "--policy", "accumulate", "--data", "bogus"], "data must be one of"),
 ])
 def test_bad_policy_arguments_exit_2_one_line(argv, match, capsys):

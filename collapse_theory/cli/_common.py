@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import _io, _validate
-from ..policies import POLICIES, parse
+from ..policies import POLICIES, parse, rounding_problem
 
 
 def int_list(text: str) -> int | list[int]:
@@ -32,7 +32,7 @@ def record(text: str):
     return [int(v) for v in text.split(",")]
 
 
-_SAMPLE_SIZE_HELP = "samples per fit: one M, or a schedule M_1,...,M_G"
+_SAMPLE_SIZE_HELP = "samples per fit: one M, or a schedule M_1,...,M_G (required)"
 
 
 def simulate_parser(commands, name: str, func: Callable, *, help: str,
@@ -47,8 +47,10 @@ def figure_parser(commands, name: str, func: Callable, *, help: str,
                   description: str | None = None, **defaults) -> argparse.ArgumentParser:
     """The ``figure <name>`` parser with its required ``--out``, which runs ``func(args)``
     (``defaults``: more parsed values it sets)."""
-    parser = commands["figure"].add_parser(name, help=help, description=description)
-    parser.add_argument("--out", required=True, metavar="FILE.png")
+    parser = commands["figure"].add_parser(name, help=help, description=description or help)
+    parser.add_argument("--out", required=True, metavar="FILE.png",
+                        help="write the figure here; the extension names the format (.png, .pdf, "
+                             ".svg, ...); written whole or not at all (required)")
     parser.set_defaults(func=func, **defaults)
     return parser
 
@@ -59,9 +61,10 @@ def add_chain_arguments(parser: argparse.ArgumentParser, *, trials: int = 1000,
     """``--sample-size`` (required unless it has a default), ``--generations`` and ``--trials``."""
     parser.add_argument("--sample-size", type=int_list, required=sample_size is None,
                         default=sample_size, metavar="M[,M2,...]", help=sample_size_help)
-    parser.add_argument("--generations", type=int, required=True, help="number of fits G")
+    parser.add_argument("--generations", type=int, required=True,
+                        help="number of fits G (required)")
     parser.add_argument("--trials", type=int, default=trials,
-                        help=f"independent chains (default {trials})")
+                        help="independent chains (default %(default)s)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,28 +72,61 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", type=record, default="log", metavar="{all,log,G1,G2,...}",
                         help="recorded generations: all, log (0 and ten per decade; default) "
                              "or a comma list")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-    parser.add_argument("--out", metavar="FILE.npz", help="write the records and the config here")
-    parser.add_argument("--x64", action="store_true", help="simulate in float64 (default float32)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="PRNG seed in [0, 2**32 - 1] (default %(default)s)")
+    parser.add_argument("--out", metavar="FILE.npz",
+                        help="write the records and the config here, whole or not at all "
+                             "(default: nothing is written)")
+    parser.add_argument("--x64", action="store_true",
+                        help="simulate in float64 (default float32)")
     parser.add_argument("--progress", action="store_true",
                         help="report progress on stderr (default: when stderr is a terminal)")
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--policy --gamma --lam`` (see :mod:`collapse_theory.policies`); a chain that supports
-    fewer policies rejects the others when it parses them."""
-    parser.add_argument("--policy", choices=POLICIES, default="replace",
-                        help="data each fit sees: replace (default), accumulate, "
-                             "accumulate-subsample, fresh (needs --gamma), fixed (needs --lam)")
+    """``--policy --gamma --lam`` (see :mod:`collapse_theory.policies`), in the API's grammar:
+    ``--policy fresh:0.1`` is ``--policy fresh --gamma 0.1``.  A chain that supports fewer
+    policies rejects the others when it parses them."""
+    parser.add_argument("--policy", default="replace", metavar="POLICY",
+                        help="data each fit sees, as in the API: " + ", ".join(POLICIES[:3])
+                             + ", fresh:γ or fixed:λ (or fresh --gamma γ, fixed --lam λ); "
+                             "default %(default)s")
     parser.add_argument("--gamma", type=float, default=None, metavar="γ",
-                        help="fresh: fraction of each generation drawn from D0, in [0, 1]")
+                        help="fresh: fraction of each generation drawn from D0, in [0, 1] "
+                             "(default: none; fresh needs it, or write fresh:γ)")
     parser.add_argument("--lam", type=float, default=None, metavar="λ",
-                        help="fixed: synthetic points per fit, as a multiple of M (>= 0)")
+                        help="fixed: synthetic points per fit, as a multiple of M (>= 0; "
+                             "default: none; fixed needs it, or write fixed:λ)")
 
 
 def policy(args: argparse.Namespace):
-    """The validated :class:`~collapse_theory.policies.Policy` of ``--policy --gamma --lam``."""
-    return parse(args.policy, gamma=args.gamma, lam=args.lam)
+    """The validated :class:`~collapse_theory.policies.Policy` of ``--policy --gamma --lam``,
+    refused when its parameter rounds away under ``--sample-size`` (where the API warns)."""
+    pol = parse(args.policy, gamma=args.gamma, lam=args.lam)
+    refuse_rounding(pol, args.sample_size, args.generations)
+    return pol
+
+
+def refuse_rounding(pol, sample_size, generations: int) -> None:
+    """``ValueError`` if ``pol``'s parameter rounds to zero points at some fit of the schedule
+    (:func:`collapse_theory.policies.rounding_problem`)."""
+    if isinstance(sample_size, int):  # every fit alike: one is enough (no G-long array)
+        m = np.array([_validate.integer("sample_size", sample_size, minimum=1)] * (generations > 0))
+    else:
+        m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
+    problem = rounding_problem(pol, m)
+    if problem:
+        raise ValueError(problem)
+
+
+def policy_list(text: str, sample_size: int, generations: int) -> list[str]:
+    """The policies of a comma list such as ``replace,fresh:0.1`` (``--policies``), each
+    validated by :func:`~collapse_theory.policies.parse` and :func:`refuse_rounding` and
+    written as it would print."""
+    pols = [parse(t.strip()) for t in text.split(",")]
+    for pol in pols:
+        refuse_rounding(pol, sample_size, generations)
+    return [str(pol) for pol in pols]
 
 
 def key_from_seed(seed):
@@ -107,13 +143,30 @@ def precision(x64: bool):
     return jax.enable_x64(True) if x64 else contextlib.nullcontext()
 
 
+_progress = {"shown": False}
+
+
 def show_progress(requested: bool) -> bool:
-    return bool(requested) or sys.stderr.isatty()
+    """Whether a run reports progress: ``--progress``, or stderr is a terminal."""
+    shown = bool(requested) or sys.stderr.isatty()
+    _progress["shown"] = shown
+    return shown
+
+
+def progress_shown(*, reset: bool = False) -> bool:
+    """Whether this command has started a run that reports progress on stderr (``reset``:
+    forget it, at the start of a command)."""
+    shown = _progress["shown"]
+    if reset:
+        _progress["shown"] = False
+    return shown
 
 
 def check_sizes(args: argparse.Namespace) -> None:
     """Refuse counts the engine cannot hold before any work: ``trials``, ``generations`` and
-    every other integer argument (which must fit 64-bit arithmetic)."""
+    ``seed`` (32 bits) and every other integer argument (which must fit 64-bit arithmetic)."""
+    if getattr(args, "seed", None) is not None:
+        _validate.seed(args.seed)
     for name, value in vars(args).items():
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:

@@ -25,14 +25,18 @@ def register(commands):
                     "generation; print support, Gini–Simpson H (with its exact mean), entropy, "
                     "TV and KL to p0, tail mass lost and fixation per generation.")
     source = sim.add_mutually_exclusive_group(required=True)
-    source.add_argument("--probs", type=_common.float_list, metavar="p1,p2,...", help="p0")
-    source.add_argument("--zipf", type=_zipf, metavar="K,s", help="p0 ∝ i^-s on K categories")
-    sim.add_argument("--normalize", action="store_true", help="rescale --probs to sum to 1")
+    source.add_argument("--probs", type=_common.float_list, metavar="p1,p2,...",
+                        help="p0, the original distribution (required: --probs or --zipf)")
+    source.add_argument("--zipf", type=_zipf, metavar="K,s",
+                        help="p0 ∝ i^-s on K categories (required: --probs or --zipf)")
+    sim.add_argument("--normalize", action="store_true",
+                     help="rescale --probs to sum to 1 (default: refuse a sum off 1 by > 1e-6)")
     _common.add_chain_arguments(sim)
     sim.add_argument("--pseudocount", type=float, default=0.0, metavar="α",
-                     help="add-α smoothing of the fit (default 0)")
+                     help="add-α smoothing of the fit (default %(default)s)")
     sim.add_argument("--mix", type=float, default=0.0, metavar="ε",
-                     help="mix the fit with the uniform law, weight ε in [0, 1] (default 0)")
+                     help="mix the fit with the uniform law, weight ε in [0, 1] "
+                          "(default %(default)s)")
     _common.add_policy_arguments(sim)
     sim.add_argument("--tail-threshold", type=float, default=None, metavar="t",
                      help="tail = categories with p0 < t (default 1/M_1)")
@@ -49,18 +53,24 @@ def register(commands):
     for name, (help_, defaults) in figures.items():
         fig = _common.figure_parser(commands, name, _figure, help=help_, description=help_,
                                     figure=name)
-        fig.add_argument("--sample-size", type=int, default=defaults["sample_size"])
-        fig.add_argument("--generations", type=int, default=defaults["generations"])
-        fig.add_argument("--trials", type=int, default=defaults["trials"])
-        fig.add_argument("--seed", type=int, default=0)
+        fig.add_argument("--sample-size", type=int, default=defaults["sample_size"],
+                         help="M, samples per fit (default %(default)s)")
+        fig.add_argument("--generations", type=int, default=defaults["generations"],
+                         help="fits per chain (default %(default)s)")
+        fig.add_argument("--trials", type=int, default=defaults["trials"],
+                         help="independent chains (default %(default)s)")
+        fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
         if name == "tail-loss":
-            fig.add_argument("--zipf", type=_zipf, default=(200, 1.1), metavar="K,s")
+            fig.add_argument("--zipf", type=_zipf, default=(200, 1.1), metavar="K,s",
+                             help="p0 ∝ i^-s on K categories (default 200,1.1)")
         if name == "survival":
             fig.add_argument("--original-counts", type=_common.int_list, default=[1, 2, 5, 10, 25],
-                             metavar="x1,x2,...")
+                             metavar="x1,x2,...",
+                             help="one curve per category with x of the M original samples "
+                                  "(default 1,2,5,10,25)")
         if name == "absorption":
             fig.add_argument("--categories", type=int, default=3,
-                             help="K for the time to one category (default 3)")
+                             help="K for the time to one category (default %(default)s)")
 
 
 def _policy_gini(policy, probs, m, generations, args):
@@ -84,6 +94,8 @@ def _simulate(args) -> int:
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
     policy = _common.policy(args)
+    if args.tail_threshold is not None:
+        _validate.real("tail_threshold", args.tail_threshold, minimum=0.0)
     if args.zipf is not None:
         probs = discrete.zipf(*args.zipf)
         source = f"zipf K={args.zipf[0]} s={args.zipf[1]:g}"

@@ -15,13 +15,17 @@ def register(commands):
         commands, "gaussian", _simulate, help="Gaussian refitting chain (Theorem 3.1)",
         description="Refit a Gaussian to samples of the previous fit, generation after generation; "
                     "print log det Σ, |μ − μ0|² and W2² to D0 per generation.")
-    sim.add_argument("--dim", type=int, default=1, help="dimension d (default 1)")
+    sim.add_argument("--dim", type=int, default=1, help="dimension d (default %(default)s)")
     _common.add_chain_arguments(sim)
-    sim.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased")
+    sim.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased",
+                     help="covariance estimator of each fit: unbiased (divide by M − 1) or mle "
+                          "(divide by M) (default %(default)s)")
     sim.add_argument("--method", choices=gaussian.METHODS, default="exact",
-                     help="exact: Bartlett decomposition; samples: draw M points and refit")
+                     help="exact: Bartlett decomposition; samples: draw M points and refit "
+                          "(default %(default)s)")
     sim.add_argument("--data", default="gaussian",
-                     help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta]")
+                     help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta] "
+                          "(default %(default)s)")
     sim.add_argument("--mean", type=_common.float_list, metavar="m1,...,md", help="D0's mean (default 0)")
     sim.add_argument("--cov", type=_common.float_list, metavar="c11,c12,...",
                      help="D0's covariance: d*d entries row by row, or d diagonal entries (default I)")
@@ -31,22 +35,26 @@ def register(commands):
     fig = _common.figure_parser(
         commands, "drift", _figure,
         help="1-D drift of the fitted mean and std from D0, with closed forms")
-    fig.add_argument("--generations", type=int, default=1000, help="fits (default 1000)")
+    fig.add_argument("--generations", type=int, default=1000, help="fits (default %(default)s)")
     fig.add_argument("--trials", type=int, default=None, help="chains per M (default 2000)")
     fig.add_argument("--sample-sizes", type=_common.int_list, default=None, metavar="M1,M2,...",
                      help="one curve per M (default 100,1000,10000,100000,10000000)")
-    fig.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased")
-    fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    fig.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased",
+                     help="variance estimator of each fit (default %(default)s)")
+    fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
     for name, help_ in (("policies", ("replace vs accumulate vs accumulate-subsample: Gaussian, "
                                       "discrete and regression chains with closed forms")),
                         ("schedules", ("growing sample sizes M_i (constant, linear, quadratic): "
                                        "which errors stay bounded"))):
         pol = _common.figure_parser(commands, name, _policy_figure, help=help_, figure=name)
-        pol.add_argument("--generations", type=int, default=100 if name == "policies" else 1000)
-        pol.add_argument("--trials", type=int, default=1000)
-        pol.add_argument("--sample-size", type=int, default=10, help="M (default 10)")
-        pol.add_argument("--seed", type=int, default=0)
+        pol.add_argument("--generations", type=int, default=100 if name == "policies" else 1000,
+                         help="fits per chain (default %(default)s)")
+        pol.add_argument("--trials", type=int, default=1000,
+                         help="chains per curve (default %(default)s)")
+        pol.add_argument("--sample-size", type=int, default=10,
+                         help="M, or M_1 of the growing schedules (default %(default)s)")
+        pol.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
 
 def _cov(values, dim):

@@ -18,8 +18,9 @@ def register(commands):
         description="Refit a full-covariance Gaussian mixture by EM to samples of the previous "
                     "fit, generation after generation (Shumailov et al.'s GMM experiment); print "
                     "the L2 distance to D0, component std and the EM diagnostics.")
-    sim.add_argument("--components", type=int, default=2, help="K (default 2)")
-    sim.add_argument("--dim", type=int, default=2, help="dimension d (default 2)")
+    sim.add_argument("--components", type=int, default=2,
+                     help="K, mixture components of each fit (default %(default)s)")
+    sim.add_argument("--dim", type=int, default=2, help="dimension d (default %(default)s)")
     sim.add_argument("--original", metavar="FILE.json",
                      help="D0 as JSON {\"weights\": [...], \"means\": [[...]], \"cov\": [[[...]]]} "
                           "(default: mixture.paper_mixture, 2 components in 2-D, std 0.9)")
@@ -28,11 +29,13 @@ def register(commands):
         sample_size_help="samples per fit: one M (default 1000), or a schedule M_1,...,M_G")
     sim.add_argument("--init", choices=gmm.INITS, default="warm",
                      help="EM start: warm (previous fit; default) or kmeans++")
-    sim.add_argument("--em-steps", type=int, default=100, help="EM iteration cap (default 100)")
+    sim.add_argument("--em-steps", type=int, default=100,
+                     help="EM iteration cap (default %(default)s)")
     sim.add_argument("--tol", type=float, default=1e-3,
-                     help="stop when the mean log-likelihood changes by less (default 1e-3)")
+                     help="stop when the mean log-likelihood changes by less "
+                          "(default %(default)s)")
     sim.add_argument("--reg-covar", type=float, default=1e-6,
-                     help="covariance floor added to every diagonal (default 1e-6)")
+                     help="covariance floor added to every diagonal (default %(default)s)")
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
 
@@ -41,19 +44,22 @@ def register(commands):
         help="one GMM chain's fits at generations 0, 50, ..., 2000 (the paper's panel)")
     panel.add_argument("--generations", type=_common.int_list, default=None, metavar="G1,G2,...",
                        help="generations shown (default 0,50,100,150,200,350,2000)")
-    panel.add_argument("--sample-size", type=int, default=1000, help="M (default 1000)")
-    panel.add_argument("--trial", type=int, default=0, help="which trial (default 0)")
-    panel.add_argument("--seed", type=int, default=0)
+    panel.add_argument("--sample-size", type=int, default=1000, help="M (default %(default)s)")
+    panel.add_argument("--trial", type=int, default=0, help="which trial (default %(default)s)")
+    panel.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
     l2 = _common.figure_parser(
         commands, "gmm-l2", _l2,
         help="L2 distance of GMM fits to D0 over generations (median, quantile bands)")
-    l2.add_argument("--generations", type=int, default=2000)
-    l2.add_argument("--trials", type=int, default=256)
-    l2.add_argument("--sample-size", type=int, default=1000, help="M (default 1000)")
+    l2.add_argument("--generations", type=int, default=2000,
+                    help="fits per chain (default %(default)s)")
+    l2.add_argument("--trials", type=int, default=256,
+                    help="chains per policy (default %(default)s)")
+    l2.add_argument("--sample-size", type=int, default=1000, help="M (default %(default)s)")
     l2.add_argument("--policies", default="replace", metavar="P1,P2,...",
-                    help="one curve per policy, e.g. replace,fresh:0.1 (default replace)")
-    l2.add_argument("--seed", type=int, default=0)
+                    help="one curve per policy, in --policy's grammar, e.g. replace,fresh:0.1 "
+                         "(default %(default)s)")
+    l2.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
 
 def _original(path, components, dim):
@@ -130,7 +136,8 @@ def _l2(args) -> int:
     from ..figures.gmm import l2_figure
 
     out = _common.check_figure_out(args.out)
+    policies = _common.policy_list(args.policies, args.sample_size, args.generations)
     _common.write_figure(out, l2_figure, generations=args.generations, trials=args.trials,
                          sample_size=args.sample_size, seed=args.seed,
-                         policies=args.policies.split(","))
+                         policies=policies)
     return 0

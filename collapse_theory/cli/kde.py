@@ -23,11 +23,14 @@ def register(commands):
                           "(c N^-1/5, unscaled) or sklearn-silverman (c (3N/4)^-1/5, unscaled); "
                           "default scott")
     sim.add_argument("--data", default="gaussian",
-                     help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta]")
-    sim.add_argument("--mean", type=float, default=0.0, help="D0's mean (default 0)")
-    sim.add_argument("--std", type=float, default=1.0, help="D0's standard deviation (default 1)")
+                     help="D0's shape: gaussian, student-t[:df], uniform, laplace, mixture[:delta] "
+                          "(default %(default)s)")
+    sim.add_argument("--mean", type=float, default=0.0, help="D0's mean (default %(default)s)")
+    sim.add_argument("--std", type=float, default=1.0,
+                     help="D0's standard deviation (default %(default)s)")
     sim.add_argument("--centres", action="store_true",
-                     help="also store the centres in --out (trials × recorded × N_max floats)")
+                     help="also store the centres in --out (trials × recorded × N_max floats; "
+                          "default: not stored)")
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
 
@@ -36,11 +39,12 @@ def register(commands):
         help="KDE chain: replace vs accumulate, fixed h vs Scott's rule, densities",
         description="Model variance per generation (bands and closed forms) under replace and "
                     "accumulate, fixed h and Scott's rule, and the density of one chain.")
-    fig.add_argument("--generations", type=int, default=200, help="fits (default 200)")
-    fig.add_argument("--trials", type=int, default=1000, help="chains (default 1000)")
-    fig.add_argument("--sample-size", type=int, default=20, help="M (default 20)")
-    fig.add_argument("--bandwidth", type=float, default=0.3, help="fixed h (default 0.3)")
-    fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    fig.add_argument("--generations", type=int, default=200, help="fits (default %(default)s)")
+    fig.add_argument("--trials", type=int, default=1000, help="chains (default %(default)s)")
+    fig.add_argument("--sample-size", type=int, default=20, help="M (default %(default)s)")
+    fig.add_argument("--bandwidth", type=float, default=0.3,
+                     help="fixed h (default %(default)s)")
+    fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
 
 def _simulate(args) -> int:

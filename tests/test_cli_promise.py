@@ -1,0 +1,243 @@
+"""The CLI's promise (issue #16 §2–§3): every bad input is refused before any work in exactly one
+line on stderr with exit status 2; one policy grammar everywhere; Ctrl-C acts at once, says
+"interrupted" (status 130) and leaves no partial file; every command and option has help."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from collapse_theory import _io, _validate, engine, policies, verify
+from collapse_theory.cli import build_parser, main
+
+SIM = ["--sample-size", "10", "--generations", "3", "--trials", "4"]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a chain or a verification check is run before the input is refused."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("work was done before the input was refused")
+
+    monkeypatch.setattr(engine, "run_chain", refuse)
+    monkeypatch.setattr(engine, "summarize_chain", refuse)
+    monkeypatch.setattr(verify, "run_checks", refuse)
+
+
+def _existing_file(tmp_path):
+    path = tmp_path / "existing"
+    path.write_text("x")
+    return str(path)
+
+
+#: (argv, a word the one line must contain); ``{file}`` is an existing regular file.
+CASES = [
+    # §2: paths are checked before the work
+    (["simulate", "gaussian", *SIM, "--out", ""], "out must be a path"),
+    (["simulate", "gaussian", *SIM, "--out", "/proc/x.npz"], "cannot create files in '/proc'"),
+    (["simulate", "kde", *SIM, "--out", "/sys/x.npz"], "cannot create files in '/sys'"),
+    (["verify", "--report", "/proc/report"], "--report"),
+    (["verify", "--report", "/sys/report"], "--report"),
+    (["verify", "--report", "{file}"], "exists and is not a directory"),
+    (["verify", "--report", "{file}/sub"], "is not a directory"),
+    (["figure", "drift", "--out", "x.foo"], "extension must name a figure format"),
+    (["figure", "gmm-l2", "--out", "x"], "extension must name a figure format"),
+    (["figure", "kde", "--out", ""], "out must be a path"),
+    # §3: seeds
+    (["verify", "--seed", "99999999999999999999"], "seed must be in [0, 2**32 - 1]"),
+    (["verify", "--seed", "-1"], "seed must be in [0, 2**32 - 1]"),
+    (["verify", "--seed", str(2 ** 32 - 1), "--vary-seed", "2"], "largest seed"),
+    (["simulate", "gaussian", *SIM, "--seed", "-1"], "seed must be in [0, 2**32 - 1]"),
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--seed", "99999999999999999999"],
+     "seed must be in [0, 2**32 - 1]"),
+    (["figure", "survival", "--out", "x.png", "--seed", "-5"], "seed must be in [0, 2**32 - 1]"),
+    (["verify", "--only", "no-such-check"], "matches no check"),
+    (["verify", "--alpha", "0"], "--alpha"),
+    # §3: negative numbers are values, and are checked before the run
+    (["simulate", "discrete", "--probs", "-0.1,1.1", *SIM], "probs must be >= 0"),
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--tail-threshold", "-1"],
+     "tail_threshold must be >= 0"),
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--tail-threshold", "-1e-3"],
+     "tail_threshold must be >= 0"),
+    (["simulate", "gaussian", *SIM, "--mean", "-1,2"], "mean must have shape (1,)"),
+    # §3: one policy grammar, and no silent nonsense
+    (["simulate", "gaussian", *SIM, "--policy", "fresh:2"], "policy 'fresh:2': gamma"),
+    (["simulate", "gaussian", *SIM, "--policy", "fresh:0.1", "--gamma", "0.2"],
+     "already carries"),
+    (["simulate", "gaussian", *SIM, "--policy", "fresh"], "needs gamma"),
+    (["simulate", "kde", *SIM, "--policy", "bogus"], "policy must be one of"),
+    (["simulate", "gaussian", *SIM, "--policy", "fixed:0.01"], "rounds to 0 synthetic points"),
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--policy", "fixed:0.01"],
+     "rounds to 0 synthetic points"),
+    (["simulate", "gmm", *SIM, "--policy", "fixed:0.01"], "rounds to 0 synthetic points"),
+    (["simulate", "kde", *SIM, "--policy", "fresh:0.01"], "rounds to 0 fresh points"),
+    (["simulate", "gaussian", *SIM, "--policy", "fresh", "--gamma", "0.99"],
+     "rounds to 0 synthetic points"),
+    (["figure", "gmm-l2", "--out", "x.png", "--policies", "replace,fresh:2"],
+     "policy 'fresh:2': gamma"),
+    (["figure", "gmm-l2", "--out", "x.png", "--policies", "replace,bogus"],
+     "policy must be one of"),
+]
+
+
+@pytest.mark.parametrize("argv, words", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
+def test_bad_input_is_one_line_and_status_2(argv, words, tmp_path, monkeypatch, capsys, no_work):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{file}", _existing_file(tmp_path)) for a in argv]
+    before = sorted(os.listdir(tmp_path))
+    t0 = time.perf_counter()
+    code = main(argv)
+    elapsed = time.perf_counter() - t0
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    assert captured.err.count("\n") == 1 and captured.err.endswith("\n"), captured.err
+    assert "Traceback" not in captured.err and words in captured.err, captured.err
+    assert captured.out == ""
+    assert sorted(os.listdir(tmp_path)) == before  # no file, no report directory
+    assert elapsed < 5, elapsed
+
+
+def test_policy_grammar_is_the_apis(capsys):
+    """``--policy fresh:0.1`` is ``--policy fresh --gamma 0.1``, as ``policies.parse`` reads it."""
+    assert main(["simulate", "gaussian", *SIM, "--policy", "fresh:0.1"]) == 0
+    short = capsys.readouterr()
+    assert main(["simulate", "gaussian", *SIM, "--policy", "fresh", "--gamma", "0.1"]) == 0
+    long = capsys.readouterr()
+    assert short.err == long.err == "" and short.out == long.out and "policy=fresh:0.1" in short.out
+
+
+def test_policies_say_when_a_parameter_rounds_away(recwarn):
+    """The API says so (a warning; the CLI refuses): fixed:0.01 at M = 10 is fixed:0."""
+    m = np.full(3, 10)
+    for bad, what in [("fixed:0.01", "synthetic"), ("fresh:0.01", "fresh"),
+                      ("fresh:0.99", "synthetic")]:
+        problem = policies.rounding_problem(policies.parse(bad), m)
+        assert problem.startswith(f"policy '{bad}': at fit 1 ") and f"rounds to 0 {what}" in problem
+        with pytest.warns(policies.PolicyRoundingWarning, match="rounds to 0"):
+            policies.check_sizes(policies.parse(bad), m, 1)
+    for good in ("replace", "fixed:0", "fixed:0.1", "fresh:0", "fresh:1", "fresh:0.1",
+                 "fresh:0.9"):
+        assert policies.rounding_problem(policies.parse(good), m) is None
+        policies.check_sizes(policies.parse(good), m, 1)
+    assert not recwarn.list
+    assert "at fit 3 " in policies.rounding_problem(policies.parse("fixed:0.1"),
+                                                     np.array([20, 10, 4]))  # a shrinking M_g
+
+
+def test_cli_refuses_a_schedule_whose_policy_rounds_away(capsys, no_work):
+    assert main(["simulate", "gaussian", "--sample-size", "20,10,4", "--generations", "3",
+                 "--policy", "fixed:0.1"]) == 2
+    assert "at fit 3 λ M_g = 0.1 × 4 rounds to 0" in capsys.readouterr().err
+
+
+def test_seed_range():
+    assert _validate.seed(0) == 0 and _validate.seed(2 ** 32 - 1) == 2 ** 32 - 1
+    for bad in (-1, 2 ** 32, 10 ** 20):
+        with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*32 - 1\]"):
+            _validate.seed(bad)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        _validate.seed(True)
+
+
+def test_discard_pending_deletes_writes_in_flight(tmp_path):
+    started, release = threading.Event(), threading.Event()
+
+    def slow(tmp):
+        with open(tmp, "w") as fh:
+            fh.write("half")
+        started.set()
+        release.wait(10)
+
+    errors = []
+
+    def write():
+        try:
+            _io.atomic_write(tmp_path / "a.npz", slow)
+        except OSError as err:  # the temporary file was deleted under it
+            errors.append(err)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert started.wait(10)
+    assert len(os.listdir(tmp_path)) == 1  # the temporary file
+    _io.discard_pending()
+    assert os.listdir(tmp_path) == []
+    release.set()
+    writer.join()
+    assert os.listdir(tmp_path) == [] and len(errors) == 1  # the write failed: nothing appeared
+
+
+def test_interrupt_in_the_work_says_interrupted(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "run_chain", lambda *a, **k: interrupted(None))
+    assert main(["simulate", "gaussian", *SIM]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_ctrl_c_acts_at_once(tmp_path):
+    """A real SIGINT during a long compiled block (stderr not a terminal, so no progress
+    blocks): the process ends within seconds, status 130, one line, no file left behind."""
+    out = tmp_path / "run.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collapse_theory", "simulate", "gaussian", "--sample-size", "10",
+         "--generations", "2000000", "--trials", "2000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        time.sleep(8)  # start-up and compilation; the run itself takes minutes
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        _, err = proc.communicate(timeout=30)
+        latency = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.decode() == "interrupted\n"
+    assert latency < 5, latency
+    assert os.listdir(tmp_path) == []
+
+
+# --- --help ------------------------------------------------------------------------------
+
+
+def _parsers(parser, path=()):
+    """``(path, parser, help)`` of every (sub)command."""
+    yield path, parser, None
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield path + (name,), sub, helps.get(name)
+                yield from list(_parsers(sub, path + (name,)))[1:]
+
+
+def test_every_command_and_option_says_what_it_does_and_its_default():
+    parser = build_parser()
+    assert "collapse" in parser.description and "``" not in parser.description
+    assert len(parser.description) > 200
+    seen = 0
+    for path, sub, help_ in _parsers(parser):
+        if path:
+            assert help_ and sub.description, f"{' '.join(path)}: no help or description"
+        sub.format_help()  # every %(default)s expands
+        for action in sub._actions:
+            if not action.option_strings or action.dest == "help" or \
+                    isinstance(action, argparse._SubParsersAction):
+                continue
+            seen += 1
+            where = f"{' '.join(path)} {action.option_strings[0]}"
+            assert action.help and action.help.strip(), f"{where}: no help"
+            text = action.help % {"default": action.default}
+            assert action.required or "default" in text or "required" in text, \
+                f"{where}: no default stated"
+    assert seen > 60
