@@ -18,27 +18,29 @@ import numpy as np
 
 from .. import _validate, discrete
 from ..theory import discrete as theory
-from ._common import generation_axis, pyplot, save
+from ._common import MAX_GENERATIONS, generation_axis, pyplot, save
 
 
 def _common(path, sample_size, generations, trials, seed):
     path = _validate.writable_path("path", path)
     sample_size = _validate.integer("sample_size", sample_size, minimum=2)
-    generations = _validate.integer("generations", generations, minimum=1)
+    generations = _validate.integer("generations", generations, minimum=1,
+                                    maximum=MAX_GENERATIONS)
     trials = _validate.integer("trials", trials, minimum=1)
     seed = _validate.seed(seed)
     return path, sample_size, generations, trials, jax.random.key(seed)
 
 
 def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, generations=200,
-                     trials=200, seed=0):
+                     trials=200, seed=0, progress: bool = False):
     """Write the tail-loss figure (PNG) to ``path`` and return ``path``.
 
     ``p_0`` is Zipf's law with ``categories`` categories and ``exponent`` (:func:`discrete.zipf`).
     """
     path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
     p0 = discrete.zipf(categories, exponent)
-    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials)
+    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
+                            progress=progress)
     gens = np.asarray(res.generation)
     counts = np.asarray(res.counts[0])  # one chain, every generation: (G, K)
     support = np.asarray(discrete.support_size(res), np.float64)
@@ -88,7 +90,7 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
 
 
 def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
-                    generations=200, trials=4000, seed=0):
+                    generations=200, trials=4000, seed=0, progress: bool = False):
     """Write the survival figure (PNG): ``P(X_n > 0)`` for categories with ``X_0 = x_0``.
 
     All categories share one chain: ``p_0 = (x_0/M, ..., remainder)``; each category's count is a
@@ -102,7 +104,8 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
         raise ValueError(f"original_counts must be non-empty with sum <= sample_size={m}, "
                          f"got {x0.tolist()}")
     p0 = np.append(x0 / m, 1.0 - x0.sum() / m) if x0.sum() < m else x0 / m
-    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials)
+    res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
+                            progress=progress)
     ext = np.asarray(res.extinction)[:, : x0.size]
     n = np.arange(generations + 1)
     exact = theory.extinction_probability(x0 / m, m, generations)
@@ -130,7 +133,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
 
 
 def absorption_figure(path, *, sample_size=50, categories=3, generations=400, trials=4000,
-                      seed=0):
+                      seed=0, progress: bool = False):
     """Write the absorption-time figure (PNG) and return ``path``.
 
     One run on the uniform ``p_0`` over ``categories`` categories.  Left: the absorption time
@@ -141,7 +144,7 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
     k_cat = _validate.integer("categories", categories, minimum=2)
     p0 = np.full(k_cat, 1.0 / k_cat)
     res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
-                            record=[generations])
+                            record=[generations], progress=progress)
     cases = (
         (np.asarray(discrete.absorption_generation(res))[:, 0],
          theory.absorption_time_pmf(p0[0], m, generations),

@@ -17,11 +17,14 @@ from ..theory import kde as theory
 from ._common import POLICY_COLOURS, band, chain_sizes, generation_axis, pyplot, save
 
 
-def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0):
+def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0,
+               progress: bool = False):
     """Write the four-panel KDE figure (PNG) to ``path`` and return ``path``.
 
     ``bandwidth`` is the fixed ``h`` of the left and bottom panels; the right panel uses Scott's
-    rule ``h = σ̂ N^{-1/5}``.  D0 is N(0, 1).
+    rule ``h = σ̂ N^{-1/5}``; there replace grows geometrically (a log axis spanning many
+    decades), so an inset redraws accumulate on a linear axis, where it visibly stays bounded.
+    D0 is N(0, 1).  ``progress`` shows each simulation's progress on stderr.
     """
     plt = pyplot()
     path, g, trials, m = chain_sizes(path, generations, trials, sample_size)
@@ -29,6 +32,7 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
     key = jax.random.key(_validate.seed(seed))
     shown = sorted({1, min(10, g), max(g // 4, 1), g})
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    inset = axes[0, 1].inset_axes([0.12, 0.33, 0.42, 0.4])
     gen = np.arange(1, g + 1)
     x = np.linspace(-4.5, 4.5, 901)
     with jax.enable_x64(True):
@@ -36,15 +40,21 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
             colour = POLICY_COLOURS[policy]
             for ax, bw in ((axes[0, 0], h), (axes[0, 1], "scott")):
                 res = kde.simulate(jax.random.fold_in(key, i), sample_size=m, generations=g,
-                                   trials=trials, bandwidth=bw, policy=policy, record="log")
+                                   trials=trials, bandwidth=bw, policy=policy, record="log",
+                                   progress=progress)
                 n = np.asarray(res.generation)
                 values = np.asarray(res.variance)[:, 1:]
                 band(ax, n[1:], values, colour, policy)
                 ax.plot(n[1:], values.mean(0), "o", ms=3, color=colour)
                 expected = theory.moments(m, g, bandwidth=bw, policy=policy).variance
                 ax.plot(gen, expected[1:], "--", color=colour, lw=1.2)
+                if bw == "scott" and policy == "accumulate":
+                    band(inset, n[1:], values, colour, policy)
+                    inset.plot(n[1:], values.mean(0), "o", ms=2, color=colour)
+                    inset.plot(gen, expected[1:], "--", color=colour, lw=1.2)
             one = kde.simulate(jax.random.fold_in(key, 10 + i), sample_size=m, generations=g,
-                               trials=1, bandwidth=h, policy=policy, record=shown, centres=True)
+                               trials=1, bandwidth=h, policy=policy, record=shown, centres=True,
+                               progress=progress)
             dens = one.density(x)
             ax = axes[1, i]
             ax.plot(x, np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi), "k--", lw=1.2, label="D0")
@@ -64,7 +74,15 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
                          fontsize=10)
     for ax in axes[0]:
         generation_axis(ax)
+        ax.set_ylabel(r"$V_n = s_n^2 + h_n^2$ (D0: $V_0 = 1$)")
         ax.legend(fontsize=8, loc="upper left")
+    generation_axis(inset, "linear")
+    inset.set_ylim(0, None)
+    inset.set_xlabel("")
+    inset.tick_params(labelsize=7)
+    inset.set_title("accumulate, linear axis: bounded", fontsize=8)
+    for ax in axes[1]:
+        ax.set_ylabel("density")
     fig.suptitle(f"KDE refitting chain (D0 = N(0, 1), M = {m}): median and 10–90% band over "
                  f"{trials:,} chains; dots: mean over chains; dashed: closed-form E V_n")
     return save(fig, path)
