@@ -144,7 +144,7 @@ class _Real:
 
 def simulate(key, family: Family, params0=None, *, sample_size, generations: int, trials: int,
              policy="replace", real=None, record=None, observe=None, first_passage=None,
-             tally=None, chunk_size=None, progress=False) -> ChainResult:
+             tally=None, chunk_size=None, progress=False, memory_limit=None) -> ChainResult:
     """Run ``trials`` independent chains of ``family`` under a data ``policy``.
 
     Args:
@@ -168,11 +168,16 @@ def simulate(key, family: Family, params0=None, *, sample_size, generations: int
       tally: ``tally(params) -> pytree of numbers`` summed over fits (e.g. degenerate fits).
       chunk_size: trials per chunk (default: bounded by the engine's memory budget).
       progress: report progress on stderr.
+      memory_limit: bytes the run may use (default: this machine's physical memory, and an
+        accelerator's own memory for what lives on it).  A run whose estimated memory (records,
+        a chunk, per-generation inputs; from shapes alone) exceeds it is refused with a
+        ``ValueError`` before any work (:func:`collapse_theory.engine.check_memory`).
     """
     if observe is not None and not callable(observe):
         raise TypeError(f"observe must be callable or None, got {observe!r}")
     chain, spec, sizes = _setup(key, family, params0, sample_size, generations, trials, policy,
-                                real, record, first_passage, tally, chunk_size, progress)
+                                real, record, first_passage, tally, chunk_size, progress,
+                                memory_limit, _recorder(observe), 0)
     run = engine.run_chain(key, observe=_recorder(observe),
                            final=_final if first_passage else None, **chain)
     rec = run.records
@@ -182,26 +187,32 @@ def simulate(key, family: Family, params0=None, *, sample_size, generations: int
 
 def summarize(key, family: Family, params0=None, *, statistics: Callable, sample_size,
               generations: int, trials: int, policy="replace", real=None, record="log",
-              keep: int = 4096, chunk_size=None, progress=False) -> engine.Summary:
+              keep: int = 4096, chunk_size=None, progress=False,
+              memory_limit=None) -> engine.Summary:
     """Streaming summaries of ``statistics(params) -> {name: array}`` over trials (memory
-    independent of ``trials``); the same chains, keys and arguments as :func:`simulate`.
-    See :class:`~collapse_theory.engine.Summary`."""
+    independent of ``trials``); the same chains, keys and arguments (``memory_limit``
+    included) as :func:`simulate`.  See :class:`~collapse_theory.engine.Summary`."""
     if not callable(statistics):
         raise TypeError(f"statistics must be callable, got {statistics!r}")
+    keep = _validate.integer("keep", keep, minimum=1)
     chain, _, _ = _setup(key, family, params0, sample_size, generations, trials, policy, real,
-                         record, None, None, chunk_size, progress)
+                         record, None, None, chunk_size, progress, memory_limit,
+                         _statistics_observe(statistics), keep)
     return engine.summarize_chain(key, observe=_statistics_observe(statistics), keep=keep,
                                   **chain)
 
 
 def _setup(key, family, params0, sample_size, generations, trials, policy, real, record,
-           first_passage, tally, chunk_size, progress):
-    """Validate at the Python boundary; return the engine's arguments, the spec and sizes."""
+           first_passage, tally, chunk_size, progress, memory_limit, observe, keep):
+    """Validate at the Python boundary; return the engine's arguments, the spec and sizes.
+
+    The run's memory is checked (``engine.check_run``, ``observe`` and ``keep`` as the engine
+    will get them) on the shapes of generation 0 and of the per-generation inputs, before
+    either is built: a refusal costs no allocation and no compiled operation."""
     key = _validate.key("key", key)
     family = family_mod.check(family)
     pol = policies.parse(policy)
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     for name, fn in (("first_passage", first_passage), ("tally", tally)):
         if fn is not None and not callable(fn):
@@ -229,19 +240,27 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
         syn_max, real_max = min(syn_max, 1), min(real_max, 1)
     spec = _Spec(family, pol.name, syn_max, real_max, cap, rows, use_stats, real, fit_kw,
                  first_passage, tally)
-    state0 = _state0(spec, key, params0)
+    shape0 = jax.eval_shape(lambda: _state0(spec, key, params0))
     itype = jnp.asarray(0).dtype  # int64 with x64: batches beyond 2**31 − 1 points
+    point_bytes = _point_bytes(spec, key, shape0.params)
+    trial_bytes = 4 * (syn_max + real_max + cap) * point_bytes
+    xs_shape = (jax.ShapeDtypeStruct((generations,), jnp.int32),
+                jax.ShapeDtypeStruct((generations,), itype),
+                jax.ShapeDtypeStruct((generations,), itype))
+    engine.check_run(generations=generations, trials=trials, record=record,
+                     chunk_size=chunk_size, state0=shape0, observe=observe, xs=xs_shape,
+                     keep=keep, trial_bytes=trial_bytes, memory_limit=memory_limit)
+    state0 = _state0(spec, key, params0)
     xs = (jnp.arange(1, generations + 1, dtype=jnp.int32),
           jnp.asarray(sizes.synthetic, itype), jnp.asarray(sizes.real, itype))
     step, first = _steps(spec)
     if real is None and (pol.name in ("replace", "fresh")
                          or not use_stats and pol.name != "fixed"):
         first = None  # fit 1 is then the ordinary step on model 0: compile one step, not two
-    point_bytes = _point_bytes(spec, key, state0.params)
     chain = dict(state0=state0, step=step, first_step=first, generations=generations,
                  trials=trials, record=record, xs=xs, chunk_size=chunk_size, progress=progress,
-                 trial_bytes=4 * (syn_max + real_max + cap) * point_bytes,
-                 label=f"{family.name} {pol}")
+                 trial_bytes=trial_bytes,
+                 label=f"{family.name} {pol}", memory_limit=memory_limit)
     return chain, spec, sizes
 
 

@@ -218,7 +218,7 @@ def _record(record, generations: int) -> np.ndarray:
 
 def simulate(key, probs, *, sample_size, generations, trials, record=None, normalize=False,
              pseudocount=0.0, mix=0.0, chunk_size=None, progress=False,
-             policy="replace", method="exact") -> DiscreteResult:
+             policy="replace", method="exact", memory_limit=None) -> DiscreteResult:
     """Run ``trials`` independent discrete resampling chains for ``generations`` fits.
 
     ``chain.simulate`` on :func:`family` from :func:`initial` ``(p_0)``, with :func:`events`
@@ -244,12 +244,14 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
         ``sample_size`` holds their totals ``N_g`` (e.g. ``M_1 + … + M_g`` under accumulate).
       method: ``"exact"`` (multinomial counts) or ``"samples"`` (labels drawn one by one; the
         same law, ``O(M K)`` work per fit).  ``accumulate-subsample`` always draws labels.
+      memory_limit: bytes the run may use (default: this machine's physical memory; see
+        :func:`collapse_theory.chain.simulate`): a run estimated to need more is refused with a
+        ``ValueError`` before any work.
     """
     key = _validate.key("key", key)
     pol = policies.parse(policy)
     p0 = check_probs(probs, normalize=normalize)
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
     eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
@@ -273,7 +275,7 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
     res = chain.simulate(key, family(p0.size, alpha, eps, method=method), params0,
                          sample_size=m, generations=generations, trials=trials, policy=pol,
                          record=gens, first_passage=events, chunk_size=chunk_size,
-                         progress=progress)
+                         progress=progress, memory_limit=memory_limit)
     extinct, fixed = res.first_passage
     return DiscreteResult(gens, res.params.counts, p0, sizes.fit, extinct, fixed, alpha, eps)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import sys
 import time
@@ -67,7 +68,10 @@ def record_generations(record, generations: int) -> np.ndarray:
         raise TypeError(f"record must hold integer generations, got {arr.dtype} values {record!r}")
     if arr.min() < 0 or arr.max() > generations:
         raise ValueError(f"record generations must lie in [0, generations={generations}], got {record!r}")
-    return np.unique(arr.astype(np.int64))
+    arr = arr.astype(np.int64)
+    if arr.size > 1 and np.all(arr[1:] > arr[:-1]):  # already sorted and unique: no hashing
+        return arr
+    return np.unique(arr)
 
 
 class BlockStep(NamedTuple):
@@ -170,6 +174,7 @@ def run_chain(
     label: str = "chain",
     final: Callable[[PyTree], PyTree] | None = None,
     trial_bytes: int = 0,
+    memory_limit: int | None = None,
 ) -> Run:
     """Run ``trials`` independent chains and return their :class:`Run`.
 
@@ -192,13 +197,16 @@ def run_chain(
       final: ``final(state) -> pytree`` kept from each trial's last generation.
       trial_bytes: a trial's working memory beyond its state and records (e.g. a batch of
         points drawn inside ``step``), for the default ``chunk_size``.
+      memory_limit: bytes the run may use (:func:`check_memory`; default: this machine's
+        physical memory, and each accelerator's memory for what lives on it).  A run whose
+        estimate exceeds it is refused with a ``ValueError`` before anything is traced.
 
     Compiled code is cached on ``(step, first_step, observe)`` and the shapes, so a family that
     passes the same function objects (e.g. built by an ``lru_cache``'d factory) compiles once.
 
     """
     plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 state0, observe, extra=trial_bytes)
+                 state0, observe, extra=trial_bytes, memory_limit=memory_limit)
     outputs, finals = [], []
     for keep, buf, state in plan.chunks(key, state0, step, first_step, observe, label,
                                         summary=0):
@@ -212,7 +220,8 @@ def run_chain(
 
 def summarize_chain(key, *, state0, step, observe, generations, trials, xs, record="log",
                     first_step=None, chunk_size=None, keep: int = 4096, progress=False,
-                    label: str = "chain", trial_bytes: int = 0) -> Summary:
+                    label: str = "chain", trial_bytes: int = 0,
+                    memory_limit: int | None = None) -> Summary:
     """Like :func:`run_chain`, but keep only streaming :class:`Summary` statistics.
 
     ``observe(state)`` returns the statistics to summarise (float arrays).  Memory is
@@ -222,7 +231,7 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     """
     keep = _validate.integer("keep", keep, minimum=1)
     plan = _Plan(generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 state0, observe, keep=keep, extra=trial_bytes)
+                 state0, observe, keep=keep, extra=trial_bytes, memory_limit=memory_limit)
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
     for valid, buf, _ in plan.chunks(key, state0, step, first_step, observe, label,
@@ -267,8 +276,9 @@ def shape_of(fn: Callable, *args):
     on.  Tracing costs about a millisecond per call, which small runs would otherwise pay on
     every call."""
     leaves, treedef = jax.tree.flatten(args)
-    avals = tuple(jax.ShapeDtypeStruct(np.shape(a), a.dtype if hasattr(a, "dtype")
-                                       else np.result_type(a)) for a in leaves)
+    avals = tuple(jax.ShapeDtypeStruct(a.shape if hasattr(a, "shape") else np.shape(a),
+                                       a.dtype if hasattr(a, "dtype") else np.result_type(a))
+                  for a in leaves)
     return _shape_of(fn, treedef, avals, jax.config.jax_enable_x64)
 
 
@@ -278,9 +288,9 @@ def _shape_of(fn, treedef, avals, x64: bool):  # x64: the dtypes fn's constants 
 
 
 def _nbytes(tree) -> int:
-    return sum(math.prod(np.shape(a)) * np.dtype(a.dtype if hasattr(a, "dtype") else
-                                                 np.result_type(a)).itemsize
-               for a in jax.tree.leaves(tree))
+    """Bytes of a pytree's leaves: arrays, ``jax.ShapeDtypeStruct`` or Python scalars."""
+    return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize if hasattr(a, "shape")
+               else np.dtype(np.result_type(a)).itemsize for a in jax.tree.leaves(tree))
 
 
 class _Plan:
@@ -292,18 +302,14 @@ class _Plan:
     """
 
     def __init__(self, generations, trials, record, xs, step, first_step, chunk_size, progress,
-                 state0, observe, keep: int = 0, extra: int = 0):
-        generations = _validate.generation_count(generations)
-        self.trials = trials = _validate.trial_count(trials)
-        n_rec = generations + 1 if record is None else record_generations(record, generations).size
-        if chunk_size is None:  # a trial's state (old and new), records and working memory
-            per_trial = (2 * _nbytes(state0) + extra
-                         + (0 if keep else (n_rec + 1) * _nbytes(shape_of(observe, state0))))
-            chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
-        chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
-        _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs, extra)
-        self.gens = record_generations(record, generations)
-        self.n_rec = n_rec = self.gens.size
+                 state0, observe, keep: int = 0, extra: int = 0, memory_limit=None):
+        generations, trials, gens, chunk_size = check_run(
+            generations=generations, trials=trials, record=record, chunk_size=chunk_size,
+            state0=state0, observe=observe, xs=xs, keep=keep, trial_bytes=extra,
+            memory_limit=memory_limit)
+        self.trials = trials
+        self.gens, self.n_rec = gens, gens.size
+        n_rec = self.n_rec
         slot = np.full(generations + 1, n_rec, dtype=np.int32)
         slot[self.gens] = np.arange(n_rec, dtype=np.int32)
 
@@ -364,30 +370,168 @@ class _Plan:
         reporter.close()
 
 
-def _check_memory(generations, trials, n_rec, chunk_size, keep, state0, observe, xs,
-                  extra: int) -> None:
-    """Refuse a run whose estimated memory exceeds :func:`physical_memory` (no work done)."""
-    limit = physical_memory()
-    if limit is None:
-        return
+#: Host memory the per-generation inputs of a run take, per generation, at most: the sample-size
+#: schedule and the policy's batch sizes (int64), the engine's inputs, their padded copy and the
+#: device's copy, the record slots and generation counters (measured about 90; rounded up).
+INPUT_BYTES_PER_GENERATION = 128
+
+_WAY_OUT = ("record fewer generations (record='log' or a list), run fewer trials, lower "
+            "chunk_size, keep streaming summaries (ct.summarize, gaussian.simulate_summary, "
+            "engine.summarize_chain), or raise memory_limit= (bytes) if this machine has more")
+
+
+def resolve_memory_limit(value=None) -> tuple[int | None, str]:
+    """The host memory limit in bytes and what it is: ``value`` (an int ≥ 1, the
+    ``memory_limit=`` argument), else :func:`physical_memory` — the machine's physical memory
+    (``SC_PHYS_PAGES × SC_PAGE_SIZE``), not what happens to be free, so that the same run is
+    refused or accepted whatever else is running.  ``(None, ...)`` where the OS does not say."""
+    if value is not None:
+        value = _validate.integer("memory_limit", value, minimum=1)
+        return value, "memory_limit"
+    return physical_memory(), "this machine's physical memory"
+
+
+def device_memory() -> int | None:
+    """Bytes one accelerator may allocate (the smallest over this process's devices), from
+    ``memory_stats()['bytes_limit']``; ``None`` on CPU (records and chunks are then host memory,
+    checked against :func:`physical_memory`) or where the backend does not say."""
+    devices = jax.local_devices()
+    if not devices or devices[0].platform == "cpu":
+        return None
+    limits = []
+    for d in devices:
+        try:
+            stats = d.memory_stats() or {}
+        except Exception:  # noqa: BLE001  (a backend without memory statistics)
+            return None
+        if "bytes_limit" not in stats:
+            return None
+        limits.append(int(stats["bytes_limit"]))
+    return min(limits)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2 ** 30:.3g} GiB"
+
+
+def check_counts(generations, trials, memory_limit=None) -> tuple[int, int]:
+    """Validate ``generations`` and ``trials`` (32-bit counters and trial indices) and refuse
+    a run whose per-generation inputs alone (:data:`INPUT_BYTES_PER_GENERATION` per
+    generation) exceed the memory limit (:func:`resolve_memory_limit`).  Costs no memory: every
+    family calls it at its boundary (``chain.simulate``/``summarize`` too), before a schedule of
+    ``generations`` entries is allocated."""
+    for name, value, hi, why in (
+            ("generations", generations, _validate.MAX_GENERATIONS, "32-bit generation counters"),
+            ("trials", trials, _validate.MAX_TRIALS, "trials are numbered by 32-bit indices")):
+        # the real bound, not _validate.integer's 64-bit one, for integers beyond 2**62
+        if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool) \
+                and value > hi:
+            raise ValueError(f"{name} must be in [{0 if name == 'generations' else 1}, {hi}] "
+                             f"({why}), got {value}")
+    generations = _validate.generation_count(generations)
+    trials = _validate.trial_count(trials)
+    limit, what = resolve_memory_limit(memory_limit)
+    need = INPUT_BYTES_PER_GENERATION * (generations + 1)
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"this run needs about {_gib(need)} ({need} bytes) of host memory for its "
+            f"per-generation inputs alone ({generations} generations x {INPUT_BYTES_PER_GENERATION} bytes), more than "
+            f"the {_gib(limit)} limit ({what}): run fewer generations, or raise memory_limit= "
+            f"(bytes) if this machine has more")
+    return generations, trials
+
+
+def check_state(state_bytes: int, what: str, memory_limit=None) -> None:
+    """Refuse, before it is allocated, a generation-0 state of ``state_bytes`` whose copies
+    (generation 0 itself and one trial's state, old and new) alone exceed the memory limit:
+    for a family that shapes its ``params0`` by the run's size (a KDE's pool of ``Σ M_g``
+    centres under ``accumulate``).  :func:`check_run` covers the rest once the state exists."""
+    limit, limit_what = resolve_memory_limit(memory_limit)
+    need = 3 * int(state_bytes)
+    if limit is not None and need > limit:
+        raise ValueError(
+            f"this run needs at least {_gib(need)} ({need} bytes) of memory for {what} "
+            f"({state_bytes} bytes: generation 0 and one trial's state, old and new), more than "
+            f"the {_gib(limit)} limit ({limit_what}): lower sample_size or generations, use a "
+            f"policy without a pool (replace, fresh, fixed), or raise memory_limit= (bytes) if "
+            f"this machine has more")
+
+
+def check_run(*, generations, trials, record, chunk_size, state0, observe, xs, keep: int = 0,
+              trial_bytes: int = 0, memory_limit=None):
+    """Everything :func:`run_chain` (``keep == 0``) or :func:`summarize_chain` (``keep`` values)
+    checks before it allocates or traces: the counts (:func:`check_counts`), ``record``,
+    ``chunk_size`` (default: :data:`CHUNK_BYTES` of a trial's state, records and
+    ``trial_bytes``, at most :data:`MAX_CHUNK`) and the memory (:func:`check_memory`).
+    ``state0`` and ``xs`` may be shapes (``jax.ShapeDtypeStruct``), so a caller can refuse a
+    run before it builds them.  Returns ``(generations, trials, recorded generations,
+    chunk_size)``."""
+    generations, trials = check_counts(generations, trials, memory_limit)
+    gens = record_generations(record, generations)
+    n_rec = gens.size
+    if chunk_size is None:  # a trial's state (old and new), records and working memory
+        per_trial = (2 * _nbytes(state0) + trial_bytes
+                     + (0 if keep else (n_rec + 1) * _nbytes(shape_of(observe, state0))))
+        chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
+    chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
+    check_memory(generations=generations, trials=trials, n_rec=n_rec, chunk_size=chunk_size,
+                 keep=keep, state0=state0, observe=observe, xs=xs, extra=trial_bytes,
+                 memory_limit=memory_limit)
+    return generations, trials, gens, chunk_size
+
+
+def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, keep: int,
+                 state0, observe, xs, extra: int = 0, memory_limit=None) -> None:
+    """Refuse a run whose estimated memory exceeds the limit, with a ``ValueError`` stating the
+    estimate, the limit and the way out; nothing is traced or allocated (shapes only: ``state0``
+    and ``xs`` may be arrays or ``jax.ShapeDtypeStruct`` leaves, ``observe``'s output shapes come
+    from :func:`shape_of`).
+
+    Host memory: the records (``trials × R × bytes`` of one trial's observation, twice when
+    chunks are concatenated; with ``keep`` > 0 streaming summaries instead: ``R × (4 + keep)``
+    values), a chunk's state (old and new), buffer and working memory (``extra`` per trial),
+    and the per-generation inputs — against :func:`resolve_memory_limit` (``memory_limit``
+    bytes, else the machine's physical memory).  Accelerator memory (GPU/TPU only): per
+    device, its share of a chunk and of the records (which stay on the devices until read) —
+    against ``memory_limit`` if given, else :func:`device_memory`.
+    """
+    limit, limit_what = resolve_memory_limit(memory_limit)
     per_trial = _nbytes(shape_of(observe, state0))  # one trial's observation
+    state_bytes = _nbytes(state0)
     chunk = min(chunk_size, trials)
     if keep:  # summaries: mean, M2, min, max (float64) and ``keep`` sampled values
         records = n_rec * (4 * 2 * per_trial + keep * per_trial)
-        buffers = chunk * 2 * _nbytes(state0) + (n_rec + 1) * (4 + min(keep, chunk)) * per_trial
+        records_what = (f"summaries: {n_rec} recorded generations x ({keep} kept values + 4 "
+                        f"moments) x {per_trial} bytes")
+        chunk_need = (chunk * (2 * state_bytes + extra)
+                      + (n_rec + 1) * (4 + min(keep, chunk)) * per_trial)
+        on_device = chunk_need
     else:  # the records, and a copy when chunks are concatenated
-        records = trials * n_rec * per_trial * (2 if trials > chunk else 1)
-        buffers = chunk * (2 * _nbytes(state0) + (n_rec + 1) * per_trial)
-    inputs = 2 * _nbytes(xs) + 12 * (generations + 1)  # padded copy of xs, slots, counters
-    need = records + buffers + inputs + chunk * extra
-    if need > limit:
-        what = (f"{trials} trials x {n_rec} recorded generations x {per_trial} bytes"
-                if not keep else f"{n_rec} recorded generations x {keep} kept values")
-        raise ValueError(
-            f"this run needs about {need / 2 ** 30:.3g} GiB ({what}, plus buffers), more than the "
-            f"{limit / 2 ** 30:.3g} GiB of memory here: record fewer generations (record='log' "
-            f"or a list), run fewer trials, lower chunk_size, or keep summaries "
-            f"(engine.summarize_chain)")
+        copies = 2 if trials > chunk else 1
+        records = trials * n_rec * per_trial * copies
+        records_what = (f"records: {trials} trials x {n_rec} recorded generations x {per_trial} "
+                        f"bytes{' x 2 while chunks are joined' if copies == 2 else ''}")
+        chunk_need = chunk * (2 * state_bytes + (n_rec + 1) * per_trial + extra)
+        on_device = chunk_need + records
+    inputs = max(2 * _nbytes(xs) + 12 * (generations + 1),
+                 INPUT_BYTES_PER_GENERATION * (generations + 1))
+    need = records + chunk_need + inputs
+    parts = (f"{records_what} = {_gib(records)}; a chunk of {chunk} trials: "
+             f"{_gib(chunk_need)}; per-generation inputs: {_gib(inputs)}")
+    if limit is not None and need > limit:
+        raise ValueError(f"this run needs about {_gib(need)} ({need} bytes) of memory ({parts}), "
+                         f"more than the {_gib(limit)} limit ({limit_what}): {_WAY_OUT}")
+    device = device_memory()  # None on CPU: the host check above covered it
+    if device is not None:
+        dev_limit, dev_what = ((limit, limit_what) if memory_limit is not None else
+                               (device, "the accelerator's memory, memory_stats()['bytes_limit']"))
+        n_dev = jax.device_count()
+        per_device = math.ceil(on_device / n_dev)
+        if per_device > dev_limit:
+            raise ValueError(f"this run needs about {_gib(per_device)} ({per_device} bytes) of "
+                             f"accelerator memory per device ({parts}; over {n_dev} device(s)), "
+                             f"more than the "
+                             f"{_gib(dev_limit)} limit ({dev_what}): {_WAY_OUT}")
 
 
 @functools.lru_cache(maxsize=128)

@@ -307,7 +307,8 @@ def _real_sampler(source: RealData, mean: tuple, chol: tuple, whitened: bool):
 
 def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=None,
              estimator="unbiased", method="exact", record=None, data="gaussian",
-             chunk_size=None, progress=False, policy="replace") -> GaussianResult:
+             chunk_size=None, progress=False, policy="replace",
+             memory_limit=None) -> GaussianResult:
     """Run ``trials`` independent Gaussian refitting chains for ``generations`` fits.
 
     Args:
@@ -331,9 +332,12 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
         paper's chain, default), ``"accumulate"``, ``"accumulate-subsample"``, ``"fresh:γ"``,
         ``"fixed:λ"`` or a :class:`~collapse_theory.policies.Policy`.  Every policy runs
         :func:`collapse_theory.chain.simulate` on :func:`family` (module docstring).
+      memory_limit: bytes the run may use (default: this machine's physical memory; see
+        :func:`collapse_theory.chain.simulate`): a run estimated to need more is refused with a
+        ``ValueError`` before any work.
     """
     run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
-                 record, data, chunk_size, progress, policy)
+                 record, data, chunk_size, progress, policy, memory_limit)
     if run.block is not None:
         gens, rec, _ = engine.run_chain(run.key, observe=_observe, **run.block)
         return GaussianResult(jnp.asarray(gens), *rec)
@@ -350,13 +354,13 @@ SUMMARY_STATISTICS = ("log_det", "mean_sq_dev", "w2_squared")
 def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_det", "mean_sq_dev"),
                      keep=4096, record="log", dim=1, mean=None, cov=None, estimator="unbiased",
                      method="exact", data="gaussian", chunk_size=None,
-                     progress=False) -> engine.Summary:
+                     progress=False, memory_limit=None) -> engine.Summary:
     """Streaming summaries instead of per-trial records (see :func:`engine.summarize_chain`).
 
     Same chain and keys as :func:`simulate`; memory is independent of ``trials``.  Statistics
     (a dict in each :class:`~collapse_theory.engine.Summary` field): ``"log_det"`` (log det Σ_g),
     ``"mean_sq_dev"`` (|μ_g − μ_0|²) and ``"w2_squared"`` (W2² to D0, Gaussian D0 only: Bures
-    from the factor, never underflows).
+    from the factor, never underflows).  ``memory_limit`` as in :func:`simulate`.
     """
     names = tuple(statistics)
     for name in names:
@@ -364,7 +368,7 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
     if not names:
         raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
     run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
-                 record, data, chunk_size, progress, "replace")
+                 record, data, chunk_size, progress, "replace", memory_limit)
     if "w2_squared" in names and not run.source.is_gaussian:
         raise ValueError(f"statistics='w2_squared' needs a Gaussian D0, got data={data!r}; "
                          "see metrics.gelbrich_to_d0 for a lower bound")
@@ -407,12 +411,11 @@ class _Run(NamedTuple):
 
 
 def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method, record,
-           data, chunk_size, progress, policy) -> _Run:
+           data, chunk_size, progress, policy, memory_limit=None) -> _Run:
     """Validate at the Python boundary; choose the family (or the 1-D BlockStep) and D0."""
     key = _validate.key("key", key)
     pol = policies.parse(policy)
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     dim = _validate.integer("dim", dim, minimum=1)
     estimator = _validate.choice("estimator", estimator, ESTIMATORS)
     method = _validate.choice("method", method, METHODS)
@@ -429,7 +432,7 @@ def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, met
                      jnp.asarray(chol0 / np.diag(chol0), dtype))
     replace = pol.name == "replace"
     common = dict(generations=generations, trials=trials, record=record, chunk_size=chunk_size,
-                  progress=progress)
+                  progress=progress, memory_limit=memory_limit)
     block = None
     if replace and method == "exact" and dim == 1 and (m.size == 0 or m.min() >= 2):
         block = _block_chain(params0, m, estimator, source, common)

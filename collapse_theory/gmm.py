@@ -323,7 +323,7 @@ def _original(original, components: int, dim: int) -> Mixture:
 
 def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2, original=None,
              init="warm", em_steps=100, tol=1e-3, reg_covar=1e-6, policy="replace",
-             record=None, chunk_size=None, progress=False) -> GMMResult:
+             record=None, chunk_size=None, progress=False, memory_limit=None) -> GMMResult:
     """Run ``trials`` independent GMM refitting chains for ``generations`` fits: the chain of
     :func:`family` through :func:`collapse_theory.chain.simulate`, counters by its ``tally``.
 
@@ -345,10 +345,12 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
       record: ``None`` (all), ``"log"`` or a list of generations (``engine.run_chain``).
       chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
+      memory_limit: bytes the run may use (default: this machine's physical memory; see
+        :func:`collapse_theory.chain.simulate`): a run estimated to need more is refused with a
+        ``ValueError`` before any work.
     """
     key = _validate.key("key", key)
-    generations = _validate.integer("generations", generations, minimum=0)
-    trials = _validate.integer("trials", trials, minimum=1)
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     settings = _settings(components, dim, init, em_steps, tol, reg_covar)
     components, dim = settings[:2]
     pol = policies.parse(policy)
@@ -357,7 +359,8 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
     d0 = _original(original, components, dim)
     res = chain.simulate(key, family(*settings), start(d0),
                          sample_size=sample_size, generations=generations, trials=trials, policy=pol,
-                         record=record, tally=tally, chunk_size=chunk_size, progress=progress)
+                         record=record, tally=tally, chunk_size=chunk_size, progress=progress,
+                         memory_limit=memory_limit)
     f = res.params
     return GMMResult(jnp.asarray(res.generation), f.mixture.weights, f.mixture.means,
                      f.mixture.chol, f.iterations, f.converged, f.log_likelihood, *res.tally)

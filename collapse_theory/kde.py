@@ -314,7 +314,7 @@ def _real_sampler(source: RealData, mean: float, std: float, standardised: bool)
 
 def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy="replace",
              data=None, mean=0.0, std=1.0, record=None, centres=False, chunk_size=None,
-             progress=False) -> KDEResult:
+             progress=False, memory_limit=None) -> KDEResult:
     """Run ``trials`` independent 1-D KDE refitting chains for ``generations`` fits
     (:func:`collapse_theory.chain.simulate` on :func:`family`).
 
@@ -334,9 +334,12 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
       centres: also record the centres (``(trials, R, cap)``: for small runs and figures).
       chunk_size: trials per chunk (default: bounded by the engine's memory budget).
       progress: report progress on stderr.
+      memory_limit: bytes the run may use (default: this machine's physical memory; see
+        :func:`collapse_theory.chain.simulate`): a run estimated to need more is refused with a
+        ``ValueError`` before any work.
     """
     key = _validate.key("key", key)
-    generations = _validate.integer("generations", generations, minimum=0)
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     bw = parse_bandwidth(bandwidth)
     pol = parse_policy(policy)
     source = real_data("gaussian" if data is None else data)
@@ -349,6 +352,9 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
     in_model = pol.name == "replace"
     rows = chain.fit_rows(pol, m, generations)
     dtype = engine.float_dtype()
+    engine.check_state((rows * (1 if pol.name == "accumulate" else 2) + 4)
+                       * np.dtype(dtype).itemsize,
+                       f"the KDE's {rows} centres per trial", memory_limit)
     zero, log_std0 = jnp.zeros((), dtype), jnp.asarray(math.log(std0), dtype)
     if pol.name == "accumulate":
         fam = _pool_family(bw, int(sizes.synthetic.max()) if generations else 0)
@@ -362,7 +368,7 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
                          trials=trials, policy=pol, real=_real_sampler(source, loc0, std0,
                                                                        in_model),
                          record=record, observe=_observer(pol.name == "accumulate", centres),
-                         chunk_size=chunk_size, progress=progress)
+                         chunk_size=chunk_size, progress=progress, memory_limit=memory_limit)
     log_s, mean_, b, *pts = res.params
     out = KDEResult(jnp.asarray(res.generation), 2.0 * log_s + jnp.log1p(b * b), 2.0 * log_s,
                     log_s + jnp.log(jnp.abs(b)), mean_,

@@ -208,7 +208,7 @@ def model(w, dim: int, rows: int, design: str = "fresh", method: str = "exact") 
 
 def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, design="fresh",
              policy="replace", method="exact", record=None, chunk_size=None,
-             progress=False) -> RegressionResult:
+             progress=False, memory_limit=None) -> RegressionResult:
     """Run ``trials`` independent regression chains for ``generations`` fits (module docstring),
     through :func:`collapse_theory.chain.simulate`.
 
@@ -229,7 +229,11 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
       record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
       chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
+      memory_limit: bytes the run may use (default: this machine's physical memory; see
+        :func:`collapse_theory.chain.simulate`): a run estimated to need more is refused with a
+        ``ValueError`` before any work.
     """
+    generations, trials = engine.check_counts(generations, trials, memory_limit)
     dim = _validate.integer("dim", dim, minimum=1)
     rows = _validate.integer("rows", rows, minimum=1)
     noise = _validate.real("noise", noise, minimum=0.0)
@@ -246,7 +250,7 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
     fam = family(dim, rows, noise, design, method)
     res = chain.simulate(key, fam, model(w_star, dim, rows, design, method), sample_size=rows,
                          generations=generations, trials=trials, policy=pol, record=record,
-                         chunk_size=chunk_size, progress=progress)
+                         chunk_size=chunk_size, progress=progress, memory_limit=memory_limit)
     w = res.params.w
     err = jnp.sum((w - jnp.asarray(w_star, w.dtype)) ** 2, axis=-1)
     return RegressionResult(jnp.asarray(res.generation), w, err)
