@@ -121,3 +121,32 @@ def test_every_check_cites_sources_a_reader_can_open():
         assert {s for pair in cited for s in pair if s} <= sections, (c.id, c.source)
         for script in re.findall(r"proofs/\w+\.py", c.source):
             assert (root / script).is_file(), (c.id, script)
+
+
+def test_checks_png_summarises_every_check_with_its_verdict(tmp_path, monkeypatch):
+    """checks.png: one summary row per check (p of the test and of its control, p = 0 drawn at
+    the clip) besides the curves, an overall title with the verdict; a failure is marked."""
+    import dataclasses
+
+    from collapse_theory import figures
+    from collapse_theory.verify import report
+    from collapse_theory.verify.registry import Result
+
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda fig, path, **kw: drawn.setdefault("fig", fig) and path)
+    level = 0.01 / len(verify.CHECKS)
+    results = []
+    for i, chk in enumerate(verify.CHECKS):
+        ok = stats.z_mean(np.arange(10.0), 4.5)
+        if i == 0:
+            ok.curve = stats.curve([1, 2], np.ones((5, 2)), [1.0, 1.0], "E log σ²_n")
+        bad = dataclasses.replace(ok, p_value=0.0, curve=None)
+        results.append(Result(chk, ok if i != 1 else bad, bad, level, 0.0))
+    report._figures(str(tmp_path), results)
+    fig = drawn["fig"]
+    summary = fig.axes[0]
+    labels = [t.get_text() for t in summary.get_yticklabels()]
+    assert len(labels) == len(verify.CHECKS) and labels[1] == f"✗ {verify.CHECKS[1].id}"
+    assert all(label.startswith("✓") for i, label in enumerate(labels) if i != 1)
+    assert "FAILED: 1 check(s) fail, 0 control(s) not rejected" in fig._suptitle.get_text()
+    assert len(fig.axes) == 2 and "✓ p = " in fig.axes[1].get_title()
