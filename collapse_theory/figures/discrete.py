@@ -9,6 +9,9 @@ r"""Figures of the discrete resampling chain, each with the exact chain overlaid
 * :func:`absorption_figure` — the law of the absorption time of one category and of the time to
   one category (uniform ``p_0`` on ``K`` categories, one run): simulated against the exact law
   from :mod:`collapse_theory.theory.discrete`, with Kimura's and Littler's diffusion means marked.
+
+Each takes ``progress`` (show the simulation's progress on stderr) and refuses
+``generations > MAX_GENERATIONS`` before any work.
 """
 
 from __future__ import annotations
