@@ -216,6 +216,11 @@ def _record(record, generations: int) -> np.ndarray:
     return gens
 
 
+def _passages_at_d0(params: Params):
+    """Shapes of what a 0-generation run returns per trial (its extinct and fixed passages)."""
+    return jnp.zeros(params.probs.shape, jnp.int32), jnp.zeros((), jnp.int32)
+
+
 def simulate(key, probs, *, sample_size, generations, trials, record=None, normalize=False,
              pseudocount=0.0, mix=0.0, chunk_size=None, progress=False,
              policy="replace", method="exact", memory_limit=None) -> DiscreteResult:
@@ -267,7 +272,10 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
         raise ValueError(f"policy {str(pol)!r}: the pool reaches {int(sizes.pool.max())} points, "
                          f"more than 2**24 without 64-bit JAX; enable x64 or shorten the run")
     params0 = initial(p0)
-    if generations == 0:
+    if generations == 0:  # no chain: only (trials, K) first passages, checked like records
+        engine.check_run(generations=0, trials=trials, record=None, chunk_size=chunk_size,
+                         state0=params0, observe=_passages_at_d0, xs=(),
+                         memory_limit=memory_limit)
         extinct, fixed = (np.asarray(e, np.int32) - 1 for e in events(params0))  # 0 or −1
         return DiscreteResult(gens, jnp.zeros((trials, 0, p0.size), _int_dtype()), p0, m,
                               jnp.broadcast_to(jnp.asarray(extinct), (trials, p0.size)),

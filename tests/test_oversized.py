@@ -257,3 +257,13 @@ def test_accumulated_pools_too_large_are_refused_before_allocation(name, no_work
                    sample_size=10 ** 4, generations=10 ** 6, trials=10, record="log",
                    policy="accumulate")
     assert "memory_limit=" in msg
+
+
+def test_discrete_without_generations_is_checked_too(no_work):
+    """generations=0 runs no chain, but returns (trials, K) first passages: was an eager 34 GB
+    jnp.broadcast_to for 2**32 − 1 trials (RESOURCE_EXHAUSTED)."""
+    msg = _refused(RECORDING["discrete"], r"records: 4294967295 trials x 1 recorded generations "
+                   r"x 12 bytes", generations=0, trials=2 ** 32 - 1)
+    _names_the_way_out(msg)
+    assert discrete.simulate(KEY, [0.5, 0.5], sample_size=10, generations=0,
+                             trials=3).extinction.shape == (3, 2)
