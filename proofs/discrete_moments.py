@@ -1,4 +1,4 @@
-r"""Moments of the discrete resampling chain (theory README §2, discrete; Wright–Fisher).
+r"""Moments of the discrete resampling chain (docs/theory.md §2; Wright–Fisher).
 
 Results, with ``c ~ Multinomial(M, q)`` at each fit and ``q' = c/M``:
 

@@ -1,4 +1,4 @@
-r"""E log det Σ_n and Var log det Σ_n of the Gaussian refitting chain (theory README §2).
+r"""E log det Σ_n and Var log det Σ_n of the Gaussian refitting chain (docs/theory.md §3).
 
 Result, with ``c_i = M_i − 1`` (unbiased) or ``M_i`` (MLE):
 

@@ -1,4 +1,4 @@
-r"""Moments of σ²_n and det Σ_n of the Gaussian refitting chain (theory README §1–2).
+r"""Moments of σ²_n and det Σ_n of the Gaussian refitting chain (docs/theory.md §3).
 
 Result, with ``Q_i = χ²_{M_i−1}/c_i`` and ``c_i = M_i − 1`` (unbiased) or ``M_i`` (MLE):
 

@@ -1,4 +1,4 @@
-r"""Exact 1-D E W2² of the Gaussian chain, and the paper's (3/2) σ² Σ 1/M_i (theory README §1).
+r"""Exact 1-D E W2² of the Gaussian chain, and the paper's (3/2) σ² Σ 1/M_i (docs/theory.md §3).
 
 Result (1-D, Gaussian D0 = N(μ_0, σ_0²)):
 

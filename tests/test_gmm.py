@@ -126,7 +126,7 @@ def _live_std(res, g, m):
 def test_paper_record_scaled_component_std_falls_by_orders_of_magnitude():
     """The paper's record (std 0.90 → 0.010 over 2000 generations at M = 1000), scaled.
 
-    Component k is refitted by the MLE on N_k ≤ M points, so (theory README §2, d = 2)
+    Component k is refitted by the MLE on N_k ≤ M points, so (docs/theory.md §3, d = 2)
     log std = ¼ log det Σ drifts by ¼ Σ_j[ψ((N−j)/2) + log(2/N)] ≈ −1.25/N ≤ −1.25/M per
     generation, with variance ¼² Σ_j ψ₁((N−j)/2) ≈ 1/(4N) per generation.  At M = 50 over 200
     generations even a component holding all M points moves by ≤ −5 (std 0.9 → ≤ 0.006) with

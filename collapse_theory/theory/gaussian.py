@@ -10,7 +10,7 @@ Conventions: ``n`` is a number of fits (an int or an integer numpy array; the re
 shape; ``n = 0`` gives the D0 value); ``sample_size`` is an int ``M`` or a schedule
 ``(M_1, ..., M_G)`` with ``G ≥ max(n)``, ``M_i ≥ dim + 1``.  ψ is the digamma function, ψ₁ the
 trigamma function.  Derivations: ``proofs/gaussian_*.py`` (sympy); the formulas are the targets of
-section 2 of the theory README.  Everything is computed in log space with cancellation-free
+docs/theory.md §3.  Everything is computed in log space with cancellation-free
 expansions, so that long chains and large ``M`` neither overflow nor lose precision.
 
 D0 is Gaussian except for :func:`expected_mean_sq_dev`, which only needs D0's covariance (fit 1
@@ -42,7 +42,7 @@ def expected_log_det(n, sample_size, dim=1, estimator="unbiased", log_det0=0.0):
     r"""``E log det Σ_n = log det Σ_0 + Σ_{i≤n} Σ_{j=1}^{d} [ψ((M_i − j)/2) + log(2/c_i)]``.
 
     ``c_i = M_i − 1`` (unbiased) or ``M_i`` (MLE).  From ``E log χ²_ν = ψ(ν/2) + log 2`` and
-    Bartlett's ``det S = det Σ Π_j χ²_{M−j}``; theory README §2 ("Gaussian, d-dim"), proof
+    Bartlett's ``det S = det Σ Π_j χ²_{M−j}``; docs/theory.md §3 ("Gaussian, d-dim"), proof
     ``proofs/gaussian_log_det.py``.  In 1-D this is ``E log σ²_n``.
     """
     dim, off = _dim(dim), _offset(estimator)
@@ -98,7 +98,7 @@ def expected_std(n, sample_size, estimator="unbiased", var0=1.0):
     r"""``E σ_n = σ_0 Π_{i≤n} c(M_i)`` with ``c(M) = √(2/c) Γ(M/2)/Γ((M−1)/2)``.
 
     ``c = M − 1`` (unbiased: the paper's ``c(M)``, so ``E σ_n = σ_0 c(M)^n`` for constant ``M``)
-    or ``c = M`` (MLE).  The case ``k = 1/2`` of :func:`expected_variance_power`; theory README §1;
+    or ``c = M`` (MLE).  The case ``k = 1/2`` of :func:`expected_variance_power`; docs/theory.md §3;
     proof ``proofs/gaussian_moments.py``.
     """
     return expected_variance_power(n, sample_size, 0.5, estimator=estimator, var0=var0)
@@ -117,7 +117,7 @@ def expected_det(n, sample_size, dim=1, estimator="unbiased", det0=1.0):
     r"""``E det Σ_n = det Σ_0 Π_{i≤n} Π_{j=1}^{d} (M_i − j)/c_i``.
 
     ``E χ²_ν = ν`` and Bartlett.  Unbiased 1-D: ``det Σ_0``; MLE: ``det Σ_0 [Π_j (M−j)/M]^n``
-    (theory README §2).  Proof ``proofs/gaussian_moments.py``.
+    (docs/theory.md §3).  Proof ``proofs/gaussian_moments.py``.
     """
     dim, off = _dim(dim), _offset(estimator)
     det0 = _validate.real("det0", det0, minimum=0.0, strict_minimum=True)
@@ -150,7 +150,7 @@ def expected_w2_squared(n, sample_size, estimator="unbiased", var0=1.0):
 
     ``W2²`` between 1-D Gaussians is ``(Δμ)² + (Δσ)²`` (quantile coupling).  Unbiased:
     ``σ_0² (Σ_{i≤n} 1/M_i + 2 − 2 Π c(M_i))``, i.e. ``σ_0² (n/M + 2 − 2 c(M)^n)`` for constant ``M``
-    (theory README §1).  MLE: ``2 σ_0² (1 − Π c_mle(M_i)) ≤ 2 σ_0²`` (the mean part and ``E σ_n²``
+    (docs/theory.md §3).  MLE: ``2 σ_0² (1 − Π c_mle(M_i)) ≤ 2 σ_0²`` (the mean part and ``E σ_n²``
     add up to ``σ_0²``).  Gaussian D0.  Proofs ``proofs/gaussian_w2.py``, ``gaussian_schedules.py``.
     """
     var0 = _validate.real("var0", var0, minimum=0.0, strict_minimum=True)
