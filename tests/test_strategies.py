@@ -2,7 +2,10 @@
 property test of the Gaussian chain under drawn policies that compiles once per policy name."""
 
 import contextlib
+import os
 import re
+import subprocess
+import sys
 import time
 
 import jax
@@ -49,7 +52,14 @@ def test_profile_is_registered_not_loaded():
     assert S.SETTINGS.derandomize and S.SETTINGS.deadline is None and S.SETTINGS.print_blob
     assert S.SETTINGS.database is None
     assert settings.get_profile(S.PROFILE) == S.SETTINGS
-    assert not settings.default.derandomize  # importing the module loads no profile
+    # importing the module loads no profile: the default settings (whatever profile pytest or
+    # Hypothesis chose, e.g. its "ci" profile under CI=true) are the same before and after
+    code = ("from hypothesis import settings; before = repr(settings.default); "
+            "import collapse_theory.testing.strategies; print(before == repr(settings.default))")
+    for env in ({}, {"CI": "true"}):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env={**os.environ, **env})
+        assert out.stdout.strip() == "True", env
 
 
 # ------------------------------------------------------------------------------------------

@@ -326,12 +326,11 @@ def _chain_config(draw, family, gens, trials, dims, sizes, names, method, fixed_
         policy = name
     elif fixed_shapes and points:
         policy = _policy_string(name, _PINNED[name])
-    elif fixed_shapes:  # every fit draws ≥ 1 real and ≥ 1 synthetic point: static batch flags
+    else:  # every fit draws ≥ 1 real and ≥ 1 synthetic point: static batch flags, and no
+        # parameter rounds away (policies.rounding_problem)
         small = int(m.min()) if g else hi
         bounds = {"fresh": (1.0 / small, 1.0 - 1.0 / small), "fixed": (1.0 / small, _LAM_MAX)}
         policy = _policy_string(name, draw(st.floats(*bounds[name])))
-    else:
-        policy = draw(policies(names=(name,)))
     cfg = {"key": jax.random.key(draw(st.integers(0, 2**32 - 1))), "generations": g,
            "trials": draw(st.integers(*trials)), "policy": policy}
     if method is not None:
