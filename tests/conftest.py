@@ -22,4 +22,17 @@ def on_host_devices():
     return run
 
 
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a chain or a verification check is run before the input is refused."""
+    from collapse_theory import engine, verify
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work was done before the input was refused")
+
+    monkeypatch.setattr(engine, "run_chain", refuse)
+    monkeypatch.setattr(engine, "summarize_chain", refuse)
+    monkeypatch.setattr(verify, "run_checks", refuse)
+
+
 pytest_plugins = ["pytester"]

@@ -13,21 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from collapse_theory import _io, _validate, engine, policies, verify
+from collapse_theory import _io, _validate, policies
 from collapse_theory.cli import build_parser, main
 
 SIM = ["--sample-size", "10", "--generations", "3", "--trials", "4"]
-
-
-@pytest.fixture
-def no_work(monkeypatch):
-    """Fail the test if a chain or a verification check is run before the input is refused."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("work was done before the input was refused")
-
-    monkeypatch.setattr(engine, "run_chain", refuse)
-    monkeypatch.setattr(engine, "summarize_chain", refuse)
-    monkeypatch.setattr(verify, "run_checks", refuse)
 
 
 def _existing_file(tmp_path):
