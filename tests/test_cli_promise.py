@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from collapse_theory import _io, _validate, policies
+from collapse_theory import _io, _validate, engine, policies
 from collapse_theory.cli import build_parser, main
 
 SIM = ["--sample-size", "10", "--generations", "3", "--trials", "4"]
