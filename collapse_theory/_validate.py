@@ -53,10 +53,12 @@ def seed(value) -> int:
 
 
 def _count(name: str, value, lo: int, hi: int, why: str) -> int:
-    value = integer(name, value, minimum=lo)
-    if value > hi:
+    """``value`` in ``[lo, hi]``; above ``hi`` the message names this range (also for integers
+    beyond the 64-bit one :func:`integer` checks)."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool) \
+            and value > hi:
         raise ValueError(f"{name} must be in [{lo}, {hi}] ({why}), got {value}")
-    return value
+    return integer(name, value, minimum=lo)
 
 
 def trial_count(value) -> int:

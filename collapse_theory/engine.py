@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import os
 import sys
 import time
@@ -420,14 +419,6 @@ def check_counts(generations, trials, memory_limit=None) -> tuple[int, int]:
     generation) exceed the memory limit (:func:`resolve_memory_limit`).  Costs no memory: every
     family calls it at its boundary (``chain.simulate``/``summarize`` too), before a schedule of
     ``generations`` entries is allocated."""
-    for name, value, hi, why in (
-            ("generations", generations, _validate.MAX_GENERATIONS, "32-bit generation counters"),
-            ("trials", trials, _validate.MAX_TRIALS, "trials are numbered by 32-bit indices")):
-        # the real bound, not _validate.integer's 64-bit one, for integers beyond 2**62
-        if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool) \
-                and value > hi:
-            raise ValueError(f"{name} must be in [{0 if name == 'generations' else 1}, {hi}] "
-                             f"({why}), got {value}")
     generations = _validate.generation_count(generations)
     trials = _validate.trial_count(trials)
     limit, what = resolve_memory_limit(memory_limit)
