@@ -160,7 +160,7 @@ def simulate(key, family: Family, params0=None, *, sample_size, generations: int
       real: D0 as data, when it is not the family's own law: an array of points ``(n, *event)``
         (batches are drawn from it without replacement) or a sampler ``real(key, n)``.  Fit 1,
         ``fresh`` and ``fixed`` draw their real points from it.
-      record: ``None`` (every generation), ``"log"`` or a list of generations.
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` or a list of generations.
       observe: ``observe(params) -> pytree`` recorded in place of the params (e.g. a KDE's
         moments without its centres); default: the params.
       first_passage: ``first_passage(params) -> pytree of bool``; records the first generation

@@ -203,12 +203,13 @@ def check_probs(probs, *, normalize: bool = False) -> np.ndarray:
 
 
 def _record(record, generations: int) -> np.ndarray:
-    """Recorded fits: all of ``1..G`` (None), log-spaced (``"log"``) or a list in ``[1, G]``."""
-    if record is None:
-        return np.arange(1, generations + 1)
+    """Recorded fits: all of ``1..G`` (None or ``"all"``), log-spaced (``"log"``) or a list in
+    ``[1, G]``."""
     if isinstance(record, str):
         gens = engine.record_generations(record, generations)
         return gens[gens >= 1]
+    if record is None:
+        return np.arange(1, generations + 1)
     gens = engine.record_generations(record, generations)
     if gens[0] < 1:
         raise ValueError(f"record generations must lie in [1, generations={generations}] "
@@ -237,7 +238,8 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
         ``M_g ≤ 2^24`` unless ``jax_enable_x64`` is on.
       generations: number of fits ``G ≥ 0``.
       trials: number of independent chains.
-      record: ``None`` (every fit ``1..G``), ``"log"`` or a list of fits in ``[1, G]``.
+      record: ``None`` or ``"all"`` (every fit ``1..G``), ``"log"`` or a list of fits in
+        ``[1, G]``.
       normalize: rescale ``probs`` that do not sum to 1 instead of rejecting them.
       pseudocount: add-α smoothing, ``α ≥ 0``.
       mix: weight ``ε ∈ [0, 1]`` of the uniform law in the fit.

@@ -48,10 +48,10 @@ MAX_CHUNK = 65536
 
 def record_generations(record, generations: int) -> np.ndarray:
     """The sorted recorded generations for ``record`` (see :func:`run_chain`)."""
-    if record is None:
+    if record is None or (isinstance(record, str) and record == "all"):
         return np.arange(generations + 1)
     if isinstance(record, str):
-        _validate.choice("record", record, ("log",))
+        _validate.choice("record", record, ("all", "log"))
         if generations == 0:
             return np.zeros(1, dtype=np.int64)
         per_decade = 10
@@ -62,7 +62,8 @@ def record_generations(record, generations: int) -> np.ndarray:
         record = [record]
     arr = np.asarray(record)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"record must be None, 'log' or a non-empty list of generations, got {record!r}")
+        raise ValueError(f"record must be None, 'all', 'log' or a non-empty list of generations, "
+                         f"got {record!r}")
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"record must hold integer generations, got {arr.dtype} values {record!r}")
     if arr.min() < 0 or arr.max() > generations:
@@ -187,8 +188,8 @@ def run_chain(
       generations: ``G``, the number of fits.
       trials: number of independent chains.
       xs: pytree of arrays with leading axis ``G``.
-      record: ``None`` (every generation), ``"log"`` (0 and log-spaced generations, ten per
-        decade) or a sequence of generations in ``[0, G]``.
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` (0 and log-spaced
+        generations, ten per decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
       chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state,
         records and ``trial_bytes`` allow, at most 65536).

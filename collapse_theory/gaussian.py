@@ -321,7 +321,8 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
       mean, cov: D0's mean and covariance (default ``0`` and ``I``).
       estimator: ``"unbiased"`` (÷(M−1), the paper's theorem) or ``"mle"`` (÷M).
       method: ``"exact"`` (Bartlett decomposition) or ``"samples"`` (draw and refit).
-      record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` or a list of generations
+        (``engine.run_chain``).
       data: D0's shape: ``"gaussian"``, ``"student-t[:df]"``, ``"uniform"``, ``"laplace"``,
         ``"mixture[:delta]"`` or a :class:`~collapse_theory.sources.RealData`; D0 is
         ``mean + chol(cov) ξ`` with ξ i.i.d. standardised per coordinate.  Fit 1 and the real

@@ -342,7 +342,8 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
       policy: ``"replace"`` (the paper), ``"fresh:γ"``, ``"fixed:λ"``, ``"accumulate"`` or
         ``"accumulate-subsample"`` (:mod:`collapse_theory.chain`; the accumulate policies hold
         a buffer of all ``Σ M_g`` past points per trial, within the engine's memory budget).
-      record: ``None`` (all), ``"log"`` or a list of generations (``engine.run_chain``).
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` or a list of generations
+        (``engine.run_chain``).
       chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
       memory_limit: bytes the run may use (default: this machine's physical memory; see

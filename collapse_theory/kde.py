@@ -330,7 +330,8 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
       data: D0's shape: ``None``/``"gaussian"``, another name of :mod:`collapse_theory.sources`
         or a :class:`~collapse_theory.sources.RealData`; D0 is ``mean + std ξ``.
       mean, std: D0's mean and standard deviation.
-      record: ``None`` (all), ``"log"`` or a list of generations (``engine.run_chain``).
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` or a list of generations
+        (``engine.run_chain``).
       centres: also record the centres (``(trials, R, cap)``: for small runs and figures).
       chunk_size: trials per chunk (default: bounded by the engine's memory budget).
       progress: report progress on stderr.

@@ -226,7 +226,8 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
         batches are labelled by ``w*`` on fresh designs.
       method: ``"exact"`` (sufficient statistics in law) or ``"samples"`` (draw ``X`` and
         ``ε``; always used by ``accumulate-subsample`` and by a fixed design of ``T < d`` rows).
-      record: ``None`` (all), ``"log"`` or a list of generations (see ``engine.run_chain``).
+      record: ``None`` or ``"all"`` (every generation), ``"log"`` or a list of generations
+        (``engine.run_chain``).
       chunk_size: trials per chunk (default: the engine's memory budget).
       progress: report progress on stderr.
       memory_limit: bytes the run may use (default: this machine's physical memory; see

@@ -41,13 +41,14 @@ def _block_walk(key, *, trials, generations=40, rows=3, record=None, chunk_size=
 
 def test_record_generations():
     assert engine.record_generations(None, 3).tolist() == [0, 1, 2, 3]
+    assert engine.record_generations("all", 3).tolist() == [0, 1, 2, 3]
     assert engine.record_generations([3, 1, 1], 5).tolist() == [1, 3]
     log = engine.record_generations("log", 1000)
     assert log[0] == 0 and log[-1] == 1000 and np.all(np.diff(log) > 0)
     assert 25 <= log.size <= 40  # ten per decade over three decades
     with pytest.raises(ValueError, match=r"record generations must lie in \[0, generations=5\]"):
         engine.record_generations([6], 5)
-    with pytest.raises(ValueError, match="record must be one of 'log'"):
+    with pytest.raises(ValueError, match="record must be one of 'all', 'log'; got 'every'"):
         engine.record_generations("every", 5)
     with pytest.raises(TypeError, match="integer generations"):
         engine.record_generations([1.5], 5)

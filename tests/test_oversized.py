@@ -267,3 +267,17 @@ def test_discrete_without_generations_is_checked_too(no_work):
     _names_the_way_out(msg)
     assert discrete.simulate(KEY, [0.5, 0.5], sample_size=10, generations=0,
                              trials=3).extinction.shape == (3, 2)
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_record_all_is_every_generation_as_in_the_cli(name):
+    """``record="all"`` (the CLI's word) is ``record=None`` in every family; an unknown word is
+    refused with the valid values, "all" among them."""
+    kw = dict(generations=4, trials=8)
+    every, alls = ALL[name](record=None, **kw), ALL[name](record="all", **kw)
+    gens = np.asarray(alls.generation)
+    assert gens.tolist() == (list(range(1, 5)) if name == "discrete" else list(range(5)))
+    for x, y in zip(jax.tree.leaves(every), jax.tree.leaves(alls)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(ValueError, match=r"record must be one of 'all', 'log'; got 'every'"):
+        ALL[name](record="every", **kw)
