@@ -179,10 +179,15 @@ def zipf(categories: int, exponent: float) -> np.ndarray:
 def check_probs(probs, *, normalize: bool = False) -> np.ndarray:
     """``probs`` as a float64 probability vector, or ``ValueError`` naming ``probs``.
 
-    Rejects non-1-D or empty input, NaN/inf, negative entries and an all-zero vector.  A sum off
-    1 by more than ``1e-6`` is rejected (the message gives the sum) unless ``normalize=True``;
-    within that tolerance the vector is rescaled to sum to 1 exactly.
+    Rejects booleans (``TypeError``: ``[True, False]`` is no law), non-1-D or empty input,
+    NaN/inf, negative entries and an all-zero vector.  A sum off 1 by more than ``1e-6`` is
+    rejected (the message gives the sum) unless ``normalize=True``; within that tolerance the
+    vector is rescaled to sum to 1 exactly.
     """
+    raw = probs if hasattr(probs, "dtype") else np.asarray(probs, dtype=object)
+    if raw.dtype == bool or (raw.dtype == object and any(
+            isinstance(v, (bool, np.bool_)) for v in np.ravel(raw))):
+        raise TypeError(f"probs must hold numbers (probabilities), not booleans, got {probs!r}")
     try:
         arr = np.asarray(probs, dtype=np.float64)
     except (TypeError, ValueError):

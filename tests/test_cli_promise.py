@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -55,6 +56,7 @@ CASES = [
     (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--tail-threshold", "-1e-3"],
      "tail_threshold must be >= 0"),
     (["simulate", "gaussian", *SIM, "--mean", "-1,2"], "mean must have shape (1,)"),
+    (["simulate", "discrete", "--probs", "True,False", *SIM], "--probs: invalid float_list"),
     # §3: one policy grammar, and no silent nonsense
     (["simulate", "gaussian", *SIM, "--policy", "fresh:2"], "policy 'fresh:2': gamma"),
     (["simulate", "gaussian", *SIM, "--policy", "fresh:0.1", "--gamma", "0.2"],
@@ -99,6 +101,20 @@ def test_policy_grammar_is_the_apis(capsys):
     assert main(["simulate", "gaussian", *SIM, "--policy", "fresh", "--gamma", "0.1"]) == 0
     long = capsys.readouterr()
     assert short.err == long.err == "" and short.out == long.out and "policy=fresh:0.1" in short.out
+
+
+@pytest.mark.parametrize("probs", [[True, False], [0.5, True], np.array([True, False]),
+                                   (np.bool_(True), 0.0)], ids=repr)
+def test_boolean_probs_are_refused(probs, no_work):
+    """``probs=[True, False]`` was read as [1.0, 0.0]: a law of two categories, silently."""
+    from collapse_theory import discrete
+
+    with pytest.raises(TypeError, match=r"probs must hold numbers \(probabilities\), not "
+                                        r"booleans, got"):
+        discrete.check_probs(probs)
+    with pytest.raises(TypeError, match="not booleans"):
+        discrete.simulate(jax.random.key(0), probs, sample_size=10, generations=3, trials=4)
+    assert discrete.check_probs([1, 0]).tolist() == [1.0, 0.0]  # integers are numbers
 
 
 def test_policies_say_when_a_parameter_rounds_away(recwarn):
