@@ -25,7 +25,6 @@ is run once, for every family, by :mod:`collapse_theory.chain`.
 
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -134,18 +133,13 @@ def sizes(policy: Policy, m: np.ndarray) -> Sizes:
     return Sizes(syn, real, fit, fit)
 
 
-class PolicyRoundingWarning(UserWarning):
-    """A policy's parameter rounds away at some fit (see :func:`rounding_problem`)."""
-
-
 def check_sizes(policy: Policy, m: np.ndarray, minimum: int) -> Sizes:
-    """:func:`sizes`, rejecting fits with fewer than ``minimum`` points (``ValueError``), and
-    saying so (:class:`PolicyRoundingWarning`) when the policy's parameter rounds away at some
-    fit (:func:`rounding_problem`; the CLI refuses such a run)."""
+    """:func:`sizes`, refusing (``ValueError``) a policy whose parameter rounds away at some fit
+    (:func:`rounding_problem`) and fits with fewer than ``minimum`` points."""
     s = sizes(policy, m)
-    problem = rounding_problem(policy, m)
+    problem = _rounding_problem(policy, np.asarray(m, dtype=np.int64), s)
     if problem:
-        warnings.warn(problem, PolicyRoundingWarning, stacklevel=3)
+        raise ValueError(problem)
     if s.fit.size and s.fit.min() < minimum:
         g = int(np.argmin(s.fit))
         raise ValueError(f"policy {str(policy)!r}: fit {g + 1} would use {int(s.fit[g])} points, "
@@ -159,9 +153,12 @@ def rounding_problem(policy: Policy, m) -> str | None:
     ``fixed:0.01`` at ``M = 10``), ``fresh:γ`` with ``γ > 0`` but ``round(γ M_g) = 0`` fresh
     points, or ``γ < 1`` but no synthetic point."""
     m = np.asarray(m, dtype=np.int64)
+    return _rounding_problem(policy, m, sizes(policy, m))
+
+
+def _rounding_problem(policy: Policy, m: np.ndarray, s: Sizes) -> str | None:
     if not m.size:
         return None
-    s = sizes(policy, m)
     if policy.name == "fixed" and policy.lam > 0:
         bad, what, fix = s.synthetic == 0, "synthetic", "fixed:0 for the real set alone"
         param = f"λ M_g = {policy.lam:g} × {{m}}"

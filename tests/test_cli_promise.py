@@ -117,22 +117,43 @@ def test_boolean_probs_are_refused(probs, no_work):
     assert discrete.check_probs([1, 0]).tolist() == [1.0, 0.0]  # integers are numbers
 
 
-def test_policies_say_when_a_parameter_rounds_away(recwarn):
-    """The API says so (a warning; the CLI refuses): fixed:0.01 at M = 10 is fixed:0."""
+def test_policies_refuse_a_parameter_that_rounds_away():
+    """The API refuses as the CLI does (was: a warning): fixed:0.01 at M = 10 is fixed:0."""
     m = np.full(3, 10)
-    for bad, what in [("fixed:0.01", "synthetic"), ("fresh:0.01", "fresh"),
-                      ("fresh:0.99", "synthetic")]:
+    for bad, what, param in [("fixed:0.01", "synthetic", "λ M_g = 0.01 × 10"),
+                             ("fresh:0.01", "fresh", "γ M_g = 0.01 × 10"),
+                             ("fresh:0.99", "synthetic", "(1 − γ) M_g = 0.01 × 10")]:
         problem = policies.rounding_problem(policies.parse(bad), m)
-        assert problem.startswith(f"policy '{bad}': at fit 1 ") and f"rounds to 0 {what}" in problem
-        with pytest.warns(policies.PolicyRoundingWarning, match="rounds to 0"):
+        assert problem.startswith(f"policy '{bad}': at fit 1 {param} rounds to 0 {what} points")
+        with pytest.raises(ValueError) as info:
             policies.check_sizes(policies.parse(bad), m, 1)
+        assert str(info.value) == problem
     for good in ("replace", "fixed:0", "fixed:0.1", "fresh:0", "fresh:1", "fresh:0.1",
                  "fresh:0.9"):
         assert policies.rounding_problem(policies.parse(good), m) is None
         policies.check_sizes(policies.parse(good), m, 1)
-    assert not recwarn.list
     assert "at fit 3 " in policies.rounding_problem(policies.parse("fixed:0.1"),
                                                      np.array([20, 10, 4]))  # a shrinking M_g
+
+
+@pytest.mark.parametrize("family", ["gaussian", "gaussian-2d", "discrete", "kde", "gmm",
+                                    "regression", "chain"])
+def test_every_family_refuses_a_parameter_that_rounds_away(family, no_work):
+    from collapse_theory import chain, discrete, gaussian, gmm, kde, regression
+
+    key = jax.random.key(0)
+    kw = dict(generations=3, trials=4, policy="fixed:0.01")
+    run = {"gaussian": lambda: gaussian.simulate(key, sample_size=10, **kw),
+           "gaussian-2d": lambda: gaussian.simulate(key, sample_size=10, dim=2, **kw),
+           "discrete": lambda: discrete.simulate(key, [0.5, 0.5], sample_size=10, **kw),
+           "kde": lambda: kde.simulate(key, sample_size=10, **kw),
+           "gmm": lambda: gmm.simulate(key, sample_size=10, **kw),
+           "regression": lambda: regression.simulate(key, rows=10, dim=2, **kw),
+           "chain": lambda: chain.simulate(key, discrete.family(2), discrete.initial([0.5, 0.5]),
+                                           sample_size=10, **kw)}[family]
+    with pytest.raises(ValueError, match=r"policy 'fixed:0.01': at fit 1 λ M_g = 0.01 × 10 "
+                                         r"rounds to 0 synthetic points"):
+        run()
 
 
 def test_cli_refuses_a_schedule_whose_policy_rounds_away(capsys, no_work):

@@ -101,7 +101,7 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def policy(args: argparse.Namespace):
     """The validated :class:`~collapse_theory.policies.Policy` of ``--policy --gamma --lam``,
-    refused when its parameter rounds away under ``--sample-size`` (where the API warns)."""
+    refused, as in the API, when its parameter rounds away under ``--sample-size``."""
     pol = parse(args.policy, gamma=args.gamma, lam=args.lam)
     refuse_rounding(pol, args.sample_size, args.generations)
     return pol
