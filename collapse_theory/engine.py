@@ -11,8 +11,9 @@ The engine runs ``trials`` independent copies of it:
   draws the noise of a block of generations at once from counters ``g`` under ``k_i``'s
   Threefry seed (no key derived per generation) and applies it one generation at a time;
 * trials run in chunks of ``chunk_size`` (memory stays bounded), each chunk's trial axis is
-  split over all visible devices, and generations run in blocks so that long runs can report
-  progress;
+  split over all visible devices, and generations run in blocks of bounded work
+  (:data:`BLOCK_BYTES`), each waited for, so that Ctrl-C acts within a block and long runs can
+  report progress; results do not depend on the blocks;
 * only the recorded generations are kept: a buffer of ``R + 1`` rows is carried through the scan
   and generation ``g`` is written to row ``slot[g]`` (``R`` for generations not recorded).
 """
@@ -38,6 +39,10 @@ PyTree = Any
 #: Generations per block when the run is long enough to report progress.
 _MIN_BLOCK = 256
 _BLOCKS_FOR_PROGRESS = 20
+#: Work of one block of generations, in bytes of state, working memory and records a chunk
+#: touches per generation (a few seconds at most on one CPU core), so that Ctrl-C acts between
+#: blocks of a long run whether or not progress is shown.
+BLOCK_BYTES = 1 << 28
 #: Per-device batches are padded to a multiple of this many trials.
 _LANES = 8
 #: Memory one chunk of trials may hold (state, records and working buffers) by default.
@@ -323,27 +328,39 @@ class _Plan:
         self.chunk_size = n_dev * per_device
         self.n_chunks = math.ceil(trials / self.chunk_size)
 
-        # Generations 2..G (or 1..G without a first step) run in blocks of equal length, each
-        # a whole number of a BlockStep's draws of ``rows`` generations (1 for a plain step).
+        # Generations 2..G (or 1..G without a first step) run in blocks, each a whole number
+        # of a BlockStep's draws of ``rows`` generations (1 for a plain step; a BlockStep's last
+        # draw is padded past G).  A block's work is bounded by BLOCK_BYTES of the chunk's state,
+        # working memory and records per generation; a run of at most two such blocks is one.
+        # Blocks have equal length (one compilation) where a divisor of the length allows it,
+        # else the last is shorter: a generation past G would change the state ``final`` reads.
         self.first = first_step is not None and generations >= 1
         g_start = 2 if self.first else 1
         n_scan = max(generations - g_start + 1, 0)
         rows = step.rows if isinstance(step, BlockStep) else 1
         self.rows = math.ceil(n_scan / math.ceil(n_scan / rows)) if n_scan else 1
+        pad = self.rows * math.ceil(n_scan / self.rows) - n_scan
+        touched = self.chunk_size * (2 * _nbytes(state0) + extra
+                                     + _nbytes(shape_of(observe, state0)))
+        block = max(1, BLOCK_BYTES // max(touched, 1))
         if progress and n_scan > _MIN_BLOCK * 2:
-            self.block = max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS))
+            block = min(block, max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS)))
+        block = self.rows * math.ceil(block / self.rows)
+        if n_scan + pad <= 2 * block:
+            block = max(n_scan + pad, 1)
         else:
-            self.block = max(n_scan, 1)
-        self.block = self.rows * math.ceil(self.block / self.rows)
-        self.n_blocks = math.ceil(n_scan / self.block) if n_scan else 0
-        pad = self.n_blocks * self.block - n_scan
+            sizes = np.arange(self.rows * math.ceil(block / 2 / self.rows), block + 1, self.rows)
+            equal = sizes[(n_scan + pad) % sizes == 0]
+            block = int(equal[-1]) if equal.size else block
+        self.block = block
+        self.n_blocks = math.ceil(n_scan / block) if n_scan else 0
         xs_np = jax.tree.map(np.asarray, xs)
         # Per-generation inputs of the scanned generations, padded with their last row.
         self.xs_scan = jax.tree.map(
             lambda a: np.concatenate([a[g_start - 1:], np.repeat(a[-1:], pad, axis=0)])
             if a.shape[0] else a, xs_np)
         self.x1 = jax.tree.map(lambda a: a[0], xs_np) if self.first else None
-        self.g_scan = np.arange(g_start, g_start + self.n_blocks * self.block, dtype=np.uint32)
+        self.g_scan = np.arange(g_start, g_start + n_scan + pad, dtype=np.uint32)
         self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec, np.int32)])
         self.slot0, self.slot1 = slot[0], slot[min(1, generations)]
         self.progress = progress
@@ -359,7 +376,7 @@ class _Plan:
                                        self.n_dev, valid)
             state, buf = start_fn(keys, mask, state0, self.x1, self.slot0, self.slot1)
             for b in range(self.n_blocks):
-                sl = slice(b * self.block, (b + 1) * self.block)
+                sl = slice(b * self.block, (b + 1) * self.block)  # the last may be shorter
                 state, buf = block_fn(keys, mask, state, buf, self.g_scan[sl],
                                       jax.tree.map(lambda a: a[sl], self.xs_scan),
                                       self.slot_scan[sl])
@@ -622,7 +639,9 @@ def _trial_sharding(n_dev: int):
 
 
 class _Progress:
-    """A one-line progress meter on stderr (no dependency on tqdm)."""
+    """Paces a run's ``total`` blocks and chunks: waits for each but the last (so that Python,
+    and Ctrl-C, get control between them) and, if ``enabled``, prints a one-line progress meter
+    on stderr (no dependency on tqdm)."""
 
     def __init__(self, label: str, total: int, enabled: bool):
         self.label, self.total, self.enabled = label, total, enabled
@@ -630,9 +649,10 @@ class _Progress:
 
     def update(self, sync: PyTree) -> None:
         self.done += 1
+        if self.done < self.total or self.enabled:
+            jax.block_until_ready(sync)
         if not self.enabled:
             return
-        jax.block_until_ready(sync)
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / self.done * (self.total - self.done)
         sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} blocks, "

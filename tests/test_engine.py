@@ -108,6 +108,94 @@ def test_recording_subset_matches_full_record():
     assert gens.tolist() == list(range(1001))
 
 
+def test_long_runs_run_in_bounded_blocks_with_the_same_results(monkeypatch):
+    """Without progress a long run still runs in blocks of bounded work (Ctrl-C acts between
+    them), each waited for but the last, and its results — records, and the last state that
+    ``final`` and first passages read (the last block is shorter, never padded past G) — are
+    those of one block, bit for bit."""
+    from collapse_theory import discrete
+
+    def run(block_bytes, **kw):
+        monkeypatch.setattr(engine, "BLOCK_BYTES", block_bytes)
+        waited = []
+        monkeypatch.setattr(jax, "block_until_ready", lambda x: waited.append(1) or x)
+        res = discrete.simulate(jax.random.key(3), [0.5, 0.5], sample_size=100,
+                                generations=301, trials=37, record="log", **kw)
+        return res, len(waited)
+
+    one, waits_one = run(2 ** 62)
+    blocks, waits = run(1 << 14)  # blocks of 4 generations: 301 = 75 x 4 + 1
+    assert waits_one == 0 and waits > 10
+    np.testing.assert_array_equal(np.asarray(blocks.counts), np.asarray(one.counts))
+    for a, b in ((blocks.fixation, one.fixation), (blocks.extinction, one.extinction)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    fix = np.asarray(one.fixation)
+    assert fix.max() <= 301 and 0 < np.sum(fix > 250) and np.sum(fix < 0) > 0  # late passages
+    with_progress, _ = run(2 ** 62, progress=True)
+    np.testing.assert_array_equal(np.asarray(with_progress.fixation), fix)
+    # The last state is generation G's, not that of generations padded past it: a walk's
+    # ``final`` is its last record, in blocks of 7 generations (a chunk of 8 float32 trials
+    # touches 8 x (2 x 4 + 4) bytes a generation; 53 = 7 x 7 + 4, prime) as in one.
+    for block_bytes in (7 * 96, 2 ** 62):
+        monkeypatch.setattr(engine, "BLOCK_BYTES", block_bytes)
+        run = engine.run_chain(jax.random.key(4), state0=jnp.zeros(()), step=_walk_step,
+                               observe=lambda s: s, generations=53, trials=5,
+                               xs=jnp.ones(53), final=lambda s: s)
+        np.testing.assert_array_equal(run.final, run.records[:, -1])
+        np.testing.assert_array_equal(run.records, _walk(jax.random.key(4), trials=5,
+                                                         generations=53)[1])
+
+
+def test_ctrl_c_in_the_api_acts_within_a_block():
+    """A SIGINT to a long API call without progress (as in a Jupyter kernel), sent once the
+    compiled run is under way, raises KeyboardInterrupt within seconds, not after the whole
+    run (minutes: it was one compiled block)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = textwrap.dedent("""
+        import jax
+        from collapse_theory import engine, gaussian
+
+        compiled = engine._compiled
+
+        def spy(*args):  # says "running" once the first block is compiled and dispatched
+            start, block = compiled(*args)
+
+            def block_spy(*a):
+                out = block(*a)
+                print("running", flush=True)
+                return out
+
+            return start, block_spy
+
+        engine._compiled = spy
+        try:
+            gaussian.simulate(jax.random.key(0), sample_size=10, generations=2_000_000,
+                              trials=2000, record="log").log_det.block_until_ready()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    try:
+        assert proc.stdout.readline() == b"running\n", proc.communicate()
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.perf_counter()
+        out, err = proc.communicate(timeout=60)
+        latency = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert out.decode().splitlines()[-1] == "interrupted", err.decode()[-2000:]
+    assert latency < 8, latency
+
+
 def test_long_run_reports_progress(capfd):
     _walk(jax.random.key(0), trials=2, generations=2000, progress=True)
     err = capfd.readouterr().err
