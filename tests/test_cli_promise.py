@@ -4,6 +4,7 @@ line on stderr with exit status 2; one policy grammar everywhere; Ctrl-C acts at
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,29 @@ CASES = [
      "policy 'fresh:2': gamma"),
     (["figure", "gmm-l2", "--out", "x.png", "--policies", "replace,bogus"],
      "policy must be one of"),
+    # --memory-limit: a run estimated to need more is refused before any work
+    (["simulate", "gaussian", *SIM, "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["simulate", "gaussian", *SIM, "--dim", "2", "--memory-limit", "1K"],
+     "limit (memory_limit)"),
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--memory-limit", "1K"],
+     "limit (memory_limit)"),
+    (["simulate", "gmm", *SIM, "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["simulate", "kde", *SIM, "--memory-limit", "1k"], "limit (memory_limit)"),
+    (["figure", "drift", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "policies", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "schedules", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "tail-loss", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "survival", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "absorption", "--out", "x.png", "--memory-limit", "1K"],
+     "limit (memory_limit)"),
+    (["figure", "gmm-panel", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "gmm-l2", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["figure", "kde", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["simulate", "gaussian", *SIM, "--memory-limit", "8X"], "--memory-limit: expected a number"),
+    (["simulate", "gaussian", *SIM, "--memory-limit", "0"], "--memory-limit: expected a number"),
+    (["figure", "kde", "--out", "x.png", "--memory-limit", "0.1"],
+     "--memory-limit: expected a number"),
+    (["simulate", "kde", *SIM, "--memory-limit", str(10 ** 30)], "memory_limit must be in"),
 ]
 
 
@@ -92,6 +116,75 @@ def test_bad_input_is_one_line_and_status_2(argv, words, tmp_path, monkeypatch, 
     assert captured.out == ""
     assert sorted(os.listdir(tmp_path)) == before  # no file, no report directory
     assert elapsed < 5, elapsed
+
+
+def test_memory_limit_reads_bytes_with_suffixes():
+    from collapse_theory.cli._common import byte_count
+
+    for text, value in [("1000", 1000), ("1K", 1024), ("512M", 512 * 2 ** 20),
+                        ("8G", 8 * 2 ** 30), ("8g", 8 * 2 ** 30), ("8GiB", 8 * 2 ** 30),
+                        ("8GB", 8 * 2 ** 30), ("1.5G", 3 * 2 ** 29), ("2T", 2 ** 41),
+                        (" 64 M ", 64 * 2 ** 20)]:
+        assert byte_count(text) == value, text
+    for bad in ("", "G", "8X", "-1", "0", "0.0001K", "1e9", "8 GG"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a number of bytes"):
+            byte_count(bad)
+
+
+FIGURES = {"drift": ("collapse_theory.figures.gaussian", "drift_figure"),
+           "policies": ("collapse_theory.figures.policies", "policies_figure"),
+           "schedules": ("collapse_theory.figures.policies", "schedule_figure"),
+           "tail-loss": ("collapse_theory.figures.discrete", "tail_loss_figure"),
+           "survival": ("collapse_theory.figures.discrete", "survival_figure"),
+           "absorption": ("collapse_theory.figures.discrete", "absorption_figure"),
+           "gmm-panel": ("collapse_theory.figures.gmm", "panel_figure"),
+           "gmm-l2": ("collapse_theory.figures.gmm", "l2_figure"),
+           "kde": ("collapse_theory.figures.kde", "kde_figure")}
+
+
+def test_every_figure_is_listed():
+    """FIGURES covers every figure command but the VAE's (its own tests)."""
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices["figure"]
+    names = next(a for a in commands._actions
+                 if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(names) - {n for n in names if n.startswith("vae")} == set(FIGURES)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+@pytest.mark.parametrize("flags, progress, limit", [([], False, None),
+                                                    (["--progress", "--memory-limit", "2G"],
+                                                     True, 2 * 2 ** 30)])
+def test_figures_pass_progress_and_memory_limit_on(name, flags, progress, limit, monkeypatch,
+                                                   capsys, tmp_path):
+    import importlib
+
+    module, func = FIGURES[name]
+    seen = {}
+    monkeypatch.setattr(importlib.import_module(module), func,
+                        lambda path, **kw: seen.update(kw))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert main(["figure", name, "--out", str(tmp_path / "f.png"), *flags]) == 0
+    assert seen["progress"] is progress and seen["memory_limit"] == limit
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("family", ["gaussian", "discrete", "gmm", "kde"])
+def test_simulate_passes_memory_limit_on(family, monkeypatch, capsys):
+    """The limit reaches the engine: the estimate in bytes passes, one byte less is refused (the
+    per-generation inputs are checked first, then the whole run: two estimates)."""
+    extra = ["--probs", "0.5,0.5"] if family == "discrete" else []
+    argv = ["simulate", family, *extra, *SIM, "--record", "all"]
+    limit, needs = 1, []
+    while main([*argv, "--memory-limit", str(limit)]) == 2:
+        err = capsys.readouterr().err
+        assert "limit (memory_limit)" in err, err
+        needs.append(int(re.search(r"needs about \S+ GiB \((\d+) bytes\)", err)[1]))
+        assert needs[-1] > limit and len(needs) <= 2
+        limit = needs[-1]
+    assert len(needs) == 2 and "generation" in capsys.readouterr().out
+    assert main([*argv, "--memory-limit", str(limit - 1)]) == 2
+    assert f"({limit} bytes)" in capsys.readouterr().err
 
 
 def test_policy_grammar_is_the_apis(capsys):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -32,6 +34,31 @@ def record(text: str):
     return [int(v) for v in text.split(",")]
 
 
+_BYTES = re.compile(r"(\d+\.?\d*|\.\d+)\s*([KMGT]?)(i?B)?", re.IGNORECASE)
+
+
+def byte_count(text: str) -> int:
+    """argparse type for ``--memory-limit``: bytes, with an optional suffix K, M, G or T (powers of
+    1024, an optional ``B``/``iB`` after it): ``8G`` → 8589934592, ``512M``, ``1.5G``, ``1000``."""
+    match = _BYTES.fullmatch(text.strip())
+    value = int(Fraction(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")) \
+        if match else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes >= 1 such as 8G, 512M or "
+                                         f"1000000, got {text!r}")
+    return value
+
+
+def _memory_help() -> str:
+    from ..engine import physical_memory
+
+    limit = physical_memory()
+    machine = f"{limit / 2 ** 30:.3g} GiB" if limit else "unknown here: no limit"
+    return ("bytes a run may use, with an optional suffix K, M, G or T (powers of 1024), e.g. 8G "
+            "or 512M; a run estimated to need more is refused before any work (default: this "
+            f"machine's memory, {machine})")
+
+
 _SAMPLE_SIZE_HELP = "samples per fit: one M, or a schedule M_1,...,M_G (required)"
 
 
@@ -51,8 +78,23 @@ def figure_parser(commands, name: str, func: Callable, *, help: str,
     parser.add_argument("--out", required=True, metavar="FILE.png",
                         help="write the figure here; the extension names the format (.png, .pdf, "
                              ".svg, ...); written whole or not at all (required)")
+    add_progress_arguments(parser)
     parser.set_defaults(func=func, **defaults)
     return parser
+
+
+def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` and ``--memory-limit`` (:func:`run_options`): every command that runs
+    chains has them."""
+    parser.add_argument("--progress", action="store_true",
+                        help="report progress on stderr (default: when stderr is a terminal)")
+    parser.add_argument("--memory-limit", type=byte_count, default=None, metavar="BYTES",
+                        help=_memory_help())
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """``progress`` and ``memory_limit`` for the API's simulate and figure functions."""
+    return dict(progress=show_progress(args.progress), memory_limit=args.memory_limit)
 
 
 def add_chain_arguments(parser: argparse.ArgumentParser, *, trials: int = 1000,
@@ -68,7 +110,8 @@ def add_chain_arguments(parser: argparse.ArgumentParser, *, trials: int = 1000,
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options common to every ``simulate`` command: ``--record --seed --out --x64 --progress``."""
+    """Options common to every ``simulate`` command: ``--record --seed --out --x64 --progress
+    --memory-limit``."""
     parser.add_argument("--record", type=record, default="log", metavar="{all,log,G1,G2,...}",
                         help="recorded generations: all, log (0 and ten per decade; default) "
                              "or a comma list")
@@ -79,8 +122,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: nothing is written)")
     parser.add_argument("--x64", action="store_true",
                         help="simulate in float64 (default float32)")
-    parser.add_argument("--progress", action="store_true",
-                        help="report progress on stderr (default: when stderr is a terminal)")
+    add_progress_arguments(parser)
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:

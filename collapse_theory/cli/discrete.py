@@ -106,7 +106,7 @@ def _simulate(args) -> int:
         res = discrete.simulate(
             key, probs, sample_size=args.sample_size, generations=args.generations,
             trials=args.trials, record=args.record, pseudocount=args.pseudocount, mix=args.mix,
-            progress=_common.show_progress(args.progress), policy=policy)
+            **_common.run_options(args), policy=policy)
         summary = discrete.summarize(res, args.tail_threshold)
     gens = np.asarray(res.generation)
     if policy.name == "replace":
@@ -143,7 +143,7 @@ def _figure(args) -> int:
 
     out = _common.check_figure_out(args.out)
     common = dict(sample_size=args.sample_size, generations=args.generations,
-                  trials=args.trials, seed=args.seed)
+                  trials=args.trials, seed=args.seed, **_common.run_options(args))
     if args.figure == "tail-loss":
         _common.write_figure(out, figures.tail_loss_figure, categories=args.zipf[0],
                              exponent=args.zipf[1], **common)

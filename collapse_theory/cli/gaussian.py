@@ -85,7 +85,7 @@ def _simulate(args) -> int:
         result = gaussian.simulate(
             key, sample_size=args.sample_size, generations=args.generations, trials=args.trials,
             dim=dim, mean=mean, cov=cov, estimator=args.estimator, method=args.method,
-            record=args.record, data=source, progress=_common.show_progress(args.progress),
+            record=args.record, data=source, **_common.run_options(args),
             policy=policy)
         if exact_w2:
             w2_key = "w2_squared"
@@ -130,7 +130,7 @@ def _figure(args) -> int:
     if isinstance(kwargs.get("sample_sizes"), int):
         kwargs["sample_sizes"] = [kwargs["sample_sizes"]]
     _common.write_figure(out, drift_figure, generations=args.generations, seed=args.seed,
-                         estimator=args.estimator, **kwargs)
+                         estimator=args.estimator, **kwargs, **_common.run_options(args))
     return 0
 
 
@@ -140,5 +140,6 @@ def _policy_figure(args) -> int:
     out = _common.check_figure_out(args.out)
     draw = figures.policies_figure if args.figure == "policies" else figures.schedule_figure
     _common.write_figure(out, draw, generations=args.generations, trials=args.trials,
-                         sample_size=args.sample_size, seed=args.seed)
+                         sample_size=args.sample_size, seed=args.seed,
+                         **_common.run_options(args))
     return 0

@@ -91,7 +91,7 @@ def _simulate(args) -> int:
             key, components=args.components, sample_size=args.sample_size,
             generations=args.generations, trials=args.trials, dim=args.dim, original=original,
             init=args.init, em_steps=args.em_steps, tol=args.tol, reg_covar=args.reg_covar,
-            policy=policy, record=args.record, progress=_common.show_progress(args.progress))
+            policy=policy, record=args.record, **_common.run_options(args))
         d0 = original if original is not None else mixture.paper_mixture()
         l2 = np.asarray(mixture.l2_distance(res.mixture, d0))
         std = np.asarray(mixture.component_std(res.mixture))
@@ -128,7 +128,8 @@ def _panel(args) -> int:
     out = _common.check_figure_out(args.out)
     gens = args.generations if args.generations is not None else PANEL_GENERATIONS
     _common.write_figure(out, panel_figure, generations=[gens] if isinstance(gens, int) else gens,
-                         sample_size=args.sample_size, seed=args.seed, trial=args.trial)
+                         sample_size=args.sample_size, seed=args.seed, trial=args.trial,
+                         **_common.run_options(args))
     return 0
 
 
@@ -139,5 +140,5 @@ def _l2(args) -> int:
     policies = _common.policy_list(args.policies, args.sample_size, args.generations)
     _common.write_figure(out, l2_figure, generations=args.generations, trials=args.trials,
                          sample_size=args.sample_size, seed=args.seed,
-                         policies=policies)
+                         policies=policies, **_common.run_options(args))
     return 0

@@ -61,7 +61,7 @@ def _simulate(args) -> int:
         res = kde.simulate(key, sample_size=args.sample_size, generations=args.generations,
                            trials=args.trials, bandwidth=bandwidth, policy=policy, data=source,
                            mean=args.mean, std=args.std, record=args.record,
-                           centres=args.centres, progress=_common.show_progress(args.progress))
+                           centres=args.centres, **_common.run_options(args))
     gens = np.asarray(res.generation)
     log_v = np.asarray(res.log_variance, np.float64)
     closed = bandwidth.rule != "silverman" and policy.name in kde.CLOSED_FORM_POLICIES
@@ -108,5 +108,6 @@ def _figure(args) -> int:
 
     out = _common.check_figure_out(args.out)
     _common.write_figure(out, kde_figure, generations=args.generations, trials=args.trials,
-                         sample_size=args.sample_size, bandwidth=args.bandwidth, seed=args.seed)
+                         sample_size=args.sample_size, bandwidth=args.bandwidth, seed=args.seed,
+                         **_common.run_options(args))
     return 0

@@ -10,7 +10,8 @@ r"""Figures of the discrete resampling chain, each with the exact chain overlaid
   one category (uniform ``p_0`` on ``K`` categories, one run): simulated against the exact law
   from :mod:`collapse_theory.theory.discrete`, with Kimura's and Littler's diffusion means marked.
 
-Each takes ``progress`` (show the simulation's progress on stderr) and refuses
+Each takes ``progress`` (show the simulation's progress on stderr) and ``memory_limit`` (bytes
+a simulation may use, as in :func:`collapse_theory.discrete.simulate`) and refuses
 ``generations > MAX_GENERATIONS`` before any work.
 """
 
@@ -35,7 +36,7 @@ def _common(path, sample_size, generations, trials, seed):
 
 
 def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, generations=200,
-                     trials=200, seed=0, progress: bool = False):
+                     trials=200, seed=0, progress: bool = False, memory_limit=None):
     """Write the tail-loss figure (PNG) to ``path`` and return ``path``.
 
     ``p_0`` is Zipf's law with ``categories`` categories and ``exponent`` (:func:`discrete.zipf`).
@@ -43,7 +44,7 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
     path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
     p0 = discrete.zipf(categories, exponent)
     res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
-                            progress=progress)
+                            progress=progress, memory_limit=memory_limit)
     gens = np.asarray(res.generation)
     counts = np.asarray(res.counts[0])  # one chain, every generation: (G, K)
     support = np.asarray(discrete.support_size(res), np.float64)
@@ -93,7 +94,8 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
 
 
 def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
-                    generations=200, trials=4000, seed=0, progress: bool = False):
+                    generations=200, trials=4000, seed=0, progress: bool = False,
+                    memory_limit=None):
     """Write the survival figure (PNG): ``P(X_n > 0)`` for categories with ``X_0 = x_0``.
 
     All categories share one chain: ``p_0 = (x_0/M, ..., remainder)``; each category's count is a
@@ -108,7 +110,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
                          f"got {x0.tolist()}")
     p0 = np.append(x0 / m, 1.0 - x0.sum() / m) if x0.sum() < m else x0 / m
     res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
-                            progress=progress)
+                            progress=progress, memory_limit=memory_limit)
     ext = np.asarray(res.extinction)[:, : x0.size]
     n = np.arange(generations + 1)
     exact = theory.extinction_probability(x0 / m, m, generations)
@@ -136,7 +138,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
 
 
 def absorption_figure(path, *, sample_size=50, categories=3, generations=400, trials=4000,
-                      seed=0, progress: bool = False):
+                      seed=0, progress: bool = False, memory_limit=None):
     """Write the absorption-time figure (PNG) and return ``path``.
 
     One run on the uniform ``p_0`` over ``categories`` categories.  Left: the absorption time
@@ -147,7 +149,7 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
     k_cat = _validate.integer("categories", categories, minimum=2)
     p0 = np.full(k_cat, 1.0 / k_cat)
     res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
-                            record=[generations], progress=progress)
+                            record=[generations], progress=progress, memory_limit=memory_limit)
     cases = (
         (np.asarray(discrete.absorption_generation(res))[:, 0],
          theory.absorption_time_pmf(p0[0], m, generations),

@@ -22,7 +22,7 @@ DEFAULT_SAMPLE_SIZES = (100, 1000, 10_000, 100_000, 10 ** 7)
 
 
 def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, trials=2000,
-                 seed=0, estimator="unbiased", progress: bool = False):
+                 seed=0, estimator="unbiased", progress: bool = False, memory_limit=None):
     """Write the two-panel drift figure (PNG) to ``path`` and return ``path``.
 
     Args:
@@ -32,6 +32,7 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
       seed: PRNG seed; sample size ``i`` uses ``fold_in(key(seed), i)``.
       estimator: ``"unbiased"`` or ``"mle"``.
       progress: show each simulation's progress on stderr.
+      memory_limit: bytes each simulation may use (default: this machine's memory).
     """
     plt = pyplot()
     from matplotlib.lines import Line2D
@@ -56,7 +57,8 @@ def drift_figure(path, *, sample_sizes=DEFAULT_SAMPLE_SIZES, generations=1000, t
         for i, (m, colour) in enumerate(zip(sample_sizes, colours)):
             res = gaussian.simulate(jax.random.fold_in(key, i), sample_size=m,
                                     generations=generations, trials=trials,
-                                    estimator=estimator, record="log", progress=progress)
+                                    estimator=estimator, record="log", progress=progress,
+                                    memory_limit=memory_limit)
             n = np.asarray(res.generation)[1:]
             dev_mu = np.abs(np.asarray(res.mean)[:, 1:, 0])
             dev_sd = np.abs(1.0 - np.exp(0.5 * np.asarray(res.log_det)[:, 1:]))

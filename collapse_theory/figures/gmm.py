@@ -30,7 +30,7 @@ def _ellipse(mean, chol, radius, n=120):
 
 
 def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=0, trial=0,
-                 points=1000, init="warm", progress: bool = False):
+                 points=1000, init="warm", progress: bool = False, memory_limit=None):
     """Write the panel of one chain's fits (PNG) to ``path`` and return ``path``.
 
     Args:
@@ -41,6 +41,7 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
       points: samples of each fit drawn for the scatter.
       init: ``"warm"`` or ``"kmeans++"`` (see :func:`gmm.simulate`).
       progress: show the simulation's progress on stderr.
+      memory_limit: bytes the simulation may use (default: this machine's memory).
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
@@ -54,7 +55,8 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
     if not gens:
         raise ValueError("generations must name at least one generation")
     res = gmm.simulate(jax.random.key(seed), sample_size=sample_size, generations=max(gens),
-                       trials=trial + 1, record=gens, init=init, progress=progress)
+                       trials=trial + 1, record=gens, init=init, progress=progress,
+                       memory_limit=memory_limit)
     rec = [int(g) for g in np.asarray(res.generation)]
     weights, means, chol = (np.asarray(a, np.float64)[trial] for a in (res.weights, res.means,
                                                                         res.chol))
@@ -103,13 +105,13 @@ def panel_figure(path, *, generations=PANEL_GENERATIONS, sample_size=1000, seed=
 
 
 def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
-              policies=("replace",), init="warm", progress: bool = False):
+              policies=("replace",), init="warm", progress: bool = False, memory_limit=None):
     """Write the L2-distance-to-D0 curves (PNG) to ``path`` and return ``path``.
 
     One curve per policy: the median over ``trials`` chains of ``‖f_g − f_0‖₂`` (closed form,
     :func:`mixture.l2_distance`) at log-spaced generations, with 10–90 % and 25–75 % bands.
     Policy ``i`` uses ``fold_in(key(seed), i)``; ``generations ≤ MAX_GENERATIONS``;
-    ``progress`` shows each simulation's progress on stderr.
+    ``progress`` shows each simulation's progress on stderr; ``memory_limit``: bytes each may use.
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
@@ -124,7 +126,7 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
     for i, (policy, colour) in enumerate(zip(policies, colours)):
         res = gmm.simulate(jax.random.fold_in(jax.random.key(seed), i), sample_size=sample_size,
                            generations=generations, trials=trials, record="log", policy=policy,
-                           init=init, progress=progress)
+                           init=init, progress=progress, memory_limit=memory_limit)
         n = np.asarray(res.generation)[1:]
         l2 = np.asarray(mixture.l2_distance(res.mixture, d0), np.float64)[:, 1:]
         q10, q25, med, q75, q90 = np.quantile(l2, [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)

@@ -18,13 +18,14 @@ from ._common import POLICY_COLOURS, band, chain_sizes, generation_axis, pyplot,
 
 
 def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=0.3, seed=0,
-               progress: bool = False):
+               progress: bool = False, memory_limit=None):
     """Write the four-panel KDE figure (PNG) to ``path`` and return ``path``.
 
     ``bandwidth`` is the fixed ``h`` of the left and bottom panels; the right panel uses Scott's
     rule ``h = σ̂ N^{-1/5}``; there replace grows geometrically (a log axis spanning many
     decades), so an inset redraws accumulate on a linear axis, where it visibly stays bounded.
-    D0 is N(0, 1).  ``progress`` shows each simulation's progress on stderr.
+    D0 is N(0, 1).  ``progress`` shows each simulation's progress on stderr; ``memory_limit``:
+    bytes each may use.
     """
     plt = pyplot()
     path, g, trials, m = chain_sizes(path, generations, trials, sample_size)
@@ -41,7 +42,7 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
             for ax, bw in ((axes[0, 0], h), (axes[0, 1], "scott")):
                 res = kde.simulate(jax.random.fold_in(key, i), sample_size=m, generations=g,
                                    trials=trials, bandwidth=bw, policy=policy, record="log",
-                                   progress=progress)
+                                   progress=progress, memory_limit=memory_limit)
                 n = np.asarray(res.generation)
                 values = np.asarray(res.variance)[:, 1:]
                 band(ax, n[1:], values, colour, policy)
@@ -54,7 +55,7 @@ def kde_figure(path, *, generations=200, trials=1000, sample_size=20, bandwidth=
                     inset.plot(gen, expected[1:], "--", color=colour, lw=1.2)
             one = kde.simulate(jax.random.fold_in(key, 10 + i), sample_size=m, generations=g,
                                trials=1, bandwidth=h, policy=policy, record=shown, centres=True,
-                               progress=progress)
+                               progress=progress, memory_limit=memory_limit)
             dens = one.density(x)
             ax = axes[1, i]
             ax.plot(x, np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi), "k--", lw=1.2, label="D0")

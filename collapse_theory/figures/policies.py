@@ -20,13 +20,14 @@ from ._common import (POLICY_COLOURS, band, chain_sizes, generation_axis, log_va
 
 
 def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=0,
-                    progress: bool = False):
+                    progress: bool = False, memory_limit=None):
     """Write the three-panel policy comparison (PNG) to ``path`` and return ``path``.
 
     Gaussian σ²_n (1-D, MLE), discrete Gini–Simpson H_n (K = 5, ``p_0 ∝ (5, 4, 3, 2, 1)``) and
     regression ``‖ŵ_n − w*‖²`` (``T = 2M``, ``d = 4``, σ² = 0.5, fixed design for the closed
     form of accumulate), each under replace, accumulate and accumulate-subsample with ``M``
-    points per batch.  ``progress`` shows each simulation's progress on stderr.
+    points per batch.  ``progress`` shows each simulation's progress on stderr;
+    ``memory_limit``: bytes each may use.
     """
     from ..theory import policies as ptheory
 
@@ -44,7 +45,7 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
             k = jax.random.fold_in(key, i)
             res = gaussian.simulate(k, sample_size=m, generations=g, trials=trials,
                                     estimator="mle", policy=name, record="log",
-                                    progress=progress)
+                                    progress=progress, memory_limit=memory_limit)
             n = np.asarray(res.generation)
             var = np.exp(np.asarray(res.log_det))[:, 1:]
             band(axes[0], n[1:], var, colour, name)
@@ -59,14 +60,15 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
             else:
                 axes[0].plot(n[1:], var.mean(0), "o", ms=3, color=colour)
             res = discrete.simulate(k, probs, sample_size=m, generations=g, trials=trials,
-                                    policy=name, record="log", progress=progress)
+                                    policy=name, record="log", progress=progress,
+                                    memory_limit=memory_limit)
             nd = np.asarray(res.generation)
             gini = np.asarray(discrete.gini_simpson(res))
             band(axes[1], nd, gini, colour, name)
             axes[1].plot(nd, gini.mean(0), "o", ms=3, color=colour)
             res = regression.simulate(k, rows=rows, dim=dim, generations=g, trials=trials,
                                       noise=noise, design="fixed", policy=name, record="log",
-                                      progress=progress)
+                                      progress=progress, memory_limit=memory_limit)
             nr = np.asarray(res.generation)
             err = np.asarray(res.error)[:, 1:]
             band(axes[2], nr[1:], err, colour, name)
@@ -103,7 +105,7 @@ def policies_figure(path, *, generations=100, trials=1000, sample_size=10, seed=
 
 
 def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed=0,
-                    progress: bool = False):
+                    progress: bool = False, memory_limit=None):
     """Write the sample-size schedule picture (PNG): the replace chain (1-D, unbiased) under
     ``M_i = M`` (constant), ``M·i`` (linear) and ``M·i²`` (quadratic).
 
@@ -112,7 +114,7 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
     grows like log n) — and the median/10–90 % band (heavy-tailed: the median stays small even
     under constant M, where chains freeze as σ collapses); right: ``log σ̂²_n`` with its
     closed-form mean ``Σ_i [ψ((M_i−1)/2) + log(2/(M_i−1))]``.  ``progress`` shows each
-    simulation's progress on stderr.
+    simulation's progress on stderr; ``memory_limit``: bytes each may use.
     """
     from ..theory import gaussian as gtheory
 
@@ -128,7 +130,7 @@ def schedule_figure(path, *, generations=1000, trials=1000, sample_size=10, seed
             colour = f"C{i}"
             res = gaussian.simulate(jax.random.fold_in(key, i), sample_size=sched,
                                     generations=g, trials=trials, record="log",
-                                    progress=progress)
+                                    progress=progress, memory_limit=memory_limit)
             n = np.asarray(res.generation)[1:]
             sq = np.asarray(res.mean)[:, 1:, 0] ** 2
             lo, med, hi = np.quantile(sq, [0.1, 0.5, 0.9], axis=0)
