@@ -78,7 +78,7 @@ def test_cli_rejects_bad_arguments(capsys):
 # The quick suite is run family by family so that pytest-xdist can spread it over workers.
 # Check keys depend only on (seed, id) and each family runs at alpha·N_family/N, so every
 # check meets exactly the per-check level and key of the single `verify --quick` run.
-FAMILIES = ("gaussian.*", "discrete.*", "policy.*", "kde.*", "gmm.*", "counting.*")
+FAMILIES = ("gaussian.*", "discrete.*", "policy.*", "kde.*", "gmm.*", "counting.*", "vae.*")
 
 
 def test_families_cover_every_check():
