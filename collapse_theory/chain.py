@@ -213,6 +213,7 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
     family = family_mod.check(family)
     pol = policies.parse(policy)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, keep, memory_limit)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     for name, fn in (("first_passage", first_passage), ("tally", tally)):
         if fn is not None and not callable(fn):

@@ -264,6 +264,7 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
     pol = policies.parse(policy)
     p0 = check_probs(probs, normalize=normalize)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, memory_limit=memory_limit, first=1)
     m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
     alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
     eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)

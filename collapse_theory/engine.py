@@ -450,6 +450,38 @@ def check_counts(generations, trials, memory_limit=None) -> tuple[int, int]:
     return generations, trials
 
 
+#: The fewest bytes a trial records per generation (one float32): :func:`check_records`.
+MIN_RECORD_BYTES = 4
+
+
+def check_records(generations: int, trials: int, record, keep: int = 0,
+                  memory_limit=None, first: int = 0) -> None:
+    """Refuse, from the counts alone, a run whose records (``keep`` > 0: streaming summaries)
+    would exceed the memory limit even at :data:`MIN_RECORD_BYTES` per trial and recorded
+    generation: a lower bound of :func:`check_memory`'s estimate, for a family to call before
+    it builds anything ``generations`` long (its schedule, batch sizes, inputs), so that
+    ``generations=10**7, record=None`` is refused at once.  Counts as :func:`check_counts`
+    returns them; ``first``: the first generation a record holds (a discrete chain's is 1)."""
+    limit, what = resolve_memory_limit(memory_limit)
+    if limit is None:
+        return
+    if record is None or (isinstance(record, str) and record == "all"):
+        n_rec = generations + 1 - first
+    else:
+        n_rec = int(np.sum(record_generations(record, generations) >= first))
+    per_trial = MIN_RECORD_BYTES
+    if keep:
+        need = n_rec * (4 * 2 + keep) * per_trial
+        records = f"summaries: {n_rec} recorded generations x ({keep} kept values + 4 moments)"
+    else:
+        need = trials * n_rec * per_trial
+        records = f"records: {trials} trials x {n_rec} recorded generations"
+    if need > limit:
+        raise ValueError(f"this run needs at least {_gib(need)} ({need} bytes) of memory for its "
+                         f"{records} x at least {per_trial} bytes, more than the {_gib(limit)} "
+                         f"limit ({what}): {_WAY_OUT}")
+
+
 def check_state(state_bytes: int, what: str, memory_limit=None) -> None:
     """Refuse, before it is allocated, a generation-0 state of ``state_bytes`` whose copies
     (generation 0 itself and one trial's state, old and new) alone exceed the memory limit:

@@ -368,8 +368,9 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
         _validate.choice("statistics", name, SUMMARY_STATISTICS)
     if not names:
         raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
+    keep = _validate.integer("keep", keep, minimum=1)
     run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
-                 record, data, chunk_size, progress, "replace", memory_limit)
+                 record, data, chunk_size, progress, "replace", memory_limit, keep)
     if "w2_squared" in names and not run.source.is_gaussian:
         raise ValueError(f"statistics='w2_squared' needs a Gaussian D0, got data={data!r}; "
                          "see metrics.gelbrich_to_d0 for a lower bound")
@@ -412,11 +413,12 @@ class _Run(NamedTuple):
 
 
 def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method, record,
-           data, chunk_size, progress, policy, memory_limit=None) -> _Run:
+           data, chunk_size, progress, policy, memory_limit=None, keep=0) -> _Run:
     """Validate at the Python boundary; choose the family (or the 1-D BlockStep) and D0."""
     key = _validate.key("key", key)
     pol = policies.parse(policy)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, keep, memory_limit)
     dim = _validate.integer("dim", dim, minimum=1)
     estimator = _validate.choice("estimator", estimator, ESTIMATORS)
     method = _validate.choice("method", method, METHODS)

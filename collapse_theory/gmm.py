@@ -352,6 +352,7 @@ def simulate(key, *, components=2, sample_size=1000, generations, trials, dim=2,
     """
     key = _validate.key("key", key)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, memory_limit=memory_limit)
     settings = _settings(components, dim, init, em_steps, tol, reg_covar)
     components, dim = settings[:2]
     pol = policies.parse(policy)

@@ -341,6 +341,7 @@ def simulate(key, *, sample_size, generations, trials, bandwidth="scott", policy
     """
     key = _validate.key("key", key)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, memory_limit=memory_limit)
     bw = parse_bandwidth(bandwidth)
     pol = parse_policy(policy)
     source = real_data("gaussian" if data is None else data)

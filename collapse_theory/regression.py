@@ -235,6 +235,7 @@ def simulate(key, *, rows, dim, generations, trials, noise=1.0, weights=None, de
         ``ValueError`` before any work.
     """
     generations, trials = engine.check_counts(generations, trials, memory_limit)
+    engine.check_records(generations, trials, record, memory_limit=memory_limit)
     dim = _validate.integer("dim", dim, minimum=1)
     rows = _validate.integer("rows", rows, minimum=1)
     noise = _validate.real("noise", noise, minimum=0.0)
