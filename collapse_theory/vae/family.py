@@ -64,6 +64,10 @@ class Model(NamedTuple):
         out = networks.decode(self.network(params), z)
         return networks.mean_image(out, self.config.likelihood)
 
+    def draw(self, params: Params, z, noise):
+        """Images of latents ``z`` with observation ``noise`` (:func:`networks.draw`)."""
+        return networks.draw(self.network(params), z, noise, self.config.likelihood)
+
 
 def family(config: Config | None = None, shape=(8, 8)) -> Family:
     """The VAE family for ``config`` (default: the paper's, :class:`Config`) on ``shape``
@@ -86,13 +90,14 @@ def model(config: Config | None = None, shape=(8, 8)) -> Model:
 
 @functools.lru_cache(maxsize=32)
 def _model(config: Config, shape: tuple) -> Model:
-    build = functools.partial(networks.build, arch=config.arch, widths=config.widths,
-                              latent=config.latent, shape=shape, likelihood=config.likelihood)
-    static = eqx.partition(build(jax.random.key(0)), eqx.is_array)[1]
+    template = networks.template(arch=config.arch, widths=config.widths, latent=config.latent,
+                                 shape=shape, likelihood=config.likelihood)
+    static = eqx.partition(template, networks.is_leaf)[1]
+    init = networks.initializer(template)
 
     def fit(points, weights, *, key, previous: Params | None) -> Params:
         k_init, k_train = jax.random.split(key)
-        net = train.train(build(k_init), points, weights, k_train, config)
+        net = train.train(init(k_init), points, weights, k_train, config)
         arrays = eqx.filter(net, eqx.is_array)
         if previous is None:  # shapes only (the chain's placeholder for D0)
             return Params(arrays, arrays.encoder, jnp.ones((), jnp.int32))
@@ -104,11 +109,9 @@ def _model(config: Config, shape: tuple) -> Model:
     def sample(key, params: Params, n: int):
         k_z, k_noise = jax.random.split(key)
         z = jax.random.normal(k_z, (n, config.latent), DTYPE)
-        net = eqx.combine(params.model, static)
-        out = networks.mean_image(networks.decode(net, z), config.likelihood)
-        if config.likelihood == "bernoulli":
-            return out
-        return out + jnp.exp(0.5 * net.log_noise) * jax.random.normal(k_noise, out.shape, DTYPE)
+        noise = (None if config.likelihood == "bernoulli" else
+                 jax.random.normal(k_noise, (n, shape[0] * shape[1]), DTYPE))
+        return networks.draw(eqx.combine(params.model, static), z, noise, config.likelihood)
 
     widths = "x".join(map(str, config.widths))
     name = f"vae {config.arch}{' ' + widths if widths else ''} latent={config.latent}"

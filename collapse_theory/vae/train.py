@@ -23,16 +23,17 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
+from jax.flatten_util import ravel_pytree
 
 from . import networks
 from .config import Config
 from .networks import DTYPE, VAE
 
 
-def elbo(model: VAE, x, key, *, beta: float, likelihood: str):
-    """``ELBO_β`` of each image of ``x`` ``(n, D)``, one reparameterised sample each, ``(n,)``."""
+def elbo(model: VAE, x, eps, *, beta: float, likelihood: str):
+    """``ELBO_β`` of each image of ``x`` ``(n, D)`` at the reparameterised sample of noise
+    ``eps`` ``(n, latent)``, ``(n,)``."""
     mu, log_var = networks.encode(model.encoder, x)
-    eps = jax.random.normal(key, mu.shape, DTYPE)
     z = mu + jnp.exp(0.5 * log_var) * eps
     out = networks.decode(model, z)
     kl = 0.5 * jnp.sum(jnp.exp(log_var) + mu * mu - 1.0 - log_var, axis=-1)
@@ -47,20 +48,22 @@ def optimizer(config: Config) -> optax.GradientTransformation:
 def train(model: VAE, points, weights, key, config: Config) -> VAE:
     """``model`` trained on the rows of ``points`` ``(rows, D)`` with ``weights`` ``(rows,)``
     (module docstring); float32 throughout."""
-    x = points.astype(DTYPE)
     w = weights.astype(DTYPE)
-    rows, size = x.shape[0], config.batch
     live = w > 0
+    x = jnp.where(live[:, None], points.astype(DTYPE), 0.0)  # absent rows: never read as data
+    rows, size = x.shape[0], config.batch
     n = jnp.sum(live).astype(jnp.int32)
     scale = w * n.astype(DTYPE) / jnp.maximum(jnp.sum(w), jnp.finfo(DTYPE).tiny)
     n_batches = (n + size - 1) // size
     padded = size * -(-rows // size)  # the permutation, padded to whole minibatches
     params, static = eqx.partition(model, eqx.is_array)
+    flat, unravel = ravel_pytree(params)  # one vector: one optimiser update, not one per layer
     opt = optimizer(config)
 
     def loss(p, idx, valid, k):
-        m = eqx.combine(p, static)
-        e = elbo(m, x[idx], k, beta=config.beta, likelihood=config.likelihood)
+        m = eqx.combine(unravel(p), static)
+        eps = jax.random.normal(k, (size, config.latent), DTYPE)
+        e = elbo(m, x[idx], eps, beta=config.beta, likelihood=config.likelihood)
         return -jnp.sum(jnp.where(valid, scale[idx] * e, 0.0))
 
     grad = jax.grad(loss)
@@ -81,6 +84,6 @@ def train(model: VAE, points, weights, key, config: Config) -> VAE:
 
         return jax.lax.fori_loop(0, n_batches, minibatch, carry), None
 
-    carry = (params, opt.init(params))
-    params, _ = jax.lax.scan(epoch, carry, jax.random.split(key, config.epochs))[0]
-    return eqx.combine(params, static)
+    carry = (flat, opt.init(flat))
+    flat, _ = jax.lax.scan(epoch, carry, jax.random.split(key, config.epochs))[0]
+    return eqx.combine(unravel(flat), static)
