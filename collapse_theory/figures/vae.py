@@ -17,7 +17,7 @@ from .. import _validate
 from ._common import POLICY_COLOURS, band, pyplot, save
 
 #: Generations :func:`samples` shows by default.
-SAMPLE_GENERATIONS = (0, 5, 10, 20)
+SAMPLE_GENERATIONS = (0, 1, 2, 3, 5, 12)
 
 
 def _indices(result, generations) -> tuple[list[int], list[int]]:
@@ -65,8 +65,8 @@ def samples(path, result, *, trial=0, generations=SAMPLE_GENERATIONS):
     trial = _validate.integer("trial", trial, minimum=0,
                               maximum=np.shape(result.samples)[0] - 1)
     images = np.asarray(result.samples, np.float64)[trial]
-    cols = min(4, len(gens))
-    rows = -(-len(gens) // cols)
+    rows = -(-len(gens) // 4)
+    cols = -(-len(gens) // rows)
     fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 3.1 * rows + 0.5), squeeze=False)
     for ax, g, i in zip(axes.flat, gens, idx):
         ax.imshow(_mosaic(images[i]), cmap="gray_r", vmin=0.0, vmax=1.0,
@@ -123,6 +123,7 @@ def latents(path, result, *, trial=None, generations=None, bins=60):
     left.set_ylabel("density")
     left.legend(fontsize=8, title="mean per-dimension std", title_fontsize=8)
     right.set_xlabel("latent dimension (sorted by its std at the first generation shown)")
+    right.xaxis.get_major_locator().set_params(integer=True)
     right.set_ylabel("std of the latent mean over samples")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
@@ -137,8 +138,8 @@ def latents(path, result, *, trial=None, generations=None, bins=60):
 
 #: The panels of :func:`metrics`: field, y label, title.
 _METRICS = (
-    ("latent_std_mean", "std (latent units)",
-     "Latent spread: per-dimension std, mean over dimensions"),
+    ("latent_std_mean", "std (latent units, log scale)",
+     "Latent spread under fit 1's encoder: per-dimension std, mean over dimensions"),
     ("elbo", "ELBO (nats per digit)", "ELBO of real validation digits"),
     ("class_entropy", "entropy (nats)", "Entropy of the predicted classes of samples"),
     ("mmd", "MMD² (pixel space)", "Squared MMD to real validation digits"),
@@ -150,8 +151,8 @@ def metrics(path, results):
 
     ``results`` maps a label (the policy) to a result; each curve is the median over trials
     with its 10–90 % band; a generation where no trial has a value (the ELBO at generation 0:
-    no model yet) is left out.  The class-entropy panel marks log 10, ten equally likely
-    classes.
+    no model yet) is left out.  The latent std is on a log axis; the class-entropy panel marks
+    log 10, ten equally likely classes.
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
@@ -173,12 +174,13 @@ def metrics(path, results):
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
-    axes[1, 0].axhline(np.log(10), color="0.4", ls=":", lw=1.2,
-                       label="log 10: ten classes equally likely")
+    uniform = axes[1, 0].axhline(np.log(10), color="0.4", ls=":", lw=1.2,
+                                 label="log 10: ten classes equally likely")
+    axes[1, 0].legend(handles=[uniform], fontsize=8)
+    axes[0, 0].set_yscale("log")
     for ax in axes[1]:
         ax.set_xlabel("generation (0 = real digits D0, g = the g-th VAE)")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[1, 0].legend(fontsize=8)
     axes[0, 0].legend(fontsize=8, title="policy: median, 10–90 % band", title_fontsize=8)
     count = ", ".join(map(str, sorted(trials)))
     fig.suptitle(f"VAE refitted on its own samples: {count} trials per policy", fontsize=11)
