@@ -11,8 +11,10 @@ r"""What a VAE chain is measured by (Shumailov et al. 2023, arXiv:2305.17493, Fi
   Gaussian kernel in pixel space (Gretton et al. 2012, JMLR 13, eq. 3), its bandwidth fixed once
   by the median heuristic on the real validation digits.
 
-Every function is pure and ``jit``/``vmap``-able; shapes (static) are checked at every call,
-values (a bandwidth, labels) only when concrete.  Sums are of ``O(1)`` terms in float32.
+Every function is pure; all but :func:`train_classifier` (run once on the host: its labels are
+checked in numpy, its loop is one compiled ``lax.scan``) are ``jit``/``vmap``-able.  Shapes
+(static) are checked at every call, a bandwidth only when concrete.  Sums are of ``O(1)`` terms
+in float32.
 """
 
 from __future__ import annotations
