@@ -55,7 +55,8 @@ class VAE(eqx.Module):
 
 def build(key, *, arch: str, widths: tuple[int, ...], latent: int, shape: tuple[int, int],
           likelihood: str) -> VAE:
-    """A freshly initialised :class:`VAE` (equinox's default initialisers, float32)."""
+    """A :class:`VAE` (float32) initialised by equinox's layers (:func:`initializer` draws the
+    same law in one call)."""
     h, w = shape
     d = h * w
     keys = iter(jax.random.split(key, 8))
@@ -111,11 +112,11 @@ def template(**kwargs) -> VAE:
 
 
 def initializer(template: VAE):
-    """``init(key) -> VAE``: a fresh draw of equinox's default initialisation of ``template``'s
-    (:func:`template`) networks — every weight and bias of a layer ``U(−lim, lim)``, ``lim = 1/√fan_in``
-    (``fan_in``: the product of the weight's shape after its first axis, for Linear, Conv and
-    ConvTranspose alike), ``log s² = 0`` — in one uniform draw (one PRNG call instead of two
-    per layer: a much smaller compiled fit)."""
+    """``init(key) -> VAE``: a fresh draw of equinox's default initialisation of the networks of
+    ``template`` (:func:`template`) — every weight and bias of a layer ``U(−lim, lim)``,
+    ``lim = 1/√fan_in`` (``fan_in``: the product of the weight's shape after its first axis, for
+    Linear, Conv and ConvTranspose alike), ``log s² = 0`` — in one uniform draw (one PRNG call
+    instead of two per layer: the compiled fit is half the size)."""
     arrays, static = eqx.partition(template, is_leaf)
     layers = (eqx.nn.Linear, eqx.nn.Conv, eqx.nn.ConvTranspose)
 
