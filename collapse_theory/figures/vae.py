@@ -83,14 +83,18 @@ def samples(path, result, *, trial=0, generations=SAMPLE_GENERATIONS):
 
 
 def latents(path, result, *, trial=None, generations=None, bins=60):
-    """The density of the latent means of each generation's samples under the first fit's
-    encoder (the paper's Fig. 8), and each latent dimension's spread.
+    """The law of the latent means of each generation's samples under the first fit's encoder
+    (the paper's Fig. 8), and each latent dimension's spread.
 
-    Left: histogram densities of ``latent_mean`` pooled over the samples and latent dimensions
-    (and over trials if ``trial`` is None), one curve per generation coloured from dark (early)
-    to light (late), its legend giving the mean per-dimension std.  Right: the std of each
-    latent dimension over the samples, dimensions sorted by their std at generation 0.
-    ``generations``: recorded generations to draw (default: up to six, spread evenly).
+    Left: histogram densities of ``latent_mean`` standardised per trial and dimension by the
+    first generation drawn (generation 0, the real digits, by default): ``(μ − m₀)/s₀``, pooled
+    over samples, dimensions (and trials if ``trial`` is None), so that the real digits' curve
+    has unit spread and a later curve shows its shrinkage and drift in those units (pooling raw
+    means would mix the dimensions' different centres).  One curve per generation, dark (early)
+    to light (late); the legend gives the mean per-dimension std in latent units.  Right: the
+    std of each latent dimension over the samples (log axis), dimensions sorted by their std at
+    the first generation drawn.  ``generations``: recorded generations to draw, sorted (default:
+    up to six, spread evenly).
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
@@ -99,40 +103,47 @@ def latents(path, result, *, trial=None, generations=None, bins=60):
     if generations is None:
         pick = np.unique(np.round(np.linspace(0, recorded.size - 1, min(6, recorded.size))))
         generations = recorded[pick.astype(int)].tolist()
-    gens, idx = _indices(result, generations)
+    gens, idx = zip(*sorted(zip(*_indices(result, generations))))
     mean = np.asarray(result.latent_mean, np.float64)
     std = np.asarray(result.latent_std, np.float64)
     if trial is not None:
         trial = _validate.integer("trial", trial, minimum=0, maximum=mean.shape[0] - 1)
         mean, std = mean[trial:trial + 1], std[trial:trial + 1]
-    pooled = [mean[:, i].ravel() for i in idx]
+    centre = mean[:, idx[0]].mean(axis=1, keepdims=True)   # (trials, 1, latent)
+    scale = std[:, idx[0], None, :]
+    pooled = [((mean[:, i] - centre) / scale).ravel() for i in idx]
     lo, hi = np.quantile(np.concatenate(pooled), [0.001, 0.999])
     edges = np.linspace(lo, hi, bins + 1)
     centres = (edges[1:] + edges[:-1]) / 2
     order = np.argsort(-std[:, idx[0]].mean(0))
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(gens)))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.6),
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.8),
                                       gridspec_kw={"width_ratios": [1.4, 1]})
     for g, i, x, c in zip(gens, idx, pooled, colours):
         dens, _ = np.histogram(x, edges, density=True)
-        left.plot(centres, dens, color=c, lw=1.6,
-                  label=f"{'D0' if g == 0 else f'generation {g}'}: std {std[:, i].mean():.3g}")
+        name = "generation 0 (real digits)" if g == 0 else f"generation {g}"
+        left.plot(centres, dens, color=c, lw=1.6, label=f"{name}: std {std[:, i].mean():.3g}")
         right.plot(np.arange(1, std.shape[-1] + 1), std[:, i].mean(0)[order], "o-", color=c,
                    ms=3, lw=1.2)
-    left.set_xlabel("latent mean (every dimension, pooled)")
+    left.set_xlabel(f"latent mean, standardised by generation {gens[0]}'s mean and std of "
+                    "its dimension")
     left.set_ylabel("density")
-    left.legend(fontsize=8, title="mean per-dimension std", title_fontsize=8)
-    right.set_xlabel("latent dimension (sorted by its std at the first generation shown)")
+    left.set_ylim(0, left.get_ylim()[1] * 1.4)
+    left.legend(fontsize=8, ncol=2, loc="upper center",
+                title="mean per-dimension std (latent units)", title_fontsize=8)
+    right.set_yscale("log")
+    right.set_xlabel(f"latent dimension (sorted by its std at generation {gens[0]})")
     right.xaxis.get_major_locator().set_params(integer=True)
     right.set_ylabel("std of the latent mean over samples")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
-    who = "all trials" if trial is None else f"trial {trial}"
+    who = "all trials pooled" if trial is None else f"trial {trial}"
     left.set_title(f"Latent means of each generation's samples ({who})", fontsize=10)
-    right.set_title("Spread per latent dimension (mean over trials)" if trial is None
-                    else "Spread per latent dimension", fontsize=10)
+    right.set_title("Spread per latent dimension" + (" (mean over trials)" if trial is None
+                                                     else ""), fontsize=10)
     fig.suptitle("VAE chain seen through the first fit's encoder: generation 0 encodes real "
-                 "validation digits, generation g the g-th VAE's samples", fontsize=10)
+                 f"validation digits, generation g ≥ 1 {mean.shape[2]} samples of the g-th VAE",
+                 fontsize=10)
     return save(fig, path, rect=(0, 0, 1, 0.95))
 
 
