@@ -438,7 +438,7 @@ def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, met
                   progress=progress, memory_limit=memory_limit)
     block = None
     if replace and method == "exact" and dim == 1 and (m.size == 0 or m.min() >= 2):
-        block = _block_chain(params0, m, estimator, source, common)
+        block = _block_chain(params0, m, estimator, source, common, keep)
         return _Run(key, None, params0, None, block, mean0, cov0, source)
     whitened = replace and method == "samples"
     if method == "exact":
@@ -451,16 +451,26 @@ def _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, met
     return _Run(key, fam, params0, kw, None, mean0, cov0, source)
 
 
-def _block_chain(params0: Params, m, estimator, source: RealData, common: dict) -> dict:
-    """``engine.run_chain``'s arguments for the 1-D exact replace BlockStep."""
+def _block_chain(params0: Params, m, estimator, source: RealData, common: dict,
+                 keep: int) -> dict:
+    """``engine.run_chain``'s arguments for the 1-D exact replace BlockStep; for records
+    (``keep == 0``) the run's memory is checked on shapes before they are built, as
+    :func:`collapse_theory.chain.simulate` does (summaries: by the engine, on their own
+    statistics)."""
     dtype = engine.float_dtype()
     m_1 = int(m[0]) if m.size and not source.is_gaussian else 0
+    trial_bytes = 4 * m_1 * np.dtype(dtype).itemsize
+    if not keep:
+        engine.check_run(state0=params0, observe=_observe,
+                         xs=(jax.ShapeDtypeStruct(m.shape, dtype),) * 2,
+                         trial_bytes=trial_bytes, **{k: common[k] for k in (
+                             "generations", "trials", "record", "chunk_size", "memory_limit")})
     # Per fit: M_g and log √c_g, c_g = 1/(M_g − 1) (unbiased) or 1/M_g (MLE).
     log_sqrt_c = -0.5 * np.log(m - 1.0 if estimator == "unbiased" else m.astype(np.float64))
     first = _first_1d(source, m_1, np.dtype(dtype).name) if m_1 else None
     return dict(state0=params0, step=_BLOCK_STEP, first_step=first,
                 xs=(jnp.asarray(m, dtype), jnp.asarray(log_sqrt_c, dtype)),
-                trial_bytes=4 * m_1 * np.dtype(dtype).itemsize, label="gaussian d=1 exact",
+                trial_bytes=trial_bytes, label="gaussian d=1 exact",
                 **common)
 
 
