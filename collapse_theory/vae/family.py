@@ -99,7 +99,7 @@ def _model(config: Config, shape: tuple) -> Model:
         k_init, k_train = jax.random.split(key)
         net = train.train(init(k_init), points, weights, k_train, config)
         arrays = eqx.filter(net, eqx.is_array)
-        if previous is None:  # shapes only (the chain's placeholder for D0)
+        if previous is None:  # no previous model: fit 1 (the chain's shape probe passes None)
             return Params(arrays, arrays.encoder, jnp.ones((), jnp.int32))
         first = previous.fits == 0
         reference = jax.tree.map(lambda own, prev: jnp.where(first, own, prev),

@@ -22,8 +22,9 @@ model ``g`` inside the chain (``observe``: nothing larger than the measurements 
 
 Generation 0 is the real data: latent means of the first ``P`` validation images under the
 fit-1 encoder (recorded with generation 1, which is always run when 0 is recorded), classes and
-MMD of the first ``P`` training images (a D0 sample independent of the validation images, so
-its MMD² is the estimator's noise around 0), the first 16 training images, no ELBO (NaN).
+MMD of the first ``P`` real training images (with the digits' split, a D0 sample independent of
+the validation images: its MMD² is the estimator's noise around 0), the first 16 training
+images, no ELBO (NaN).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate, chain, engine, policies, rng
-from . import data, metrics, train
+from . import data, metrics, networks, train
 from .config import check
 from .family import Model, model
 
@@ -162,23 +163,18 @@ def _observer(mdl: Model, val: _Images):
     def observe(params):
         x = mdl.draw(params, z, noise)
         ref = mdl.reference(params)
-        mu = _posterior_mean(ref, x)
+        mu = networks.encode(ref, x)[0]
         counts, entropy = _classes(classifier, x)
         net = mdl.network(params)
         return dict(
             latent_mean=mu, latent_std=metrics.latent_stats(mu),
-            real_mean=_posterior_mean(ref, v[:POINTS]),
+            real_mean=networks.encode(ref, v[:POINTS])[0],
             elbo=jnp.mean(train.elbo(net, v, eps, beta=1.0, likelihood=cfg.likelihood)),
             class_entropy=entropy, class_counts=counts,
             mmd=metrics.mmd2(x, v, bandwidth),
             samples=mdl.decode_mean(params, shown).reshape(SHOWN, h, w))
 
     return observe
-
-
-def _posterior_mean(encoder, x):
-    """Posterior means ``μ(x)`` ``(n, latent)`` of flat images ``x (n, D)``."""
-    return jax.vmap(encoder)(x.astype(jnp.float32))[0]
 
 
 def _real_row(mdl: Model, real: np.ndarray, val: np.ndarray) -> _Real:
@@ -234,7 +230,8 @@ def simulate(key, *, generations, trials, policy="replace", config=None, real=No
         real_images = digits.train
         val = digits.validation if validation is None else validation
     else:
-        real_images = data.images("real", real, likelihood=config.likelihood)
+        real_images = data.images("real", real, likelihood=config.likelihood,
+                                  minimum_count=2)
         val = real_images if validation is None else validation
     shape = real_images.shape[1:]
     val = data.images("validation", val, likelihood=config.likelihood, shape=shape,
