@@ -32,9 +32,7 @@ def register(commands):
     samples = _common.figure_parser(
         commands, "vae-samples", _samples,
         help="decoded samples of one VAE chain at a few generations (the paper's Fig. 9)")
-    samples.add_argument("--generations", type=_common.int_list, default="0,1,2,3,5,12",
-                         metavar="G1,G2,...",
-                         help="generations shown, 0 = the real digits (default %(default)s)")
+    _add_shown_generations(samples, "shown")
     samples.add_argument("--trial", type=int, default=0,
                          help="which trial (default %(default)s)")
     _add_figure_run_arguments(samples)
@@ -43,9 +41,7 @@ def register(commands):
         commands, "vae-latents", _latents,
         help="law of the latent means of each generation's samples under the first fit's "
              "encoder (the paper's Fig. 8)")
-    latents.add_argument("--generations", type=_common.int_list, default="0,1,2,3,5,12",
-                         metavar="G1,G2,...",
-                         help="generations drawn, 0 = the real digits (default %(default)s)")
+    _add_shown_generations(latents, "drawn")
     latents.add_argument("--trials", type=int, default=8,
                          help="chains, pooled (default %(default)s)")
     _add_figure_run_arguments(latents)
@@ -61,6 +57,12 @@ def register(commands):
                          help="one curve per policy, in --policy's grammar "
                               "(default %(default)s)")
     _add_figure_run_arguments(metrics)
+
+
+def _add_shown_generations(parser, verb: str):
+    parser.add_argument("--generations", type=_common.int_list, default="0,1,2,3,5,12",
+                        metavar="G1,G2,...",
+                        help=f"generations {verb}, 0 = the real digits (default %(default)s)")
 
 
 def _add_sample_size(parser):
