@@ -46,7 +46,7 @@ LAYERS = {
     "engine": 7,
     "family": 8, "chain": 8,
     "gaussian": 9, "discrete": 9, "gmm": 9, "kde": 9, "regression": 9, "theory": 9,
-    "vae": 9,
+    "vae": 9, "lm": 9,
     "": 10,
     "figures": 11, "testing": 11,
     "verify": 12,
