@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from collections.abc import Callable
 
 import jax
@@ -156,3 +157,38 @@ def _named(spec: str) -> RealData:
     except ValueError:
         raise ValueError(f"data={spec!r}: parameter {param!r} is not a number") from None
     return _NAMED[name](value)
+
+
+
+def word_frequencies(lang: str = "en", top: int = 1000) -> tuple[tuple[str, ...], np.ndarray]:
+    """The ``top`` most frequent words of ``lang`` and their probabilities, a real-language D0.
+
+    Frequencies come from the ``wordfreq`` package (its ``best`` word list, shipped inside the
+    wheel: nothing is downloaded), renormalised to sum to 1 over the ``top`` words:
+    ``p_i = f_i / Σ_{j<top} f_j``, in float64 (read-only; the same objects for the same
+    arguments).  Words are in descending frequency, ties (wordfreq rounds frequencies to
+    centibels) broken by the word, so the order is deterministic.  English: ``top`` ≤ 321180.
+    """
+    if isinstance(top, bool) or not isinstance(top, (numbers.Integral, np.integer)):
+        raise TypeError(f"top must be an integer, got {top!r} ({type(top).__name__})")
+    if not isinstance(lang, str):
+        raise TypeError(f"lang must be a language code (str), got {type(lang).__name__}")
+    return _word_frequencies(lang, int(top))
+
+
+@functools.lru_cache(maxsize=None)
+def _word_frequencies(lang: str, top: int) -> tuple[tuple[str, ...], np.ndarray]:
+    import wordfreq  # at first use: importing it takes about 0.13 s
+
+    available = sorted(wordfreq.available_languages("best"))
+    if lang not in available:
+        raise ValueError(f"lang must be a language code of wordfreq's 'best' lists, one of "
+                         f"{', '.join(available)}; got {lang!r}")
+    freq = wordfreq.get_frequency_dict(lang, "best")
+    if not 1 <= top <= len(freq):
+        raise ValueError(f"top must be in [1, {len(freq)}] (the words of {lang!r}), got {top}")
+    ranked = sorted(freq.items(), key=lambda item: (-item[1], item[0]))[:top]
+    probs = np.array([f for _, f in ranked], np.float64)
+    probs /= probs.sum()
+    probs.setflags(write=False)
+    return tuple(w for w, _ in ranked), probs

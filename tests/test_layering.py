@@ -57,7 +57,7 @@ STRICT = {"theory"}
 #: Components whose modules may import inside functions (rule c).
 LAZY_LAYERS = {"figures", "verify", "cli", "__main__"}
 #: External packages any module may import inside a function (rule c).
-LAZY_EXTERNAL = {"matplotlib"}
+LAZY_EXTERNAL = {"matplotlib", "wordfreq"}
 
 
 
