@@ -36,8 +36,8 @@ from . import _validate, rng
 
 PyTree = Any
 
-#: Generations per block when the run is long enough to report progress.
-_MIN_BLOCK = 256
+#: Blocks (at least) a run that reports progress is cut into: a short chain of expensive fits
+#: (a VAE's 20 generations) reports every generation, a long one every 5 %.
 _BLOCKS_FOR_PROGRESS = 20
 #: Work of one block of generations, in bytes of state, working memory and records a chunk
 #: touches per generation (a few seconds at most on one CPU core), so that Ctrl-C acts between
@@ -312,7 +312,7 @@ class _Plan:
             generations=generations, trials=trials, record=record, chunk_size=chunk_size,
             state0=state0, observe=observe, xs=xs, keep=keep, trial_bytes=extra,
             memory_limit=memory_limit)
-        self.trials = trials
+        self.trials, self.generations = trials, generations
         self.gens, self.n_rec = gens, gens.size
         n_rec = self.n_rec
         slot = np.full(generations + 1, n_rec, dtype=np.int32)
@@ -343,8 +343,8 @@ class _Plan:
         touched = self.chunk_size * (2 * _nbytes(state0) + extra
                                      + _nbytes(shape_of(observe, state0)))
         block = max(1, BLOCK_BYTES // max(touched, 1))
-        if progress and n_scan > _MIN_BLOCK * 2:
-            block = min(block, max(_MIN_BLOCK, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS)))
+        if progress:
+            block = min(block, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS) if n_scan else 1)
         block = self.rows * math.ceil(block / self.rows)
         if n_scan + pad <= 2 * block:
             block = max(n_scan + pad, 1)
@@ -369,7 +369,7 @@ class _Plan:
         """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
                                        self.n_rec, summary, self.rows, self.n_dev)
-        reporter = _Progress(label, self.n_chunks * max(self.n_blocks, 1), enabled=self.progress)
+        reporter = _Progress(label, self.n_chunks, self.generations, enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
             keys, mask = _chunk_inputs(key, np.uint32(c * self.chunk_size), self.chunk_size,
@@ -380,9 +380,9 @@ class _Plan:
                 state, buf = block_fn(keys, mask, state, buf, self.g_scan[sl],
                                       jax.tree.map(lambda a: a[sl], self.xs_scan),
                                       self.slot_scan[sl])
-                reporter.update(buf)
+                reporter.update(buf, c, min(int(self.g_scan[sl][-1]), self.generations))
             if self.n_blocks == 0:
-                reporter.update(buf)
+                reporter.update(buf, c, self.generations)
             yield valid, buf, state
         reporter.close()
 
@@ -671,23 +671,26 @@ def _trial_sharding(n_dev: int):
 
 
 class _Progress:
-    """Paces a run's ``total`` blocks and chunks: waits for each but the last (so that Python,
-    and Ctrl-C, get control between them) and, if ``enabled``, prints a one-line progress meter
-    on stderr (no dependency on tqdm)."""
+    """Paces a run's chunks and blocks of generations: waits for each but the last (so that
+    Python, and Ctrl-C, get control between them) and, if ``enabled``, prints a one-line
+    progress meter on stderr (no dependency on tqdm)."""
 
-    def __init__(self, label: str, total: int, enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.done, self.t0 = 0, time.perf_counter()
+    def __init__(self, label: str, chunks: int, generations: int, enabled: bool):
+        self.label, self.chunks, self.generations = label, chunks, generations
+        self.enabled, self.t0 = enabled, time.perf_counter()
 
-    def update(self, sync: PyTree) -> None:
-        self.done += 1
-        if self.done < self.total or self.enabled:
+    def update(self, sync: PyTree, chunk: int, generation: int) -> None:
+        """Chunk ``chunk`` (from 0) has run its generations ``1..generation``."""
+        last = chunk == self.chunks - 1 and generation == self.generations
+        if not last or self.enabled:
             jax.block_until_ready(sync)
         if not self.enabled:
             return
+        done = (chunk * self.generations + generation) / max(self.chunks * self.generations, 1)
         elapsed = time.perf_counter() - self.t0
-        eta = elapsed / self.done * (self.total - self.done)
-        sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} blocks, "
+        eta = elapsed / done * (1 - done) if done else float("nan")
+        where = f", chunk {chunk + 1}/{self.chunks}" if self.chunks > 1 else ""
+        sys.stderr.write(f"\r{self.label}: generation {generation}/{self.generations}{where}, "
                          f"{elapsed:.1f}s elapsed, ~{eta:.1f}s left ")
         sys.stderr.flush()
 

@@ -19,7 +19,7 @@ def _load(path):
 
 def test_simulate_writes_npz_matching_the_library(tmp_path, capsys):
     out = tmp_path / "run.npz"
-    sched = [5, 6, 7, 8, 9, 10] * 100  # a schedule of length G = 600 (> 512: progress blocks)
+    sched = [5, 6, 7, 8, 9, 10] * 100  # a schedule of length G = 600 (progress: 20 blocks)
     argv = ["simulate", "gaussian", "--sample-size", ",".join(map(str, sched)), "--generations",
             "600", "--trials", "20", "--estimator", "mle", "--method", "samples", "--seed", "7",
             "--mean", "0.5", "--cov", "2", "--record", "all", "--out", str(out), "--progress"]
@@ -50,7 +50,7 @@ def test_simulate_writes_npz_matching_the_library(tmp_path, capsys):
     assert lines[-1] == f"wrote {out}" and 2 <= len(table) <= 10
     assert table[0].split()[0] == "0" and table[-1].split()[0] == "600"
     np.testing.assert_allclose(float(table[0].split()[1]), np.log(2.0), rtol=1e-3)
-    assert "blocks" in captured.err  # --progress
+    assert "generation" in captured.err  # --progress
 
 
 def test_non_gaussian_data_in_2d_stores_gelbrich_bound_in_float64(tmp_path, capsys):
