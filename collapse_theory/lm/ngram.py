@@ -1,0 +1,314 @@
+r"""The order-``k`` n-gram language model with add-α smoothing, fitted from counts.
+
+A fit counts, over the continuation positions ``t ∈ [L, 2L)`` of its points
+(:mod:`~collapse_theory.lm.protocol`) weighted by the point weights, the n-grams
+``N_j(c, w)`` of every order ``j ≤ k`` (``c`` the ``j`` tokens before ``w``, taken inside the
+point: ``k ≤ L``), ``N_j(c) = Σ_w N_j(c, w)``, and predicts
+
+.. math:: Q(w \mid c) = \frac{N_{j^*}(c_{j^*}, w) + α}{N_{j^*}(c_{j^*}) + αV},
+
+where ``c_j`` is the last ``j`` tokens of the context.  With ``α > 0``, ``j^* = k`` (an unseen
+context is uniform, the add-α law).  With ``α = 0`` an unseen context *backs off*: ``j^*`` is
+the largest ``j ≤ k`` with ``N_j(c_j) > 0``, ending at the unigram law (``j = 0``, seen once the
+fit has any data; a fit with no data at all is uniform).  So every context has a finite option
+and ``log Q`` is defined everywhere; a seen context's unseen word has ``log Q = −inf`` (α = 0).
+
+Memory: parameters are sparse, fixed size whatever ``V^k``.  Row ``j`` of :class:`Table` holds
+the sorted codes ``(c·V + w)`` (Horner base ``V`` over ``x_{t−j..t}``) of the ``T = nL``
+target positions and the cumulative weights in that order; a context's n-grams are a run of
+consecutive codes, found by ``searchsorted`` (``O(log T)``), so a count is two look-ups.
+Codes are int32: ``V^{k+1} < 2^{31}`` (``V = 1000``: ``k ≤ 2``).
+
+Decoding (``sample`` continues ``n`` original prompts, :func:`~collapse_theory.lm.protocol.
+continuation_sampler`): ``decode="beam"`` (the paper's five beams) and ``decode="sample"`` with a
+temperature, top-k or repetition penalty run :mod:`~collapse_theory.lm.decode` on the ``(V,)``
+vector ``log Q(· | c)`` (``O(V log T)`` a token); plain sampling (``τ = 1``, no top-k, no
+penalty) draws from ``Q`` directly, the same law in ``O(log T)`` a token: ``v ∼ U(0, N + αV)``;
+``v < N``: the word of the training n-gram occurrence at cumulative weight ``v`` in the context's
+run (a weighted uniform occurrence); else the uniform word ``⌊(v − N)/α⌋``.  Order 0 with plain
+sampling and α = 0 is therefore the multinomial chain (:mod:`collapse_theory.discrete`) on the
+continuation tokens.
+
+:class:`Params` also carry the trial's fit-1 table (``reference``, the paper's generation-0
+model), copied by later fits, and ``fits`` (0 in the chain's placeholder for D0 given as data).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _validate
+from ..family import Family
+from . import decode as decode_mod
+from .protocol import LanguageModel, continuation_sampler
+
+#: Decoders of :func:`model`.
+DECODES = ("beam", "sample")
+#: Largest n-gram code + 1 (int32 codes).
+MAX_CODE = 2**31 - 1
+
+
+class Table(NamedTuple):
+    """Fitted counts of every order ``j = 0..k`` (module docstring).
+
+    Attributes:
+      codes: ``(k+1, T)`` int32, row ``j`` the sorted codes of the ``(j+1)``-grams ending at a
+        target position.
+      cum: ``(k+1, T+1)`` float, row ``j`` the cumulative weights in the order of ``codes[j]``
+        (``cum[j, 0] = 0``).
+    """
+
+    codes: jax.Array
+    cum: jax.Array
+
+
+class Params(NamedTuple):
+    """A fitted n-gram model: its ``table``, the trial's fit-1 table (``reference``) and
+    ``fits`` ``()`` int32, the fits of the chain so far."""
+
+    table: Table
+    reference: Table
+    fits: jax.Array
+
+    def reference_model(self) -> Params:
+        """The trial's fit-1 model (its table as the model's)."""
+        return self._replace(table=self.reference)
+
+
+class NGram(NamedTuple):
+    """The pieces of one n-gram configuration (:func:`model` returns ``lm``)."""
+
+    lm: LanguageModel
+    order: int
+    alpha: float
+    log_q: Callable
+    unigram: Callable
+
+
+class _Prompts:
+    """Prompts hashed by content (sha1 of bytes + shape): the same prompts, the same family."""
+
+    def __init__(self, prompts: np.ndarray):
+        self.array = prompts
+        self.digest = hashlib.sha1(prompts.tobytes()).hexdigest() + str(prompts.shape)
+
+    def __eq__(self, other):
+        return isinstance(other, _Prompts) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+
+_BUILT: dict = {}
+
+
+def model(vocab: int, order: int, prompts, *, alpha=0.0, block=None, decode="beam", beams=5,
+          temperature=1.0, top_k=None, penalty=1.0) -> LanguageModel:
+    """The order-``order`` n-gram family over ``vocab`` tokens in the continuation protocol.
+
+    Args:
+      vocab: ``V ≥ 2``.
+      order: context length ``k ≥ 0`` (0 unigram, 1 bigram, 2 trigram), ``k ≤ L`` and
+        ``V^{k+1} < 2^{31}``.
+      prompts: ``(N, L)`` int tokens in ``[0, V)``: the original prompts a generation continues.
+      alpha: add-α pseudocount ``≥ 0`` (0: back-off for unseen contexts, module docstring).
+      block: ``L`` (default: ``prompts.shape[1]``; must agree).
+      decode: ``"beam"`` or ``"sample"``.
+      beams: beams of beam search (``≥ 1``).
+      temperature, top_k, penalty: sampling's temperature ``> 0``, top-k (``None`` or
+        ``1..V``) and the repetition penalty ``ρ ≥ 1`` (beam search uses ``penalty`` only).
+
+    The same arguments return the same object (compiled chains are cached on it).
+    """
+    vocab = _validate.integer("vocab", vocab, minimum=2)
+    order = _validate.integer("order", order, minimum=0)
+    if vocab ** (order + 1) > MAX_CODE:
+        raise ValueError(f"order: codes need vocab**(order+1) < 2**31, got vocab={vocab}, "
+                         f"order={order}")
+    p = np.asarray(prompts)
+    if p.ndim != 2 or not np.issubdtype(p.dtype, np.integer) or p.size == 0:
+        raise TypeError(f"prompts must be a non-empty (N, L) integer array, got shape {p.shape} "
+                        f"and dtype {p.dtype}")
+    if p.min() < 0 or p.max() >= vocab:
+        raise ValueError(f"prompts must hold tokens in [0, {vocab}), got [{p.min()}, {p.max()}]")
+    if block is None:
+        block = p.shape[1]
+    block = _validate.integer("block", block, minimum=1)
+    if block != p.shape[1]:
+        raise ValueError(f"block must equal the prompts' length {p.shape[1]}, got {block}")
+    if order > block:
+        raise ValueError(f"order must be <= block ({block}), got {order}")
+    alpha = _validate.real("alpha", alpha, minimum=0.0)
+    decode = _validate.choice("decode", decode, DECODES)
+    beams = _validate.integer("beams", beams, minimum=1)
+    temperature = _validate.real("temperature", temperature, minimum=0.0, strict_minimum=True)
+    if top_k is not None:
+        top_k = _validate.integer("top_k", top_k, minimum=1, maximum=vocab)
+    penalty = _validate.real("penalty", penalty, minimum=1.0)
+    return _model(vocab, order, _Prompts(p.astype(np.int32)), alpha, decode, beams,
+                  temperature, top_k, penalty).lm
+
+
+def parts(lm_model: LanguageModel) -> NGram:
+    """The :class:`NGram` behind a model of :func:`model` (``TypeError`` for another family)."""
+    try:
+        return _BUILT[lm_model.family]
+    except (KeyError, TypeError, AttributeError):
+        raise TypeError(f"lm_model must be an n-gram model of ngram.model, got "
+                        f"{getattr(getattr(lm_model, 'family', None), 'name', lm_model)!r}") from None
+
+
+def log_q(lm_model: LanguageModel, params: Params) -> Callable:
+    """``log_q(contexts (C, m), next (C, S)) -> (C, S)``: ``log Q(next | the last k tokens of
+    each context)`` under ``params`` (``m ≥ k``), for a known source's cross-entropy."""
+    return functools.partial(parts(lm_model).log_q, params)
+
+
+def unigram_counts(lm_model: LanguageModel, params: Params) -> jax.Array:
+    """``(V,)`` the fitted unigram counts ``N_0(w)`` (the weighted continuation tokens)."""
+    return parts(lm_model).unigram(params.table)
+
+
+def _horner(tokens, vocab: int):
+    """Code of ``tokens (..., j)`` in base ``V`` (0 for ``j = 0``)."""
+    code = jnp.zeros(tokens.shape[:-1], jnp.int32)
+    for i in range(tokens.shape[-1]):
+        code = code * vocab + tokens[..., i].astype(jnp.int32)
+    return code
+
+
+@functools.lru_cache(maxsize=32)
+def _model(vocab: int, k: int, prompts: _Prompts, alpha: float, decode: str, beams: int,
+           temperature: float, top_k, penalty: float) -> NGram:
+    L = prompts.array.shape[1]
+
+    def fit_table(points, weights) -> Table:
+        x = points.astype(jnp.int32)
+        w = jnp.repeat(weights, L)
+        codes, cums = [], []
+        for j in range(k + 1):
+            grams = jnp.stack([x[:, L - j + i: 2 * L - j + i] for i in range(j + 1)], -1)
+            c, cw = jax.lax.sort((_horner(grams, vocab).reshape(-1), w), num_keys=1)
+            codes.append(c)
+            cums.append(jnp.concatenate([jnp.zeros((1,), cw.dtype), jnp.cumsum(cw)]))
+        return Table(jnp.stack(codes), jnp.stack(cums))
+
+    def fit(points, weights, *, previous: Params | None) -> Params:
+        table = fit_table(points, weights)
+        if previous is None:  # fit 1 without a chain (the chain's shape probe passes None)
+            return Params(table, table, jnp.ones((), jnp.int32))
+        first = previous.fits == 0
+        ref = jax.tree.map(lambda own, prev: jnp.where(first, own, prev), table,
+                           previous.reference)
+        return Params(table, ref, previous.fits + 1)
+
+    def count(table: Table, j, lo, hi):
+        """Weight of the codes in ``[lo, hi)`` of row ``j``; also the row's start index."""
+        codes, cum = table.codes[j], table.cum[j]
+        a, b = jnp.searchsorted(codes, jnp.stack([lo, hi]))
+        return cum[b] - cum[a], a, b
+
+    def context(table: Table, ctx):
+        """``(j*, c_{j*}, N_{j*}(c))`` of the context ``ctx (k,)`` (module docstring)."""
+        codes = [_horner(ctx[k - j:], vocab) for j in range(k + 1)]
+        n = jnp.stack([count(table, j, c * vocab, c * vocab + vocab)[0]
+                       for j, c in enumerate(codes)])
+        if alpha > 0:
+            j = jnp.asarray(k)
+        else:  # the longest seen suffix; none seen (no data at all): j = k, N = 0, uniform
+            seen = n[::-1] > 0
+            j = jnp.where(seen.any(), k - jnp.argmax(seen), k)
+        return j, jnp.stack(codes)[j], n[j]
+
+    def log_q_one(table: Table, ctx, w):
+        j, c, n = context(table, ctx)
+        nw = count(table, j, c * vocab + w, c * vocab + w + 1)[0]
+        total = n + alpha * vocab
+        return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(jnp.where(total > 0, total, 1)),
+                         -jnp.log(float(vocab)))
+
+    def log_q_vec(table: Table, ctx):
+        """``(V,)`` ``log Q(· | ctx)`` (``V + 1`` look-ups of the context's run)."""
+        j, c, n = context(table, ctx)
+        bounds = jnp.searchsorted(table.codes[j], c * vocab + jnp.arange(vocab + 1))
+        nw = jnp.diff(table.cum[j][bounds])
+        total = n + alpha * vocab
+        return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(jnp.where(total > 0, total, 1)),
+                         -jnp.log(float(vocab)))
+
+    def draw_one(table: Table, ctx, u):
+        """One word ``∼ Q(· | ctx)`` from ``u ∼ U(0, 1)`` (module docstring)."""
+        j, c, n = context(table, ctx)
+        total = n + alpha * vocab
+        v = u * total
+        _, a, b = count(table, j, c * vocab, c * vocab + vocab)
+        cum = table.cum[j]
+        idx = jnp.clip(jnp.searchsorted(cum, cum[a] + v, side="right") - 1, a, b - 1)
+        seen = table.codes[j][jnp.clip(idx, 0, cum.shape[0] - 2)] % vocab
+        uniform = (jnp.floor((v - n) / alpha) if alpha > 0 else jnp.floor(u * vocab))
+        uniform = jnp.clip(uniform, 0, vocab - 1).astype(jnp.int32)
+        return jnp.where((v < n) & (n > 0), seen, uniform)
+
+    def last(tokens, t):
+        return jax.lax.dynamic_slice(tokens, (t - k,), (k,)) if k else tokens[:0]
+
+    def next_logprobs(params: Params, tokens, t):
+        return log_q_vec(params.table, last(tokens, t))
+
+    def direct(key, params: Params, prompt):
+        def step(tokens, t):
+            u = jax.random.uniform(jax.random.fold_in(key, t), (), params.table.cum.dtype)
+            return tokens.at[t].set(draw_one(params.table, last(tokens, t), u)), None
+
+        buf = jnp.concatenate([prompt, jnp.zeros((L,), prompt.dtype)])
+        tokens, _ = jax.lax.scan(step, buf, jnp.arange(L, 2 * L))
+        return tokens[L:]
+
+    plain = temperature == 1.0 and top_k is None and penalty == 1.0
+    if decode == "beam":
+        def generate(key, params, chosen):
+            return jax.vmap(lambda p: decode_mod.beam(next_logprobs, params, p, L, beams=beams,
+                                                      penalty=penalty))(chosen)
+    else:
+        def generate(key, params, chosen):
+            keys = jax.random.split(key, chosen.shape[0])
+            if plain:
+                return jax.vmap(lambda kk, p: direct(kk, params, p))(keys, chosen)
+            return jax.vmap(lambda kk, p: decode_mod.sample(
+                kk, next_logprobs, params, p, L, temperature=temperature, top_k=top_k,
+                penalty=penalty))(keys, chosen)
+
+    def log_prob(params: Params, points):
+        pts = jnp.asarray(points).astype(jnp.int32)
+        idx = jnp.arange(L)[:, None] + L - k + jnp.arange(k)[None]
+        ctx = pts[:, idx]  # (n, L, k)
+        w = pts[:, L:]
+        one = functools.partial(log_q_one, params.table)
+        return jax.vmap(jax.vmap(one))(ctx, w)
+
+    def log_q_fn(params: Params, contexts, nxt):
+        ctx = jnp.asarray(contexts).astype(jnp.int32)
+        if ctx.shape[-1] < k:
+            raise ValueError(f"contexts must hold >= {k} tokens (the order), got {ctx.shape[-1]}")
+        ctx = ctx[:, ctx.shape[-1] - k:]
+        one = functools.partial(log_q_one, params.table)
+        return jax.vmap(lambda c, ws: jax.vmap(lambda w: one(c, w))(ws))(ctx, jnp.asarray(nxt))
+
+    def unigram(table: Table):
+        bounds = jnp.searchsorted(table.codes[0], jnp.arange(vocab + 1))
+        return jnp.diff(table.cum[0][bounds])
+
+    name = (f"ngram k={k} V={vocab} alpha={alpha:g} "
+            + (f"beam{beams}" if decode == "beam" else
+               f"sample t={temperature:g} top_k={top_k} rho={penalty:g}"))
+    family = Family(continuation_sampler(prompts.array, generate), fit, name=name)
+    built = NGram(LanguageModel(family, log_prob, vocab, L), k, alpha, log_q_fn, unigram)
+    _BUILT[family] = built
+    return built
