@@ -176,8 +176,16 @@ def word_frequencies(lang: str = "en", top: int = 1000) -> tuple[tuple[str, ...]
     return _word_frequencies(lang, int(top))
 
 
+def word_count(lang: str = "en") -> int:
+    """The number of words in the list of ``lang`` (the largest ``top``; English: 321180)."""
+    if not isinstance(lang, str):
+        raise TypeError(f"lang must be a language code (str), got {type(lang).__name__}")
+    return len(_ranked(lang))
+
+
 @functools.lru_cache(maxsize=None)
-def _word_frequencies(lang: str, top: int) -> tuple[tuple[str, ...], np.ndarray]:
+def _ranked(lang: str) -> list[tuple[str, float]]:
+    """The (word, frequency) list of ``lang``, descending, ties by word."""
     import wordfreq  # at first use: importing it takes about 0.13 s
 
     available = sorted(wordfreq.available_languages("best"))
@@ -185,9 +193,15 @@ def _word_frequencies(lang: str, top: int) -> tuple[tuple[str, ...], np.ndarray]
         raise ValueError(f"lang must be a language code of wordfreq's 'best' lists, one of "
                          f"{', '.join(available)}; got {lang!r}")
     freq = wordfreq.get_frequency_dict(lang, "best")
-    if not 1 <= top <= len(freq):
-        raise ValueError(f"top must be in [1, {len(freq)}] (the words of {lang!r}), got {top}")
-    ranked = sorted(freq.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return sorted(freq.items(), key=lambda item: (-item[1], item[0]))
+
+
+@functools.lru_cache(maxsize=None)
+def _word_frequencies(lang: str, top: int) -> tuple[tuple[str, ...], np.ndarray]:
+    ranked = _ranked(lang)
+    if not 1 <= top <= len(ranked):
+        raise ValueError(f"top must be in [1, {len(ranked)}] (the words of {lang!r}), got {top}")
+    ranked = ranked[:top]
     probs = np.array([f for _, f in ranked], np.float64)
     probs /= probs.sum()
     probs.setflags(write=False)
