@@ -4,3 +4,8 @@ protocol (:mod:`~collapse_theory.lm.protocol`)."""
 from .protocol import LanguageModel, continuation_sampler, points
 
 __all__ = ["LanguageModel", "continuation_sampler", "points"]
+
+from .source import MarkovSource, english
+from .text import detokenize, read_corpus, tokenize
+
+__all__ += ["MarkovSource", "english", "tokenize", "read_corpus", "detokenize"]
