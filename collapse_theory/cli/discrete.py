@@ -18,6 +18,16 @@ def _zipf(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"expected K,s (categories, exponent), got {text!r}") from None
 
 
+def _words(text: str) -> tuple[str, int]:
+    """argparse type for ``--words LANG,K``."""
+    try:
+        lang, k = text.split(",")
+        return lang, int(k)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LANG,K (a wordfreq language such as en, "
+                                         f"and the number of words), got {text!r}") from None
+
+
 def register(commands):
     sim = _common.simulate_parser(
         commands, "discrete", _simulate, help="discrete resampling chain (Wright–Fisher)",
@@ -26,9 +36,14 @@ def register(commands):
                     "TV and KL to p0, tail mass lost and fixation per generation.")
     source = sim.add_mutually_exclusive_group(required=True)
     source.add_argument("--probs", type=_common.float_list, metavar="p1,p2,...",
-                        help="p0, the original distribution (required: --probs or --zipf)")
+                        help="p0, the original distribution (required: --probs, --zipf or "
+                             "--words)")
     source.add_argument("--zipf", type=_zipf, metavar="K,s",
-                        help="p0 ∝ i^-s on K categories (required: --probs or --zipf)")
+                        help="p0 ∝ i^-s on K categories (required: --probs, --zipf or --words)")
+    source.add_argument("--words", type=_words, metavar="LANG,K",
+                        help="p0 = the frequencies of the K most frequent words of language "
+                             "LANG (wordfreq), renormalised: the tail loss of a real language "
+                             "(required: --probs, --zipf or --words)")
     sim.add_argument("--normalize", action="store_true",
                      help="rescale --probs to sum to 1 (default: refuse a sum off 1 by > 1e-6)")
     _common.add_chain_arguments(sim)
@@ -88,7 +103,7 @@ def _policy_gini(policy, probs, m, generations, args):
 
 
 def _simulate(args) -> int:
-    from .. import _validate, discrete
+    from .. import _validate, discrete, sources
     from ..theory import discrete as theory
 
     out = _common.check_out(args.out)
@@ -99,6 +114,12 @@ def _simulate(args) -> int:
     if args.zipf is not None:
         probs = discrete.zipf(*args.zipf)
         source = f"zipf K={args.zipf[0]} s={args.zipf[1]:g}"
+    elif args.words is not None:
+        try:
+            probs = np.array(sources.word_frequencies(*args.words)[1])
+        except ValueError as err:
+            raise ValueError(f"--words {args.words[0]},{args.words[1]}: {err}") from None
+        source = f"words {args.words[0]} K={args.words[1]}"
     else:
         probs = discrete.check_probs(args.probs, normalize=args.normalize)
         source = "probs"
