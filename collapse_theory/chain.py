@@ -99,8 +99,8 @@ class _Spec(NamedTuple):
 
 class _Real:
     """D0 given as data: a sampler ``real(key, n)`` or an array of points (drawn without
-    replacement).  Hashed by the sampler (the same sampler reuses a chain's compiled code) or
-    by identity for points."""
+    replacement).  Hashed by the sampler or by the points' content, so that the same sampler or
+    equal points reuse a chain's compiled code."""
 
     def __init__(self, real):
         if callable(real):
@@ -121,13 +121,13 @@ class _Real:
             if np.issubdtype(arr.dtype, np.floating):
                 arr = arr.astype(engine.float_dtype())
             self.sampler, self.points = None, arr
+        self.key = self.sampler if self.sampler is not None else engine.Content(self.points)
 
     def __eq__(self, other):
-        return self is other or (isinstance(other, _Real) and self.sampler is not None
-                                 and self.sampler == other.sampler)
+        return isinstance(other, _Real) and self.key == other.key
 
     def __hash__(self):
-        return hash(self.sampler) if self.sampler is not None else id(self)
+        return hash(self.key)
 
     def __call__(self, key, n: int):
         if self.sampler is not None:

@@ -21,6 +21,7 @@ The engine runs ``trials`` independent copies of it:
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import sys
@@ -49,6 +50,22 @@ _LANES = 8
 CHUNK_BYTES = 1 << 28
 #: Most trials in one chunk by default.
 MAX_CHUNK = 65536
+
+
+class Content:
+    """A numpy array hashed and compared by its dtype, shape and bytes (SHA-1), so that data
+    equal in content (not only the same object) reuse compiled chains cached on them."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array)
+        self.digest = (self.array.dtype.str, self.array.shape,
+                       hashlib.sha1(np.ascontiguousarray(self.array).tobytes()).hexdigest())
+
+    def __eq__(self, other):
+        return isinstance(other, Content) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
 
 
 def record_generations(record, generations: int) -> np.ndarray:
@@ -392,7 +409,8 @@ class _Plan:
 #: device's copy, the record slots and generation counters (measured about 90; rounded up).
 INPUT_BYTES_PER_GENERATION = 128
 
-_WAY_OUT = ("record fewer generations (record='log' or a list), run fewer trials, lower "
+#: How to make a refused run fit, in the library's words (the CLI says it with its options).
+WAY_OUT = ("record fewer generations (record='log' or a list), run fewer trials, lower "
             "chunk_size, keep streaming summaries (ct.summarize, gaussian.simulate_summary, "
             "engine.summarize_chain), or raise memory_limit= (bytes) if this machine has more")
 
@@ -455,13 +473,15 @@ MIN_RECORD_BYTES = 4
 
 
 def check_records(generations: int, trials: int, record, keep: int = 0,
-                  memory_limit=None, first: int = 0) -> None:
+                  memory_limit=None, first: int = 0,
+                  record_bytes: int = MIN_RECORD_BYTES) -> None:
     """Refuse, from the counts alone, a run whose records (``keep`` > 0: streaming summaries)
     would exceed the memory limit even at :data:`MIN_RECORD_BYTES` per trial and recorded
     generation: a lower bound of :func:`check_memory`'s estimate, for a family to call before
     it builds anything ``generations`` long (its schedule, batch sizes, inputs), so that
     ``generations=10**7, record=None`` is refused at once.  Counts as :func:`check_counts`
-    returns them; ``first``: the first generation a record holds (a discrete chain's is 1)."""
+    returns them; ``first``: the first generation a record holds (a discrete chain's is 1);
+    ``record_bytes``: what a trial records per generation, when the family knows it."""
     limit, what = resolve_memory_limit(memory_limit)
     if limit is None:
         return
@@ -469,7 +489,7 @@ def check_records(generations: int, trials: int, record, keep: int = 0,
         n_rec = generations + 1 - first
     else:
         n_rec = int(np.sum(record_generations(record, generations) >= first))
-    per_trial = MIN_RECORD_BYTES
+    per_trial = record_bytes
     if keep:
         need = n_rec * (4 * 2 + keep) * per_trial
         records = f"summaries: {n_rec} recorded generations x ({keep} kept values + 4 moments)"
@@ -479,7 +499,7 @@ def check_records(generations: int, trials: int, record, keep: int = 0,
     if need > limit:
         raise ValueError(f"this run needs at least {_gib(need)} ({need} bytes) of memory for its "
                          f"{records} x at least {per_trial} bytes, more than the {_gib(limit)} "
-                         f"limit ({what}): {_WAY_OUT}")
+                         f"limit ({what}): {WAY_OUT}")
 
 
 def check_state(state_bytes: int, what: str, memory_limit=None) -> None:
@@ -561,7 +581,7 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
              f"{_gib(chunk_need)}; per-generation inputs: {_gib(inputs)}")
     if limit is not None and need > limit:
         raise ValueError(f"this run needs about {_gib(need)} ({need} bytes) of memory ({parts}), "
-                         f"more than the {_gib(limit)} limit ({limit_what}): {_WAY_OUT}")
+                         f"more than the {_gib(limit)} limit ({limit_what}): {WAY_OUT}")
     device = device_memory()  # None on CPU: the host check above covered it
     if device is not None:
         dev_limit, dev_what = ((limit, limit_what) if memory_limit is not None else
@@ -572,7 +592,7 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
             raise ValueError(f"this run needs about {_gib(per_device)} ({per_device} bytes) of "
                              f"accelerator memory per device ({parts}; over {n_dev} device(s)), "
                              f"more than the "
-                             f"{_gib(dev_limit)} limit ({dev_what}): {_WAY_OUT}")
+                             f"{_gib(dev_limit)} limit ({dev_what}): {WAY_OUT}")
 
 
 @functools.lru_cache(maxsize=128)

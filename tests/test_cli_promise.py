@@ -76,23 +76,23 @@ CASES = [
     (["figure", "gmm-l2", "--out", "x.png", "--policies", "replace,bogus"],
      "policy must be one of"),
     # --memory-limit: a run estimated to need more is refused before any work
-    (["simulate", "gaussian", *SIM, "--memory-limit", "1K"], "limit (memory_limit)"),
+    (["simulate", "gaussian", *SIM, "--memory-limit", "1K"], "limit (--memory-limit)"),
     (["simulate", "gaussian", *SIM, "--dim", "2", "--memory-limit", "1K"],
-     "limit (memory_limit)"),
+     "limit (--memory-limit)"),
     (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--memory-limit", "1K"],
-     "limit (memory_limit)"),
-    (["simulate", "gmm", *SIM, "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["simulate", "kde", *SIM, "--memory-limit", "1k"], "limit (memory_limit)"),
-    (["figure", "drift", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "policies", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "schedules", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "tail-loss", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "survival", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+     "limit (--memory-limit)"),
+    (["simulate", "gmm", *SIM, "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["simulate", "kde", *SIM, "--memory-limit", "1k"], "limit (--memory-limit)"),
+    (["figure", "drift", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "policies", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "schedules", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "tail-loss", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "survival", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
     (["figure", "absorption", "--out", "x.png", "--memory-limit", "1K"],
-     "limit (memory_limit)"),
-    (["figure", "gmm-panel", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "gmm-l2", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
-    (["figure", "kde", "--out", "x.png", "--memory-limit", "1K"], "limit (memory_limit)"),
+     "limit (--memory-limit)"),
+    (["figure", "gmm-panel", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "gmm-l2", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
+    (["figure", "kde", "--out", "x.png", "--memory-limit", "1K"], "limit (--memory-limit)"),
     (["simulate", "gaussian", *SIM, "--memory-limit", "8X"], "--memory-limit: expected a number"),
     (["simulate", "gaussian", *SIM, "--memory-limit", "0"], "--memory-limit: expected a number"),
     (["figure", "kde", "--out", "x.png", "--memory-limit", "0.1"],
@@ -178,7 +178,7 @@ def test_simulate_passes_memory_limit_on(family, monkeypatch, capsys):
     limit, needs = 1, []
     while main([*argv, "--memory-limit", str(limit)]) == 2:
         err = capsys.readouterr().err
-        assert "limit (memory_limit)" in err, err
+        assert "limit (--memory-limit)" in err, err
         needs.append(int(re.search(r"needs about \S+ GiB \((\d+) bytes\)", err)[1]))
         assert needs[-1] > limit and len(needs) <= 2
         limit = needs[-1]

@@ -139,8 +139,18 @@ def _exit_interrupted():
 _OUT_OF_MEMORY = re.compile(r"Out of memory allocating \d+ bytes|RESOURCE_EXHAUSTED[^\n]*")
 
 
+#: The command line's way out of a memory refusal (:data:`collapse_theory.engine.WAY_OUT`).
+_WAY_OUT = ("record fewer generations (--record log or a list), run fewer trials, or raise "
+            "--memory-limit if this machine has more")
+
+
 def _describe(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    if "memory_limit" in text:  # a memory refusal: in the options' words
+        from ..engine import WAY_OUT
+
+        text = (text.replace(WAY_OUT, _WAY_OUT).replace("(memory_limit)", "(--memory-limit)")
+                .replace("memory_limit= (bytes)", "--memory-limit"))
     if isinstance(err, MemoryError):
         found = _OUT_OF_MEMORY.search(str(err))
         return (f"out of memory ({found.group(0) if found else text}); ask for smaller sample "

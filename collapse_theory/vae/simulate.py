@@ -30,14 +30,13 @@ images, no ELBO (NaN).
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate, chain, engine, policies, rng
+from .. import _validate, chain, engine, policies
 from . import data, metrics, networks, train
 from .config import check
 from .family import Model, model
@@ -89,33 +88,6 @@ class VAEResult(NamedTuple):
         return jnp.mean(self.latent_std, axis=-1)
 
 
-class _Images:
-    """Images hashed by content, so that the same data reuse a compiled chain."""
-
-    def __init__(self, images: np.ndarray):
-        self.images = images
-        self.digest = hashlib.sha1(images.tobytes()).hexdigest() + str(images.shape)
-
-    def __eq__(self, other):
-        return isinstance(other, _Images) and self.digest == other.digest
-
-    def __hash__(self):
-        return hash(self.digest)
-
-
-@functools.lru_cache(maxsize=8)
-def _sampler(real: _Images):
-    """D0 as ``real(key, n)``: ``n`` of the images drawn without replacement, flat ``(n, D)``
-    (one function per content: the chain's compiled steps are reused)."""
-    points = real.images.reshape(real.images.shape[0], -1)
-    total = points.shape[0]
-
-    def draw(key, n: int):
-        return jnp.asarray(points)[rng.subsample(key, total, n, n, total)]
-
-    return draw
-
-
 class _Real(NamedTuple):
     """What generation 0 reports (the real data), computed once on the host."""
 
@@ -146,11 +118,11 @@ def _classes(classifier, x):
 
 
 @functools.lru_cache(maxsize=8)
-def _observer(mdl: Model, val: _Images):
+def _observer(mdl: Model, val: engine.Content):
     """``observe(params)``: the measurements of one model (module docstring).  Its fixed
     latents and noises are drawn here, once, and enter the compiled chain as constants."""
     cfg, (h, w) = mdl.config, mdl.shape
-    v = np.asarray(val.images.reshape(-1, h * w))
+    v = np.asarray(val.array.reshape(-1, h * w))
     bandwidth = np.asarray(metrics.median_bandwidth(v))
     classifier = _classifier(mdl.shape)
     k_z, k_noise, k_shown, k_elbo = jax.random.split(jax.random.key(METRIC_SEED), 4)
@@ -249,9 +221,12 @@ def simulate(key, *, generations, trials, policy="replace", config=None, real=No
     run_gens = gens
     if generations and gens[0] == 0 and 1 not in gens:  # generation 0 needs fit 1's encoder
         run_gens = np.unique(np.concatenate([gens, [1]]))
+    # The observer trains the digit classifier: refuse an oversized run before that.
+    engine.check_records(generations, trials, run_gens, memory_limit=memory_limit,
+                         record_bytes=_record_bytes(config, shape))
     res = chain.simulate(key, mdl.family, sample_size=m, generations=generations, trials=trials,
-                         policy=pol, real=_sampler(_Images(real_images)),
-                         record=run_gens.tolist(), observe=_observer(mdl, _Images(val)),
+                         policy=pol, real=real_images.reshape(real_images.shape[0], -1),
+                         record=run_gens.tolist(), observe=_observer(mdl, engine.Content(val)),
                          chunk_size=chunk_size, progress=progress, memory_limit=memory_limit)
     obs = res.params
     keep = np.searchsorted(run_gens, gens)
@@ -262,6 +237,12 @@ def simulate(key, *, generations, trials, policy="replace", config=None, real=No
     return VAEResult(gens, obs["latent_mean"], obs["latent_std"], obs["elbo"],
                      obs["class_entropy"], obs["class_counts"], obs["mmd"], obs["samples"],
                      size)
+
+
+def _record_bytes(config, shape) -> int:
+    """Bytes a trial records per generation (``observe``'s float32 outputs)."""
+    return 4 * (2 * POINTS * config.latent + config.latent + metrics.CLASSES + 3
+                + SHOWN * shape[0] * shape[1])
 
 
 def _fill_real(obs: dict, mdl: Model, real_images, val, res, run_gens) -> dict:
