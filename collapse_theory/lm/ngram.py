@@ -209,52 +209,58 @@ def _model(vocab: int, k: int, prompts: _Prompts, alpha: float, decode: str, bea
                            previous.reference)
         return Params(table, ref, previous.fits + 1)
 
-    def count(table: Table, j, lo, hi):
-        """Weight of the codes in ``[lo, hi)`` of row ``j``; also the row's start index."""
-        codes, cum = table.codes[j], table.cum[j]
-        a, b = jnp.searchsorted(codes, jnp.stack([lo, hi]))
-        return cum[b] - cum[a], a, b
+    def count(table: Table, j: int, lo, hi):
+        """Weight of the codes in ``[lo, hi)`` of row ``j`` (static) and the run's bounds."""
+        a, b = jnp.searchsorted(table.codes[j], jnp.stack([lo, hi]))
+        return table.cum[j, b] - table.cum[j, a], a, b
 
     def context(table: Table, ctx):
-        """``(j*, c_{j*}, N_{j*}(c))`` of the context ``ctx (k,)`` (module docstring)."""
-        codes = [_horner(ctx[k - j:], vocab) for j in range(k + 1)]
-        n = jnp.stack([count(table, j, c * vocab, c * vocab + vocab)[0]
-                       for j, c in enumerate(codes)])
+        """Per order ``j`` (stacked ``(k+1,)``): the context codes ``c_j``, the counts
+        ``N_j(c_j)`` and the runs' starts and ends; and ``j*`` (module docstring).  Rows are
+        read at static indices only: a traced row index under ``vmap`` would copy the row."""
+        codes = jnp.stack([_horner(ctx[k - j:], vocab) for j in range(k + 1)])
+        n, a, b = (jnp.stack(x) for x in zip(*(count(table, j, c * vocab, c * vocab + vocab)
+                                                for j, c in enumerate(codes))))
         if alpha > 0:
             j = jnp.asarray(k)
         else:  # the longest seen suffix; none seen (no data at all): j = k, N = 0, uniform
             seen = n[::-1] > 0
             j = jnp.where(seen.any(), k - jnp.argmax(seen), k)
-        return j, jnp.stack(codes)[j], n[j]
+        return j, codes, n, a, b
+
+    def log_ratio(nw, total):
+        """``log((N(c, w) + α) / (N(c) + αV))``; ``−log V`` when ``N(c) + αV = 0``."""
+        safe = jnp.where(total > 0, total, 1)
+        return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(safe), -jnp.log(float(vocab)))
 
     def log_q_one(table: Table, ctx, w):
-        j, c, n = context(table, ctx)
-        nw = count(table, j, c * vocab + w, c * vocab + w + 1)[0]
-        total = n + alpha * vocab
-        return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(jnp.where(total > 0, total, 1)),
-                         -jnp.log(float(vocab)))
+        j, codes, n, _, _ = context(table, ctx)
+        nw = jnp.stack([count(table, i, codes[i] * vocab + w, codes[i] * vocab + w + 1)[0]
+                        for i in range(k + 1)])
+        return log_ratio(nw[j], n[j] + alpha * vocab)
 
     def log_q_vec(table: Table, ctx):
-        """``(V,)`` ``log Q(· | ctx)`` (``V + 1`` look-ups of the context's run)."""
-        j, c, n = context(table, ctx)
-        bounds = jnp.searchsorted(table.codes[j], c * vocab + jnp.arange(vocab + 1))
-        nw = jnp.diff(table.cum[j][bounds])
-        total = n + alpha * vocab
-        return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(jnp.where(total > 0, total, 1)),
-                         -jnp.log(float(vocab)))
+        """``(V,)`` ``log Q(· | ctx)`` (``V + 1`` look-ups of the context's run per order)."""
+        j, codes, n, _, _ = context(table, ctx)
+        nw = jnp.stack([jnp.diff(table.cum[i][jnp.searchsorted(
+            table.codes[i], codes[i] * vocab + jnp.arange(vocab + 1))]) for i in range(k + 1)])
+        return log_ratio(nw[j], n[j] + alpha * vocab)
 
     def draw_one(table: Table, ctx, u):
         """One word ``∼ Q(· | ctx)`` from ``u ∼ U(0, 1)`` (module docstring)."""
-        j, c, n = context(table, ctx)
-        total = n + alpha * vocab
-        v = u * total
-        _, a, b = count(table, j, c * vocab, c * vocab + vocab)
-        cum = table.cum[j]
-        idx = jnp.clip(jnp.searchsorted(cum, cum[a] + v, side="right") - 1, a, b - 1)
-        seen = table.codes[j][jnp.clip(idx, 0, cum.shape[0] - 2)] % vocab
-        uniform = (jnp.floor((v - n) / alpha) if alpha > 0 else jnp.floor(u * vocab))
+        j, _, n, a, b = context(table, ctx)
+        nj = n[j]
+        v = u * (nj + alpha * vocab)
+        last_row = table.codes.shape[1] - 1
+        seen = jnp.stack([
+            table.codes[i][jnp.clip(jnp.searchsorted(table.cum[i], table.cum[i, a[i]] + v,
+                                                     side="right") - 1,
+                                    a[i], jnp.maximum(b[i] - 1, a[i]))
+                           .clip(0, last_row)] % vocab
+            for i in range(k + 1)])[j]
+        uniform = jnp.floor((v - nj) / alpha) if alpha > 0 else jnp.floor(u * vocab)
         uniform = jnp.clip(uniform, 0, vocab - 1).astype(jnp.int32)
-        return jnp.where((v < n) & (n > 0), seen, uniform)
+        return jnp.where((v < nj) & (nj > 0), seen, uniform)
 
     def last(tokens, t):
         return jax.lax.dynamic_slice(tokens, (t - k,), (k,)) if k else tokens[:0]

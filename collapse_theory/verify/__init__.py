@@ -23,6 +23,7 @@ from . import kde_checks  # noqa: F401
 from . import gmm_checks  # noqa: F401
 from . import counting_checks  # noqa: F401
 from . import vae_checks  # noqa: F401
+from . import lm_checks  # noqa: F401
 
 __all__ = ["ALPHA", "CHECKS", "Check", "Result", "run", "vary_seed"]
 
