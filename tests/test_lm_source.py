@@ -221,6 +221,7 @@ def test_a_zero_probability_on_a_real_transition_is_infinite_not_nan():
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(order=0), ValueError, "order must be >= 1, got 0"),
     (dict(order=1.0), TypeError, "order must be an integer"),
+    (dict(order=3), ValueError, "order=3 needs over 16777216 (context, next token) pairs"),
     (dict(vocab=2), ValueError, "vocab must be >= 3, got 2"),
     (dict(vocab=10 ** 9), ValueError, "vocab must be <= 321180"),
     (dict(successors=2), ValueError, "successors must be >= 3"),

@@ -29,7 +29,7 @@ from scipy import special
 from .. import _validate, sources
 
 #: Largest ``contexts × successors`` table a source or a cross-entropy evaluation may hold.
-MAX_TABLE = 2 ** 25
+MAX_TABLE = 2 ** 24
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -65,9 +65,9 @@ class MarkovSource:
             raise ValueError(f"contexts must have shape (C, order={k}) with C >= 1, got "
                              f"{contexts.shape}")
         if stationary.shape != (c,) or successors.ndim != 2 or successors.shape[0] != c \
-                or probs.shape != successors.shape:
+                or successors.shape[1] < 1 or probs.shape != successors.shape:
             raise ValueError(f"stationary must have shape ({c},) and successors, probs one "
-                             f"shape (C={c}, S); got {stationary.shape}, {successors.shape}, "
+                             f"shape (C={c}, S >= 1); got {stationary.shape}, {successors.shape}, "
                              f"{probs.shape}")
         for name, tokens in (("contexts", contexts), ("successors", successors)):
             if not np.issubdtype(tokens.dtype, np.integer) or tokens.min() < 0 \
@@ -166,7 +166,8 @@ class MarkovSource:
             rows, cols = np.nonzero(self.probs[index] > 0)
             if rows.size * self.successors.shape[1] > MAX_TABLE:
                 raise ValueError(f"order={order} needs over {MAX_TABLE} (context, next token) "
-                                 f"pairs from this source; use a smaller order")
+                                 f"pairs of this source (order-{self.order}, "
+                                 f"{self.contexts.shape[0]} contexts); use a smaller order")
             nxt = self.successors[index[rows], cols]
             contexts = np.concatenate([contexts[rows], nxt[:, None]], 1)
             weight = weight[rows] * self.probs[index[rows], cols]
@@ -243,7 +244,8 @@ def english(order: int = 1, vocab: int = 1000, successors: int = 32, exponent: f
 
     At the defaults: entropy rate 2.636 nats (perplexity 13.96), built in 0.04 s (plus 0.9 s
     for the word list at first use); order 2: 27465 contexts, entropy rate 2.327 nats
-    (perplexity 10.25), built in 1.3 s.  Cached: the same object for the same arguments.
+    (perplexity 10.25), built in 1.3 s (order 3 would need ~690 000 contexts: refused, over
+    :data:`MAX_TABLE`).  Cached: the same object for the same arguments.
     """
     order = _validate.integer("order", order, minimum=1, maximum=8)
     vocab = _validate.integer("vocab", vocab, minimum=3, maximum=sources.word_count("en"))
@@ -266,10 +268,12 @@ def _english(order: int, vocab: int, s: int, exponent: float, seed: int) -> Mark
     source = _fitted(words, np.arange(vocab)[:, None], np.array(u), cand,
                      np.broadcast_to(z, cand.shape))
     for _ in range(order - 1):
-        contexts, pi, index = source._extended(source.order + 1)
-        if contexts.shape[0] * s > MAX_TABLE:
-            raise ValueError(f"order={order} gives over {MAX_TABLE // s} contexts of "
-                             f"{s} successors; use a smaller order, vocab or successors")
+        try:
+            contexts, pi, _ = source._extended(source.order + 1)
+        except ValueError:
+            raise ValueError(f"order={order} needs over {MAX_TABLE} (context, next token) pairs "
+                             f"at vocab={vocab}, successors={s}; use a smaller order, vocab or "
+                             f"successors") from None
         weights = np.broadcast_to(z, (contexts.shape[0], s)).copy()
         weights[:, :-2] = z[:-2][np.argsort(gen.random((contexts.shape[0], s - 2)), 1)]
         source = _fitted(words, contexts, pi, cand[contexts[:, -1]], weights)
