@@ -54,8 +54,6 @@ def main(argv=None) -> int:
     cfg = vae.Config()
     cfg = cfg._replace(**{k: v for k, v in (("epochs", args.epochs), ("arch", args.arch))
                           if v is not None})
-    if cfg.arch != "conv":
-        cfg = cfg._replace(widths=(128,) if cfg.arch == "mlp" else ())
     key, t, g = jax.random.key(0), args.trials, args.generations
 
     def run(k, trials, generations):

@@ -10,7 +10,7 @@ import pytest
 
 from collapse_theory import vae
 
-TINY = vae.Config(latent=3, widths=(2, 4), epochs=1, batch=64)
+TINY = vae.Config(latent=3, arch="conv", widths=(2, 4), epochs=1, batch=64)
 DIGITS = vae.digits()
 X = jnp.asarray(DIGITS.train.reshape(-1, 64)[:250])
 
@@ -67,6 +67,33 @@ def test_ppca_family():
     assert p.model.decoder.layers[0].weight.shape == (64, 2)
     x = fam.sample(jax.random.key(1), p, 4)
     assert x.shape == (4, 64) and x.dtype == jnp.float32
+
+
+def test_ppca_covariance_is_the_law_of_the_samples():
+    """Model.covariance = W Wᵀ + s² I is the covariance of the family's samples: 40 000 draws
+    of a random-initialised linear-Gaussian VAE on 2 pixels.  Each entry's sample covariance
+    has standard error ≤ sqrt((C_ii C_jj + C_ij²) / n); allowed: 5 of them.  Control: the
+    decoder's W Wᵀ without the noise s² I is rejected."""
+    cfg = vae.Config(arch="linear", likelihood="gaussian", latent=1, epochs=1, batch=8)
+    mdl = vae.model(cfg, shape=(1, 2))
+    p = jax.jit(lambda k: mdl.family.fit(jnp.zeros((8, 2)), jnp.ones(8), key=k,
+                                         previous=None))(jax.random.key(0))
+    n = 40_000
+    x = np.asarray(mdl.family.sample(jax.random.key(1), p, n), np.float64)
+    c = np.asarray(mdl.covariance(p), np.float64)
+    se = np.sqrt((np.outer(np.diag(c), np.diag(c)) + c ** 2) / n)
+    empirical = np.cov(x.T)
+    assert np.all(np.abs(empirical - c) < 5 * se), (empirical, c, se)
+    w = np.asarray(mdl.network(p).decoder.layers[0].weight, np.float64)
+    assert np.any(np.abs(empirical - w @ w.T) > 5 * se)  # control: the noise term matters
+    with pytest.raises(ValueError, match="covariance needs arch 'linear'"):
+        vae.model(TINY).covariance(p)
+
+
+def test_default_widths_follow_the_architecture():
+    assert vae.model(vae.Config(epochs=1)).config.widths == (128,)
+    assert vae.model(vae.Config(arch="conv", epochs=1)).config.widths == (4, 8)
+    assert vae.model(vae.Config(arch="linear", epochs=1)).config.widths == ()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +167,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="policy must be one of"):
         vae.simulate(key, generations=1, trials=1, policy="mix")
     with pytest.raises(ValueError, match="shape must be multiples of 4"):
-        vae.simulate(key, generations=1, trials=1, real=np.zeros((200, 6, 6)))
+        vae.simulate(key, generations=1, trials=1, config=TINY, real=np.zeros((200, 6, 6)))
     with pytest.raises(TypeError, match="key must be a PRNG key"):
         vae.simulate(0, generations=1, trials=1)
     with pytest.raises(ValueError, match="trials must be >= 1"):

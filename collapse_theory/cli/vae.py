@@ -32,7 +32,7 @@ def register(commands):
     samples = _common.figure_parser(
         commands, "vae-samples", _samples,
         help="decoded samples of one VAE chain at a few generations (the paper's Fig. 9)")
-    _add_shown_generations(samples, "shown")
+    _add_shown_generations(samples, "shown", "0,1,5,10,20")
     samples.add_argument("--trial", type=int, default=0,
                          help="which trial (default %(default)s)")
     _add_figure_run_arguments(samples)
@@ -41,17 +41,17 @@ def register(commands):
         commands, "vae-latents", _latents,
         help="law of the latent means of each generation's samples under the first fit's "
              "encoder (the paper's Fig. 8)")
-    _add_shown_generations(latents, "drawn")
-    latents.add_argument("--trials", type=int, default=8,
+    _add_shown_generations(latents, "drawn", "0,1,2,5,10,20")
+    latents.add_argument("--trials", type=int, default=16,
                          help="chains, pooled (default %(default)s)")
     _add_figure_run_arguments(latents)
 
     metrics = _common.figure_parser(
         commands, "vae-metrics", _metrics,
         help="latent std, ELBO, class entropy and MMD over generations, one curve per policy")
-    metrics.add_argument("--generations", type=int, default=12,
+    metrics.add_argument("--generations", type=int, default=20,
                          help="fits per chain (default %(default)s)")
-    metrics.add_argument("--trials", type=int, default=8,
+    metrics.add_argument("--trials", type=int, default=16,
                          help="chains per policy (default %(default)s)")
     metrics.add_argument("--policies", default="replace,fresh:0.1", metavar="P1,P2,...",
                          help="one curve per policy, in --policy's grammar "
@@ -59,8 +59,8 @@ def register(commands):
     _add_figure_run_arguments(metrics)
 
 
-def _add_shown_generations(parser, verb: str):
-    parser.add_argument("--generations", type=_common.int_list, default="0,1,2,3,5,12",
+def _add_shown_generations(parser, verb: str, default: str):
+    parser.add_argument("--generations", type=_common.int_list, default=default,
                         metavar="G1,G2,...",
                         help=f"generations {verb}, 0 = the real digits (default %(default)s)")
 
@@ -84,16 +84,19 @@ def _add_config_arguments(parser):
     from ..vae import Config
     from ..vae.networks import ARCHS, LIKELIHOODS
 
+    from ..vae.config import DEFAULT_WIDTHS
+
     d = Config._field_defaults
-    widths = ",".join(map(str, _tuple(d["widths"])))
+    widths = "; ".join(f"{arch} {','.join(map(str, w))}" for arch, w in DEFAULT_WIDTHS.items()
+                       if w)
     parser.add_argument("--latent", type=int, default=d["latent"],
                         help="latent dimensions (default %(default)s)")
     parser.add_argument("--arch", choices=ARCHS, default=d["arch"],
                         help="encoder/decoder architecture (default %(default)s)")
-    parser.add_argument("--widths", type=_common.int_list, default=d["widths"],
+    parser.add_argument("--widths", type=_common.int_list, default=None,
                         metavar="W1,W2,...",
-                        help="channels c1,c2 of the two convolutions (conv) or hidden widths "
-                             "(mlp), mirrored by the decoder; ignored by linear "
+                        help="hidden widths (mlp) or channels c1,c2 of the two convolutions "
+                             "(conv), mirrored by the decoder; ignored by linear "
                              f"(default {widths})")
     parser.add_argument("--epochs", type=int, default=d["epochs"],
                         help="training epochs per fit (default %(default)s)")
@@ -121,7 +124,7 @@ def _add_figure_run_arguments(parser):
 
 
 def _tuple(widths):
-    return (widths,) if isinstance(widths, int) else tuple(widths)
+    return widths if widths is None else (widths,) if isinstance(widths, int) else tuple(widths)
 
 
 def _sample_size(args) -> int:

@@ -17,7 +17,7 @@ from .. import _validate
 from ._common import POLICY_COLOURS, band, pyplot, save
 
 #: Generations :func:`samples` shows by default.
-SAMPLE_GENERATIONS = (0, 1, 2, 3, 5, 12)
+SAMPLE_GENERATIONS = (0, 1, 5, 10, 20)
 
 
 def _indices(result, generations) -> tuple[list[int], list[int]]:

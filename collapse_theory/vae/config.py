@@ -11,27 +11,36 @@ from .. import _validate
 from .networks import ARCHS, LIKELIHOODS
 
 
+#: Hidden widths (mlp) or channels (conv) when ``Config.widths`` is ``None``.
+DEFAULT_WIDTHS = {"mlp": (128,), "conv": (4, 8), "linear": ()}
+
+
 class Config(NamedTuple):
     """A VAE and how each generation trains it (Shumailov et al. 2023, Figs 8–9, where they
     apply).
 
+    The defaults are the paper's where they carry over to 1437 8×8 digits (20 latents,
+    Bernoulli likelihood, batch 256, Adam at 1e-3 with weight decay 1e-5, β = 1, a fresh
+    network per generation).  Two do not: the paper's conv net (64, 128 channels) is for 28×28
+    MNIST, and its 30 epochs of 60 000 images are ~7000 Adam steps, 30 epochs of the digits
+    only 180.  Measured on the 2-core CPU (medians over 4 trials, fit 1; real digits' class
+    entropy 2.29 nats): conv (4, 8) × 30 epochs: validation ELBO −32.2 nats, its samples'
+    class entropy 1.12 (under-trained: blurred digits); mlp (128,) × 300 epochs (1800 steps):
+    −24.4 nats, 2.26, at 1.7× the time (44 s against 26 s for 4 trials × 3 generations);
+    mlp (256, 128) × 300: −23.9, 2.23, at 6× the time.  The default is mlp (128,) × 300.
+
     Attributes:
       latent: latent dimensions (paper: 20).
-      arch: ``"conv"``, ``"mlp"`` or ``"linear"`` (:mod:`~collapse_theory.vae.networks`).
-      widths: channels ``(c₁, c₂)`` of the two convolutions (conv) or the hidden widths (mlp;
-        ignored by linear).  The paper's (64, 128) is for 28×28 MNIST.  The default (4, 8) is
-        chosen for time on a 2-core CPU, where the chain's trials are vmapped into XLA's
-        grouped convolutions: 5 epochs of 16 trials on the 1437 digits took 1.1 s at (4, 8),
-        7.0 s at (8, 16) and ~24 s at (16, 32) (measured under load); a 16-trial ×
-        20-generation replace chain with the defaults took 551 s on a 2-core machine at load
-        average ~7.5 (shared), compilation included.  The validation ELBO of fit 1 is −31.9
-        nats at (4, 8) and −27.4 at (16, 32): wider networks fit better where time allows.
-      epochs: passes over the fit's data per generation (paper: 30).  On a pool of ``N`` live
-        points an epoch is ``ceil(N / batch)`` minibatches of one random permutation.  30
-        epochs of the 1437 digits are 180 Adam steps (the paper's 30 epochs of MNIST: ~7000):
-        fit 1 is under-trained (medians over 16 trials: validation ELBO −31.9 nats, its
-        samples' class entropy 1.15 nats against 2.29 for real digits); 300 epochs give −25.8
-        and 2.20 (8 trials) at 10× the time.
+      arch: ``"mlp"`` (default), ``"conv"`` (the paper's architecture, scaled down) or
+        ``"linear"`` (:mod:`~collapse_theory.vae.networks`).
+      widths: hidden widths (mlp), channels ``(c₁, c₂)`` of the two convolutions (conv;
+        ignored by linear); ``None``: :data:`DEFAULT_WIDTHS` of the architecture.  Conv's
+        (4, 8) is chosen for time on a 2-core CPU, where the chain's trials are vmapped into
+        XLA's grouped convolutions: 5 epochs of 16 trials took 1.1 s at (4, 8), 7.0 s at
+        (8, 16) and ~24 s at (16, 32) (under load).
+      epochs: passes over the fit's data per generation (paper: 30 of MNIST; above).  On a
+        pool of ``N`` live points an epoch is ``ceil(N / batch)`` minibatches of one random
+        permutation.
       batch: minibatch size (paper: 256).
       lr: Adam's learning rate (paper: 1e-3).
       weight_decay: L2 weight decay added to the gradient before Adam, as PyTorch's
@@ -42,9 +51,9 @@ class Config(NamedTuple):
     """
 
     latent: int = 20
-    arch: str = "conv"
-    widths: tuple = (4, 8)
-    epochs: int = 30
+    arch: str = "mlp"
+    widths: tuple | None = None
+    epochs: int = 300
     batch: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -61,7 +70,7 @@ def check(config) -> Config:
         raise TypeError(f"config must be a collapse_theory.vae.Config or None, "
                         f"got {type(config).__name__}")
     arch = _validate.choice("config.arch", config.arch, ARCHS)
-    widths = config.widths
+    widths = DEFAULT_WIDTHS[arch] if config.widths is None else config.widths
     if isinstance(widths, (numbers.Integral, np.integer)) and not isinstance(widths, bool):
         widths = (widths,)
     if not isinstance(widths, (tuple, list)):

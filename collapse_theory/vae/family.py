@@ -64,6 +64,18 @@ class Model(NamedTuple):
         out = networks.decode(self.network(params), z)
         return networks.mean_image(out, self.config.likelihood)
 
+    def covariance(self, params: Params):
+        """The model's covariance ``W Wᵀ + s² I`` ``(D, D)`` of a linear decoder ``x = W z +
+        b + s ξ`` with ``z ∼ N(0, I)`` (probabilistic PCA; arch ``"linear"``, likelihood
+        ``"gaussian"`` only)."""
+        if self.config.arch != "linear" or self.config.likelihood != "gaussian":
+            raise ValueError(f"covariance needs arch 'linear' and likelihood 'gaussian' (PPCA), "
+                             f"got arch {self.config.arch!r}, likelihood "
+                             f"{self.config.likelihood!r}")
+        net = self.network(params)
+        w = net.decoder.layers[0].weight
+        return w @ w.T + jnp.exp(net.log_noise) * jnp.eye(w.shape[0], dtype=w.dtype)
+
     def draw(self, params: Params, z, noise):
         """Images of latents ``z`` with observation ``noise`` (:func:`networks.draw`)."""
         return networks.draw(self.network(params), z, noise, self.config.likelihood)

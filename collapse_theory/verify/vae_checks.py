@@ -44,10 +44,8 @@ def _d0(key, n: int):
 
 
 def _log_cov(params: vae.Params):
-    """``log det(W Wᵀ + σ² I)`` of a linear-Gaussian VAE: its model covariance (PPCA)."""
-    w = params.model.decoder.layers[0].weight
-    cov = w @ w.T + jnp.exp(params.model.log_noise) * jnp.eye(w.shape[0], dtype=w.dtype)
-    return jnp.linalg.slogdet(cov)[1]
+    """``log det C`` of a linear-Gaussian VAE's model covariance (PPCA)."""
+    return jnp.linalg.slogdet(vae.model(CONFIG, shape=(1, 1)).covariance(params))[1]
 
 
 def ppca_chain(key, trials: int, *, sample_size: int = _M, generations: int = _N) -> np.ndarray:
