@@ -14,8 +14,10 @@ them; fit ``g ≥ 2`` sees the continuations of the original prompts generated b
   trial's fit-1 model (the paper's "generation 0" model; Fig. 10's histograms): the model's
   params must expose ``reference_model()`` (e.g. :class:`collapse_theory.lm.ngram.Params`);
 * the vocabulary survival: the number of word types among those ``P L`` generated tokens;
-* with a known ``source``, ``KL(source ‖ Q_g)`` per token (``source.kl(log_q, order)``, traced
-  inside the chain; n-gram models only: :func:`collapse_theory.lm.ngram.log_q`);
+* with a known ``source`` (a :class:`~collapse_theory.lm.source.MarkovSource` of order
+  ``k_s ≥ k``), ``KL(source ‖ Q_g) = Σ_c π(c) Σ_w P(w|c) (−log Q_g(w | c)) − H`` nats per
+  token (``MarkovSource.kl``'s sum, computed inside the chain from the source's tables; n-gram
+  models only: :func:`collapse_theory.lm.ngram.log_q`);
 * :data:`EXAMPLES` of the ``P`` points, for the report.
 
 Generation 0 is the real data: the first ``P`` real points, their per-sequence perplexities
@@ -87,10 +89,17 @@ class _Points:
 
 
 class _Source:
-    """A known source, hashed by identity (it may hold arrays)."""
+    """A known source's cross-entropy terms as constants, hashed by the source's identity:
+    ``weight (C, S) = π(c) P(w_s | c)`` over its contexts ``(C, k)`` and successors ``(C, S)``,
+    and its entropy rate ``H``."""
 
     def __init__(self, source):
         self.source = source
+        self.contexts = np.asarray(source.contexts, np.int32)
+        self.successors = np.asarray(source.successors, np.int32)
+        self.weight = (np.asarray(source.stationary, np.float64)[:, None]
+                       * np.asarray(source.probs, np.float64)).astype(np.float32)
+        self.entropy = float(source.entropy_rate())
 
     def __eq__(self, other):
         return isinstance(other, _Source) and self.source is other.source
@@ -124,7 +133,6 @@ def _observer(lm_model: LanguageModel, test: _Points, real: _Points, source: _So
     """``observe(params)``: the measurements of one model (module docstring)."""
     key = jax.random.key(METRIC_SEED)
     L, V = lm_model.block, lm_model.vocab
-    order = ngram.parts(lm_model).order if source is not None else None
 
     def perplexity(lp, axis=None):
         return jnp.exp(-jnp.mean(lp, axis=axis))
@@ -134,7 +142,9 @@ def _observer(lm_model: LanguageModel, test: _Points, real: _Points, source: _So
         ref = params.reference_model()
         kl = jnp.nan
         if source is not None:
-            kl = source.source.kl(ngram.log_q(lm_model, params), order)
+            lq = ngram.log_q(lm_model, params)(source.contexts, source.successors)
+            terms = jnp.where(source.weight > 0, -source.weight * lq, 0.0)
+            kl = jnp.sum(terms) - source.entropy
         return dict(
             test_perplexity=perplexity(lm_model.log_prob(params, test.array)),
             sequence_perplexity=perplexity(lm_model.log_prob(ref, pts), 1),
@@ -163,8 +173,8 @@ def simulate(key, lm_model: LanguageModel, *, real, test, generations, trials,
       trials: number of independent chains.
       policy: any of :mod:`collapse_theory.policies` (the paper: ``"replace"``, 5 epochs, no
         original data, and ``"fresh:0.1"``, 10 % of the original points each generation).
-      source: a known source with ``kl(log_q, order)`` (e.g. ``lm.source.MarkovSource``),
-        traceable in JAX; n-gram models only.
+      source: the known :class:`~collapse_theory.lm.source.MarkovSource` of the data (order
+        ``≥`` the model's), for the KL; n-gram models only.
       record: ``None`` (every generation), ``"log"`` or a list of generations.
       chunk_size, progress, memory_limit: as :func:`collapse_theory.chain.simulate`.
     """
@@ -177,10 +187,15 @@ def simulate(key, lm_model: LanguageModel, *, real, test, generations, trials,
     real = _points("real", real, lm_model)
     test = _points("test", test, lm_model)
     if source is not None:
-        ngram.parts(lm_model)
-        if not callable(getattr(source, "kl", None)):
-            raise TypeError(f"source must have a kl(log_q, order) method, got "
+        order = ngram.parts(lm_model).order
+        if not all(hasattr(source, a) for a in ("contexts", "stationary", "successors", "probs",
+                                                "order", "entropy_rate")):
+            raise TypeError(f"source must be a MarkovSource (lm.source), got "
                             f"{type(source).__name__}")
+        if order > source.order:
+            raise ValueError(f"source: the KL is computed over the source's order-{source.order} "
+                             f"contexts and needs the model's order <= {source.order}, got "
+                             f"{order}")
     gens = engine.record_generations(record, generations)
     run_gens = gens
     if generations and gens[0] == 0 and 1 not in gens:  # generation 0 needs fit 1
