@@ -9,3 +9,7 @@ from .source import MarkovSource, english
 from .text import detokenize, read_corpus, tokenize
 
 __all__ += ["MarkovSource", "english", "tokenize", "read_corpus", "detokenize"]
+
+from . import transformer
+
+__all__ += ["transformer"]
