@@ -2,6 +2,7 @@
 sources.word_frequencies, the real-language D0 of the discrete chain (``--words``)."""
 
 import re
+import socket
 
 import jax
 import numpy as np
@@ -265,6 +266,18 @@ def test_word_frequencies_is_a_deterministic_renormalised_law():
     # the top-10 law is the top-1000 law's head, renormalised
     np.testing.assert_allclose(sources.word_frequencies("en", 10)[1], p[:10] / p[:10].sum())
     assert sources.word_count("en") >= 1000
+
+
+def test_word_frequencies_download_nothing(monkeypatch):
+    """wordfreq's lists ship in its wheel: a language not yet loaded is read with every socket
+    connection refused."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("word_frequencies tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    words, p = sources.word_frequencies("fr", 20)
+    assert "de" in words and p.sum() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("args, error, message", [
