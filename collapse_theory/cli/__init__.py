@@ -16,7 +16,7 @@ import threading
 
 from . import _common
 
-_MODULES = ("gaussian", "discrete", "gmm", "kde", "vae")
+_MODULES = ("gaussian", "discrete", "gmm", "kde", "vae", "lm")
 _COMMANDS = {
     "simulate": "run a collapse chain, print a summary and optionally save an .npz",
     "figure": "write a figure (any format matplotlib writes, chosen by --out's extension)",
