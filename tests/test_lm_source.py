@@ -95,6 +95,7 @@ def test_same_key_same_tokens_and_runs_start_with_a_context():
     a = src.sample(jax.random.key(3), 1000)
     assert a.dtype == np.int32 and a.shape == (1000,)
     np.testing.assert_array_equal(a, src.sample(jax.random.key(3), 1000))
+    np.testing.assert_array_equal(a[:700], src.sample(jax.random.key(3), 700))  # one bucket
     assert not np.array_equal(a, src.sample(jax.random.key(4), 1000))
     assert src.sample(jax.random.key(3), 1).shape == (1,)
 

@@ -115,14 +115,16 @@ class MarkovSource:
     def sample(self, key, length: int) -> np.ndarray:
         """``(length,)`` int32 tokens of a stationary run: the first context is drawn from
         ``π``, each next token from ``P(· | last k tokens)`` (one uniform per token, inverse
-        CDF; the same key gives the same tokens)."""
+        CDF; the same key gives the same tokens, and a shorter run of the same key is a
+        prefix of a longer one of the same power-of-2 bucket)."""
         key = _validate.key("key", key)
         length = _validate.integer("length", length, minimum=1, maximum=2 ** 31 - 1)
         cum, start = self._cumulative
         steps = max(length - self.order, 0)
+        bucket = 1 << (steps - 1).bit_length() if steps else 0  # one compilation per power of 2
         first, rest = _run(key, cum, start, jnp.asarray(self.next_context),
-                           jnp.asarray(self.successors), steps)
-        out = np.concatenate([self.contexts[int(first)], np.asarray(rest)])
+                           jnp.asarray(self.successors), bucket)
+        out = np.concatenate([self.contexts[int(first)], np.asarray(rest)[:steps]])
         return out[:length].astype(np.int32)
 
     @functools.cached_property
