@@ -76,7 +76,7 @@ def main():
 
     def step(k, p):
         k_s, k_f = jax.random.split(k)
-        return fam.fit(fam.sample(k_s, p, n), ones, key=k_f)
+        return fam.fit(fam.sample(k_s, p, n), ones, key=k_f, previous=p)
 
     keys = jax.random.split(jax.random.key(3), t)
     one, many = jax.jit(step), jax.jit(jax.vmap(step))

@@ -129,6 +129,11 @@ def test_chain_runs_and_is_reproducible():
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
         assert x.shape[:2] == (3, 3)
         np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.params.fits[:, 1:], [[1, 2]] * 3)
+    # Fit 2 carries fit 1's network as the trial's reference (the paper's generation-0 model).
+    for net1, ref2 in zip(jax.tree.leaves(a.params.network), jax.tree.leaves(a.params.reference)):
+        np.testing.assert_array_equal(ref2[:, 2], net1[:, 1])
+        np.testing.assert_array_equal(ref2[:, 1], net1[:, 1])
     params2 = jax.tree.map(lambda p: p[:, 2], a.params)
     assert np.isfinite(np.asarray(jax.vmap(model.log_prob, (0, None))(params2, EVERY))).all()
 

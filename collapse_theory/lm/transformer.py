@@ -44,6 +44,7 @@ import dataclasses
 import functools
 import hashlib
 import math
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -282,6 +283,26 @@ def train(net: Transformer, points, weights, key, config: Config, validation=Non
     return eqx.combine(unravel(carry[0] if validation is None else carry[2]), static), losses
 
 
+class Params(NamedTuple):
+    """A fitted transformer (a pytree of arrays: ``eqx.filter`` of the networks).
+
+    Attributes:
+      network: the fitted :class:`Transformer`'s arrays.
+      reference: the trial's fit-1 network's arrays (the paper's "generation 0" model, which
+        scores every later generation's text); fit 1 takes its own, later fits copy it.
+      fits: ``()`` int32, the fits of the chain so far (0 in the chain's placeholder for D0
+        given as data, which is how fit 1 knows it is fit 1).
+    """
+
+    network: Transformer
+    reference: Transformer
+    fits: jax.Array
+
+    def reference_model(self) -> Params:
+        """The trial's fit-1 model (its network as the model's)."""
+        return self._replace(network=self.reference)
+
+
 class _Frozen:
     """An array hashed by content (sha1 of its bytes, shape and dtype): a cache key."""
 
@@ -318,7 +339,7 @@ def _tokens(name: str, value, vocab: int, width: int | None) -> np.ndarray:
 def model(vocab, prompts, config: Config | None = None, *, validation=None, decode="beam",
           beams=5, temperature=1.0, top_k=None, penalty=1.0) -> LanguageModel:
     """The transformer family (module docstring) on ``vocab`` tokens, continuing ``prompts
-    (N, L)``.
+    (N, L)``; its params are :class:`Params` (``fit(points, weights, *, key, previous)``).
 
     Args:
       vocab: ``V ≥ 2``.
@@ -357,17 +378,24 @@ def _model(vocab, prompts, config, validation, decode, beams, temperature, top_k
     init, static = initializer(vocab, block, config)
     real_val = None if validation is None else validation.array
 
-    def fit(points, weights, *, key):
+    def fit(points, weights, *, key, previous: Params | None = None) -> Params:
         k_init, k_train = jax.random.split(key)
         net, _ = train(eqx.combine(init(k_init), static), points, weights, k_train, config,
                        real_val)
-        return eqx.filter(net, eqx.is_array)
+        arrays = eqx.filter(net, eqx.is_array)
+        if previous is None:  # fit 1 without a chain (the chain's shape probe passes None)
+            return Params(arrays, arrays, jnp.ones((), jnp.int32))
+        first = previous.fits == 0
+        reference = jax.tree.map(lambda own, prev: jnp.where(first, own, prev), arrays,
+                                 previous.reference)
+        return Params(arrays, reference, previous.fits + 1)
 
-    def log_prob(params, points):
-        return token_log_prob(eqx.combine(params, static), jnp.asarray(points, jnp.int32))
+    def log_prob(params: Params, points):
+        return token_log_prob(eqx.combine(params.network, static),
+                              jnp.asarray(points, jnp.int32))
 
-    def next_logprobs(params, tokens, t):
-        net = eqx.combine(params, static)
+    def next_logprobs(params: Params, tokens, t):
+        net = eqx.combine(params.network, static)
         h = jax.lax.dynamic_index_in_dim(net.hidden(tokens), t - 1, keepdims=False)
         return jax.nn.log_softmax(net.head(h))
 
