@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collapse_theory.lm import english, ngram, points
-from collapse_theory.lm import simulate as lm_simulate
+from collapse_theory.lm.simulate import EXAMPLES, POINTS, simulate
 
 V, L, G = 30, 6, 3
 
@@ -24,22 +24,22 @@ def _setup():
 
 def _run(trials, **kw):
     source, real, test, mdl = _setup()
-    return lm_simulate.simulate(jax.random.key(3), mdl, real=real, test=test, generations=G,
-                                trials=trials, source=source, **kw)
+    return simulate(jax.random.key(3), mdl, real=real, test=test, generations=G,
+                    trials=trials, source=source, **kw)
 
 
 def test_fields_shapes_generation_zero_and_kl():
     source, real, test, mdl = _setup()
     res = _run(3)
-    p = min(lm_simulate.POINTS, len(real))
+    p = min(POINTS, len(real))
     np.testing.assert_array_equal(res.generation, np.arange(G + 1))
     np.testing.assert_array_equal(res.size, [0] + [len(real)] * G)
     assert res.test_perplexity.shape == res.vocabulary.shape == res.kl.shape == (3, G + 1)
     assert res.sequence_perplexity.shape == (3, G + 1, p)
-    assert res.examples.shape == (3, G + 1, lm_simulate.EXAMPLES, 2 * L)
+    assert res.examples.shape == (3, G + 1, EXAMPLES, 2 * L)
     assert np.isnan(res.test_perplexity[:, 0]).all() and np.isnan(res.kl[:, 0]).all()
     assert (res.vocabulary[:, 0] == np.unique(real[:p, L:]).size).all()
-    np.testing.assert_array_equal(res.examples[0, 0], real[:lm_simulate.EXAMPLES])
+    np.testing.assert_array_equal(res.examples[0, 0], real[:EXAMPLES])
     # Fit 1 sees every real point (replace: N of N): its model, KL and the real points'
     # per-sequence perplexities under it are deterministic.
     fit1 = mdl.family.fit(jnp.asarray(real), jnp.ones(len(real)), previous=None)
@@ -82,12 +82,12 @@ def test_bad_input_names_the_parameter(kwargs, error, match):
     source, real, test, mdl = _setup()
     args = dict(lm_model=mdl, real=real, test=test, generations=G, trials=2) | kwargs
     with pytest.raises(error, match=match):
-        lm_simulate.simulate(jax.random.key(0), args.pop("lm_model"), **args)
+        simulate(jax.random.key(0), args.pop("lm_model"), **args)
 
 
 def test_kl_needs_order_within_the_source():
     source, real, test, _ = _setup()
     mdl = ngram.model(V, 2, real[:, :L])
     with pytest.raises(ValueError, match="source"):
-        lm_simulate.simulate(jax.random.key(0), mdl, real=real, test=test, generations=1,
-                             trials=1, source=source)
+        simulate(jax.random.key(0), mdl, real=real, test=test, generations=1,
+                 trials=1, source=source)

@@ -89,7 +89,7 @@ def _data(args):
 def _simulate(args) -> int:
     from .. import policies
     from ..lm import detokenize, ngram
-    from ..lm import simulate as lm_simulate
+    from ..lm.simulate import simulate
 
     out = _common.check_out(args.out)
     key = _common.key_from_seed(args.seed)
@@ -100,7 +100,7 @@ def _simulate(args) -> int:
         mdl = ngram.model(len(words), args.order, real[:, :args.block], alpha=args.alpha,
                           decode=args.decode, beams=args.beams, temperature=args.temperature,
                           top_k=args.top_k, penalty=args.penalty)
-        res = lm_simulate.simulate(
+        res = simulate(
             key, mdl, real=real, test=test, generations=args.generations, trials=args.trials,
             policy=policy, source=source if args.order <= 1 else None, record=args.record,
             chunk_size=args.chunk_size, **_common.run_options(args))

@@ -13,3 +13,8 @@ __all__ += ["MarkovSource", "english", "tokenize", "read_corpus", "detokenize"]
 from . import transformer
 
 __all__ += ["transformer"]
+
+from . import ngram
+from .simulate import LMResult, simulate
+
+__all__ += ["ngram", "LMResult", "simulate"]
