@@ -78,7 +78,8 @@ def test_cli_rejects_bad_arguments(capsys):
 # The quick suite is run family by family so that pytest-xdist can spread it over workers.
 # Check keys depend only on (seed, id) and each family runs at alpha·N_family/N, so every
 # check meets exactly the per-check level and key of the single `verify --quick` run.
-FAMILIES = ("gaussian.*", "discrete.*", "policy.*", "kde.*", "gmm.*", "counting.*", "vae.*")
+FAMILIES = ("gaussian.*", "discrete.*", "policy.*", "kde.*", "gmm.*", "counting.*", "vae.*",
+            "lm.*")
 
 
 def test_families_cover_every_check():

@@ -112,8 +112,8 @@ def _bigram_counts(mdl, params):
 @check("lm.ngram.one_generation_bigrams",
        title=f"one generation of an order-1 n-gram chain: E N_2(c, w) (V={_V1}, L={_L1}, "
              f"N={_N1}, alpha={_ALPHA1})",
-       source="the continuation protocol (Shumailov et al. 2023 §5): each prompt continued by "
-              "the Markov chain Q_1 fitted to the real continuations",
+       source="Shumailov et al. 2023 §5 (the continuation protocol: each prompt continued by "
+              "the model fitted to the real continuations); docs/theory.md §1",
        formula="E N_2(c, w) = sum_prompts sum_{s<L} P(x_{L-1+s} = c) Q_1(w|c) (z-test of the "
                "most expected pair)",
        control="the n-gram fits with alpha = 0 (another Q_1)")
