@@ -17,15 +17,16 @@ fit's key) cut into ``ceil(N / batch)`` minibatches, the last one partial; AdamW
 warm-up + cosine schedule over the fit's ``epochs · ceil(N / batch)`` steps (peak ``lr``, linear
 warm-up over the first ``warmup`` fraction, cosine decay to 0), decoupled weight decay on every
 parameter (PyTorch's ``AdamW`` default), gradients clipped to global norm ``clip``; the
-parameters are raveled into one vector (one optimiser update, not one per leaf).  ``lax.scan`` over epochs holds a ``lax.scan`` over ``ceil(rows / batch)``
-steps, the steps past ``ceil(N / batch)`` being no-ops: ``N`` is traced (a pool padded with
-absent points), the schedule follows the live steps only, and appending zero-weight points
-leaves the fit bit for bit unchanged.
+parameters are raveled into one vector (one optimiser update, not one per leaf).  A
+``lax.scan`` over epochs holds a ``lax.scan`` over ``ceil(rows / batch)`` steps, the steps past
+``ceil(N / batch)`` being no-ops (computed, then discarded: a pool padded with absent points
+pays for them): ``N`` is traced, the schedule follows the live steps only, and appending
+zero-weight points leaves the fit bit for bit unchanged.
 
 **Best checkpoint** (the paper keeps the checkpoint with the best loss on the real validation
 set): with ``validation`` points, their mean token loss is evaluated after every epoch inside
 the scan, and the parameters of the epoch with the lowest one are returned (the earliest on
-ties; ``jnp.where`` over the pytree).  Without, the last epoch's.
+ties; ``jnp.where`` on the raveled parameters).  Without, the last epoch's.
 
 **Each fit trains a fresh network from its key**, as the VAE does.  The paper instead
 fine-tunes a pre-trained OPT-125m each generation from the previous one; there is no
