@@ -11,7 +11,8 @@ The engine runs ``trials`` independent copies of it:
   draws the noise of a block of generations at once from counters ``g`` under ``k_i``'s
   Threefry seed (no key derived per generation) and applies it one generation at a time;
 * trials run in chunks of ``chunk_size`` (memory stays bounded), each chunk's trial axis is
-  split over all visible devices, and generations run in blocks of bounded work
+  split over all visible devices (each runs the one-device program on its trials: a program
+  partitioned by XLA rounds differently, issue 14), and generations run in blocks of bounded work
   (:data:`BLOCK_BYTES`), each waited for, so that Ctrl-C acts within a block and long runs can
   report progress; results do not depend on the blocks;
 * only the recorded generations are kept: a buffer of ``R + 1`` rows is carried through the scan
@@ -383,25 +384,72 @@ class _Plan:
         self.progress = progress
 
     def chunks(self, key, state0, step, first_step, observe, label, summary: int):
-        """Yield ``(valid trials, buffer)`` per chunk; buffers have ``R + 1`` leading rows."""
+        """Yield ``(valid trials, buffer, state)`` per chunk; buffers have ``R + 1`` leading rows.
+
+        On several devices each device runs the one-device program on its own trials (a
+        single-device executable per device, dispatched asynchronously, not one program
+        partitioned over the devices): XLA's SPMD pipeline (partitioner, then a CSE before the
+        algebraic simplifier) rewrote some float expressions differently from the one-device
+        pipeline (issue 14: ``a / sum(w)`` shared by two fits kept as a divide, else turned into
+        ``a * (1 / sum(w))``), so results depended on the device count in their last bits.
+        Chunk buffers and states are then one array sharded over the devices; summaries
+        (``summary > 0``) are yielded per device (its valid trials, in trial order) and merged
+        like chunks.
+        """
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
-                                       self.n_rec, summary, self.rows, self.n_dev)
+                                       self.n_rec, summary, self.rows)
         reporter = _Progress(label, self.n_chunks, self.generations, enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
             keys, mask = _chunk_inputs(key, np.uint32(c * self.chunk_size), self.chunk_size,
                                        self.n_dev, valid)
-            state, buf = start_fn(keys, mask, state0, self.x1, self.slot0, self.slot1)
+            parts = _device_parts(keys, mask)
+            runs = [start_fn(k, m, state0, self.x1, self.slot0, self.slot1) for _, k, m in parts]
             for b in range(self.n_blocks):
                 sl = slice(b * self.block, (b + 1) * self.block)  # the last may be shorter
-                state, buf = block_fn(keys, mask, state, buf, self.g_scan[sl],
-                                      jax.tree.map(lambda a: a[sl], self.xs_scan),
-                                      self.slot_scan[sl])
-                reporter.update(buf, c, min(int(self.g_scan[sl][-1]), self.generations))
+                g, x, s = (self.g_scan[sl], jax.tree.map(lambda a: a[sl], self.xs_scan),
+                           self.slot_scan[sl])
+                runs = [block_fn(k, m, state, buf, g, x, s)
+                        for (_, k, m), (state, buf) in zip(parts, runs)]
+                reporter.update([buf for _, buf in runs], c,
+                                min(int(self.g_scan[sl][-1]), self.generations))
             if self.n_blocks == 0:
-                reporter.update(buf, c, self.generations)
-            yield valid, buf, state
+                reporter.update([buf for _, buf in runs], c, self.generations)
+            if len(runs) == 1:
+                yield valid, runs[0][1], runs[0][0]
+            elif summary:
+                for (start, _, m), (state, buf) in zip(parts, runs):
+                    count = min(max(valid - start, 0), m.shape[0])
+                    if count:
+                        yield count, buf, state
+            else:
+                yield (valid, _assemble([buf for _, buf in runs], 1),
+                       _assemble([state for state, _ in runs], 0))
         reporter.close()
+
+
+def _device_parts(keys, mask):
+    """``[(first trial, keys, mask)]`` of each device's trials of a chunk, in trial order."""
+    if len(keys.sharding.device_set) == 1:
+        return [(0, keys, mask)]
+    ks = sorted(keys.addressable_shards, key=lambda sh: sh.index[0].start or 0)
+    ms = {sh.device: sh.data for sh in mask.addressable_shards}
+    return [(sh.index[0].start or 0, sh.data, ms[sh.device]) for sh in ks]
+
+
+def _assemble(parts, axis: int):
+    """One array per leaf, sharded over the devices along ``axis`` (the trial axis), from the
+    devices' parts (zero-copy)."""
+    mesh = jax.sharding.Mesh(np.array(jax.devices()), ("trials",))
+    spec = jax.sharding.PartitionSpec(*([None] * axis + ["trials"]))
+    sharding = jax.sharding.NamedSharding(mesh, spec)
+
+    def join(*leaves):
+        shape = list(leaves[0].shape)
+        shape[axis] *= len(leaves)
+        return jax.make_array_from_single_device_arrays(tuple(shape), sharding, list(leaves))
+
+    return jax.tree.map(join, *parts)
 
 
 #: Host memory the per-generation inputs of a run take, per generation, at most: the sample-size
@@ -596,14 +644,15 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
 
 
 @functools.lru_cache(maxsize=128)
-def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_dev: int):
-    """Jitted start and block functions for one chain definition.
+def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
+    """Jitted start and block functions for one chain definition, on one device's trials
+    (each device runs them on its own: :meth:`_Plan.chunks`).
 
     The scan over generations carries the whole chunk's batched state.  With ``summary == 0``
     generation ``g`` writes its observations ``(batch, ...)`` to row ``slot[g]`` of the
     buffer; otherwise it writes (mean, M2, min, max, first ``summary`` values) over the
     chunk's valid trials.  A :class:`BlockStep` draws ``rows`` generations of noise per outer
-    scan step (on each device its own trials, ``shard_map``) and applies them in an inner scan.
+    scan step and applies them in an inner scan.
     """
     v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
     v_observe = jax.vmap(observe)
@@ -672,11 +721,6 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int, n_
     if isinstance(step, BlockStep):
         v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
         draw = step.draw
-        if n_dev > 1:  # each device draws (and compacts rejections) for its own trials
-            mesh = jax.sharding.Mesh(np.array(jax.devices()), ("trials",))
-            spec = jax.sharding.PartitionSpec
-            draw = jax.shard_map(draw, mesh=mesh, in_specs=(spec("trials"), spec(), spec()),
-                                 out_specs=spec(None, "trials"), check_vma=False)
         return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))

@@ -208,7 +208,7 @@ def test_gaussian_identical_on_one_and_four_devices(on_host_devices):
         import json, jax, numpy as np
         from collapse_theory import gaussian
         out = {"n": jax.device_count()}
-        for dim in (1, 2):  # 1-D: a BlockStep (drawn per device with shard_map)
+        for dim in (1, 2):  # 1-D: a BlockStep (each device draws for its own trials)
             r = gaussian.simulate(jax.random.key(3), sample_size=5, generations=30, trials=10,
                                   dim=dim)
             out[f"log_det{dim}"] = np.asarray(r.log_det).tolist()
