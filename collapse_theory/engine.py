@@ -444,9 +444,9 @@ def _assemble(parts, axis: int):
     spec = jax.sharding.PartitionSpec(*([None] * axis + ["trials"]))
     sharding = jax.sharding.NamedSharding(mesh, spec)
 
-    def join(*leaves):
+    def join(*leaves):  # this process's parts of an array over every process's devices
         shape = list(leaves[0].shape)
-        shape[axis] *= len(leaves)
+        shape[axis] *= jax.device_count()
         return jax.make_array_from_single_device_arrays(tuple(shape), sharding, list(leaves))
 
     return jax.tree.map(join, *parts)
