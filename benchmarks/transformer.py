@@ -3,15 +3,18 @@ once (vmapped) against the same T one after another.
 
     python benchmarks/transformer.py [--vocab V] [--block L] [--blocks N] [--trials T]
                                      [--generations G] [--width D] [--layers K]
+                                     [--epochs-a E] [--epochs-b E]
 
 D0: ``N + 1`` blocks of ``L`` tokens from :func:`collapse_theory.lm.english` (order 1 on the
 ``V`` most frequent English words, seed 0) cut into ``N`` points, plus 20 validation points
 from another draw (the best checkpoint); the default :class:`collapse_theory.lm.transformer.
-Config` but for ``--width``/``--layers``; beam search with 5 beams.
+Config` but for ``--width``/``--layers`` and the epochs below; beam search with 5 beams.
 
-* Protocols: ``chain.simulate(trials=T, generations=G)`` under (a) ``replace``, 5 epochs and
-  (b) ``fresh:0.1``, 10 epochs, ``sample_size = N``; one cold call each (compilation included;
-  the engine pads trials to its 8 lanes).
+* Protocols: ``chain.simulate(trials=T, generations=G)`` under (a) ``replace`` and
+  (b) ``fresh:0.1``, ``sample_size = N``, with ``--epochs-a`` and ``--epochs-b`` epochs per fit
+  (default: ``Config.epochs`` for both; the paper's fine-tuning epochs are
+  ``--epochs-a 5 --epochs-b 10``); one cold call each (compilation included; the engine pads
+  trials to its 8 lanes).
 * Ratio: one generation (continue the ``N`` prompts, then fit on them) for ``T`` trials, as one
   ``jit(vmap(step))`` call against ``T`` calls of ``jit(step)``; both steady state (after a
   compile call of their own), one timing each.
@@ -40,12 +43,14 @@ def timed(fn):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vocab", type=int, default=500)
-    parser.add_argument("--block", type=int, default=64)
-    parser.add_argument("--blocks", type=int, default=200)
+    parser.add_argument("--block", type=int, default=16)
+    parser.add_argument("--blocks", type=int, default=32)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--width", type=int, default=transformer.Config.width)
     parser.add_argument("--layers", type=int, default=transformer.Config.layers)
+    parser.add_argument("--epochs-a", type=int, default=transformer.Config.epochs)
+    parser.add_argument("--epochs-b", type=int, default=transformer.Config.epochs)
     args = parser.parse_args()
     v, big_l, n, t, g = args.vocab, args.block, args.blocks, args.trials, args.generations
     source = lm.english(vocab=v)
@@ -55,18 +60,21 @@ def main():
           f"layers={args.layers}, "
           f"{transformer.parameters(v, big_l, transformer.Config(width=args.width, layers=args.layers)):,} "
           f"parameters", flush=True)
+    print(f"log V = {np.log(v):.3f}, the source's entropy rate {source.entropy_rate():.3f} "
+          f"nats/token", flush=True)
     key = jax.random.key(2)
-    for name, policy, epochs in (("(a) replace, 5 epochs", "replace", 5),
-                                 ("(b) fresh:0.1, 10 epochs", "fresh:0.1", 10)):
+    for name, policy, epochs in (("(a) replace", "replace", args.epochs_a),
+                                 ("(b) fresh:0.1", "fresh:0.1", args.epochs_b)):
         config = transformer.Config(width=args.width, layers=args.layers, epochs=epochs)
         model = transformer.model(v, real[:, :big_l], config, validation=validation)
         seconds, res = timed(lambda: chain.simulate(
             key, model.family, sample_size=n, generations=g, trials=t, policy=policy,
-            real=real, record=[g]))
-        last = jax.tree.map(lambda a: a[:, -1], res.params)
-        loss = -np.asarray(jax.jit(jax.vmap(model.log_prob, (0, None)))(last, validation))
-        print(f"{name}: {seconds:.1f} s cold ({seconds / g:.1f} s/generation); fit {g}'s "
-              f"validation loss {loss.mean():.3f} nats/token (mean over trials)", flush=True)
+            real=real, record=[1, g]))
+        loss = -np.asarray(jax.jit(jax.vmap(jax.vmap(model.log_prob, (0, None)), (1, None)))(
+            res.params, validation)).mean(axis=(1, 2, 3))  # per recorded fit, over trials
+        print(f"{name}, {epochs} epochs: {seconds:.1f} s cold ({seconds / g:.1f} s/generation); "
+              f"validation loss (nats/token, mean over trials) fit 1 {loss[0]:.3f}, fit {g} "
+              f"{loss[-1]:.3f}", flush=True)
 
     model = transformer.model(v, real[:, :big_l], transformer.Config(
         width=args.width, layers=args.layers), validation=validation)
