@@ -70,7 +70,8 @@ class Config:
     **Why 20 epochs at batch 16, not the paper's 5 or 10**: the paper fine-tunes a pre-trained
     OPT-125m; here every fit trains from scratch (module docstring), and on a small corpus 5
     epochs are a handful of AdamW steps (5 at ``N = 32`` points, batch 32: fit 1's loss 6.070,
-    near the uniform ``log V``; fit 10's of the old benchmark, ``log V`` itself).  The paper's epochs remain a field (``Config(epochs=5)``, ``10``).
+    near the uniform ``log V``; fit 10's of the old benchmark, ``log V`` itself).  The paper's
+    epochs remain a field (``Config(epochs=5)``, ``10``).
     Measured on fit 1 (``lm.english(vocab=500)``, ``L = 16``, ``N`` points, the best epoch on
     20 validation points, which also score it; one key; ``log V = 6.215``, unigram entropy
     ``5.045``, entropy rate ``2.626`` nats/token; seconds of a steady fit on 2 shared cores,
