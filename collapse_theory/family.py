@@ -32,6 +32,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
+
 #: Keywords a ``fit`` or ``fit_stats`` may declare (keyword-only or ``**kwargs``).
 FIT_KEYWORDS = ("key", "previous")
 
@@ -96,3 +99,17 @@ def keywords(fn: Callable) -> frozenset:
     names = {p.name for p in params
              if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
     return frozenset(k for k in FIT_KEYWORDS if k in names)
+
+
+def carry_reference(own, previous):
+    """``(reference, fits)`` for a fit that keeps its chain's fit-1 model (e.g. the generation-0
+    encoder a metric is read under): ``own`` at the chain's first fit, else
+    ``previous.reference``, selected with ``jnp.where`` (no branch under ``jit``); ``fits``
+    counts the chain's fits so far.  ``previous`` has fields ``reference`` and ``fits``; it is
+    ``None`` outside a chain (a lone fit, the engine's shape probe), and a chain starts from
+    ``fits == 0``."""
+    if previous is None:
+        return own, jnp.ones((), jnp.int32)
+    first = previous.fits == 0
+    reference = jax.tree.map(lambda o, p: jnp.where(first, o, p), own, previous.reference)
+    return reference, previous.fits + 1

@@ -36,7 +36,6 @@ model), copied by later fits, and ``fits`` (0 in the chain's placeholder for D0 
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -44,8 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _validate
-from ..family import Family
+from .. import _validate, engine
+from ..family import Family, carry_reference
 from . import decode as decode_mod
 from .protocol import LanguageModel, continuation_sampler
 
@@ -90,20 +89,6 @@ class NGram(NamedTuple):
     alpha: float
     log_q: Callable
     unigram: Callable
-
-
-class _Prompts:
-    """Prompts hashed by content (sha1 of bytes + shape): the same prompts, the same family."""
-
-    def __init__(self, prompts: np.ndarray):
-        self.array = prompts
-        self.digest = hashlib.sha1(prompts.tobytes()).hexdigest() + str(prompts.shape)
-
-    def __eq__(self, other):
-        return isinstance(other, _Prompts) and self.digest == other.digest
-
-    def __hash__(self):
-        return hash(self.digest)
 
 
 _BUILT: dict = {}
@@ -152,7 +137,7 @@ def model(vocab: int, order: int, prompts, *, alpha=0.0, block=None, decode="bea
     if top_k is not None:
         top_k = _validate.integer("top_k", top_k, minimum=1, maximum=vocab)
     penalty = _validate.real("penalty", penalty, minimum=1.0)
-    return _model(vocab, order, _Prompts(p.astype(np.int32)), alpha, decode, beams,
+    return _model(vocab, order, engine.Content(p.astype(np.int32)), alpha, decode, beams,
                   temperature, top_k, penalty).lm
 
 
@@ -185,7 +170,7 @@ def _horner(tokens, vocab: int):
 
 
 @functools.lru_cache(maxsize=32)
-def _model(vocab: int, k: int, prompts: _Prompts, alpha: float, decode: str, beams: int,
+def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: str, beams: int,
            temperature: float, top_k, penalty: float) -> NGram:
     L = prompts.array.shape[1]
 
@@ -202,12 +187,7 @@ def _model(vocab: int, k: int, prompts: _Prompts, alpha: float, decode: str, bea
 
     def fit(points, weights, *, previous: Params | None) -> Params:
         table = fit_table(points, weights)
-        if previous is None:  # fit 1 without a chain (the chain's shape probe passes None)
-            return Params(table, table, jnp.ones((), jnp.int32))
-        first = previous.fits == 0
-        ref = jax.tree.map(lambda own, prev: jnp.where(first, own, prev), table,
-                           previous.reference)
-        return Params(table, ref, previous.fits + 1)
+        return Params(table, *carry_reference(table, previous))
 
     def count(table: Table, j: int, lo, hi):
         """Weight of the codes in ``[lo, hi)`` of row ``j`` (static) and the run's bounds."""

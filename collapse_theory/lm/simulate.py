@@ -28,7 +28,6 @@ types; no model, so no test perplexity and no KL (NaN).
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import NamedTuple
 
 import jax
@@ -74,20 +73,6 @@ class LMResult(NamedTuple):
     size: np.ndarray
 
 
-class _Points:
-    """Token points hashed by content, so that the same data reuse a compiled chain."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
-        self.digest = hashlib.sha1(array.tobytes()).hexdigest() + str(array.shape)
-
-    def __eq__(self, other):
-        return isinstance(other, _Points) and self.digest == other.digest
-
-    def __hash__(self):
-        return hash(self.digest)
-
-
 class _Source:
     """A known source's cross-entropy terms as constants, hashed by the source's identity:
     ``weight (C, S) = π(c) P(w_s | c)`` over its contexts ``(C, k)`` and successors ``(C, S)``,
@@ -128,8 +113,8 @@ def _types(tokens, vocab: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _observer(lm_model: LanguageModel, test: _Points, real: _Points, source: _Source | None,
-              count: int):
+def _observer(lm_model: LanguageModel, test: engine.Content, real: engine.Content,
+              source: _Source | None, count: int):
     """``observe(params)``: the measurements of one model (module docstring)."""
     key = jax.random.key(METRIC_SEED)
     L, V = lm_model.block, lm_model.vocab
@@ -201,7 +186,7 @@ def simulate(key, lm_model: LanguageModel, *, real, test, generations, trials,
     if generations and gens[0] == 0 and 1 not in gens:  # generation 0 needs fit 1
         run_gens = np.unique(np.concatenate([gens, [1]]))
     count = min(POINTS, real.shape[0])
-    observe = _observer(lm_model, _Points(test), _Points(real),
+    observe = _observer(lm_model, engine.Content(test), engine.Content(real),
                         None if source is None else _Source(source), count)
     res = chain.simulate(key, lm_model.family, sample_size=real.shape[0],
                          generations=generations, trials=trials, policy=pol, real=real,

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import math
 from typing import NamedTuple
 
@@ -54,8 +53,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from .. import _validate
-from ..family import Family
+from .. import _validate, engine
+from ..family import Family, carry_reference
 from . import decode as decoding
 from .protocol import LanguageModel, continuation_sampler
 
@@ -334,21 +333,6 @@ class Params(NamedTuple):
         return self._replace(network=self.reference)
 
 
-class _Frozen:
-    """An array hashed by content (sha1 of its bytes, shape and dtype): a cache key."""
-
-    def __init__(self, array):
-        self.array = array
-        self.digest = (hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest(),
-                       array.shape, str(array.dtype))
-
-    def __hash__(self):
-        return hash(self.digest)
-
-    def __eq__(self, other):
-        return isinstance(other, _Frozen) and self.digest == other.digest
-
-
 def _tokens(name: str, value, vocab: int, width: int | None) -> np.ndarray:
     """``value`` as a 2-D int32 array of tokens in ``[0, vocab)`` (``width`` columns)."""
     a = np.asarray(value)
@@ -391,14 +375,15 @@ def model(vocab, prompts, config: Config | None = None, *, validation=None, deco
     prompts = _tokens("prompts", prompts, vocab, None)
     config = check(config)
     if validation is not None:
-        validation = _Frozen(_tokens("validation", validation, vocab, 2 * prompts.shape[1]))
+        validation = engine.Content(_tokens("validation", validation, vocab,
+                                            2 * prompts.shape[1]))
     decode = _validate.choice("decode", decode, DECODERS)
     beams = _validate.integer("beams", beams, minimum=1, maximum=64)
     temperature = _validate.real("temperature", temperature, minimum=0.0, strict_minimum=True)
     if top_k is not None:
         top_k = _validate.integer("top_k", top_k, minimum=1, maximum=vocab)
     penalty = _validate.real("penalty", penalty, minimum=1.0)
-    return _model(vocab, _Frozen(prompts), config, validation, decode, beams, temperature,
+    return _model(vocab, engine.Content(prompts), config, validation, decode, beams, temperature,
                   top_k, penalty)
 
 
@@ -414,12 +399,7 @@ def _model(vocab, prompts, config, validation, decode, beams, temperature, top_k
         net, _ = train(eqx.combine(init(k_init), static), points, weights, k_train, config,
                        real_val)
         arrays = eqx.filter(net, eqx.is_array)
-        if previous is None:  # fit 1 without a chain (the chain's shape probe passes None)
-            return Params(arrays, arrays, jnp.ones((), jnp.int32))
-        first = previous.fits == 0
-        reference = jax.tree.map(lambda own, prev: jnp.where(first, own, prev), arrays,
-                                 previous.reference)
-        return Params(arrays, reference, previous.fits + 1)
+        return Params(arrays, *carry_reference(arrays, previous))
 
     def log_prob(params: Params, points):
         return token_log_prob(eqx.combine(params.network, static),

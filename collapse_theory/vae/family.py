@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from .. import _validate
-from ..family import Family
+from ..family import Family, carry_reference
 from . import networks, train
 from .config import Config, check
 from .networks import DTYPE, VAE, Encoder
@@ -111,12 +111,7 @@ def _model(config: Config, shape: tuple) -> Model:
         k_init, k_train = jax.random.split(key)
         net = train.train(init(k_init), points, weights, k_train, config)
         arrays = eqx.filter(net, eqx.is_array)
-        if previous is None:  # no previous model: fit 1 (the chain's shape probe passes None)
-            return Params(arrays, arrays.encoder, jnp.ones((), jnp.int32))
-        first = previous.fits == 0
-        reference = jax.tree.map(lambda own, prev: jnp.where(first, own, prev),
-                                 arrays.encoder, previous.reference)
-        return Params(arrays, reference, previous.fits + 1)
+        return Params(arrays, *carry_reference(arrays.encoder, previous))
 
     def sample(key, params: Params, n: int):
         k_z, k_noise = jax.random.split(key)
