@@ -15,7 +15,7 @@ Adam steps (lr 5·10⁻³, no weight decay) reaches ``|C − S|/S`` of 3.9·10�
 max 4.2·10⁻²) and ``log C − log S`` of 1.0·10⁻³ ± 7.9·10⁻³: a bias of ≈ 0.005 after 5 fits
 against the statistic's spread ``√(5 ψ₁(4.5)) ≈ 1.1`` (KS distance ≈ 0.002, invisible at the
 full scale's 8192 chains), while the control's shift ``5 log(10/9) = 0.53`` (KS distance ≈ 0.2)
-is rejected with ``λ = D √(nm/(n+m)) ≈ 4`` at the quick scale (Bonferroni's level 0.01/66: λ ≈ 2.2).
+is rejected with ``λ = D √(nm/(n+m)) ≈ 4`` at the quick scale (Bonferroni's level 0.01/68: λ ≈ 2.2).
 Measured at seed 0, quick: p = 0.37; control D = 0.23, p = 1.5·10⁻²¹.
 """
 
