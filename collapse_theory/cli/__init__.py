@@ -24,12 +24,13 @@ _COMMANDS = {
 
 DESCRIPTION = (
     "Model collapse, simulated: refit a model (Gaussian, categorical, Gaussian mixture, kernel "
-    "density, a VAE on 8x8 digits) to samples of the previous fit, generation after "
-    "generation, for thousands of independent chains at once, and compare with the closed "
-    "forms. 'simulate FAMILY' runs chains and prints a table per generation (--out saves the "
-    "records as .npz); 'figure NAME' draws a figure; 'verify' checks every closed form against "
-    "simulation. Bad input is refused before any work, in one line on stderr with exit status "
-    "2; Ctrl-C stops a run with exit status 130 and leaves no partial file.")
+    "density, a VAE on 8x8 digits, n-gram and transformer language models) to samples of the "
+    "previous fit, generation after generation, for thousands of independent chains at once, and"
+    " compare with the closed forms. 'simulate FAMILY' runs chains and prints a table per "
+    "generation (--out saves the records as .npz); 'figure NAME' draws a figure; 'verify' checks"
+    " every closed form against simulation. Bad input is refused before any work, in one line on"
+    " stderr with exit status 2; Ctrl-C stops a run with exit status 130 and leaves no partial "
+    "file.")
 
 #: An option's value that starts with ``-`` but is a number or a comma list of numbers
 #: (``--probs -0.1,1.1``, ``--tail-threshold -1e-3``): read as a value, never as an option.
