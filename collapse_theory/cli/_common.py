@@ -109,6 +109,20 @@ def add_chain_arguments(parser: argparse.ArgumentParser, *, trials: int = 1000,
                         help="independent chains (default %(default)s)")
 
 
+def add_chunk_size(parser: argparse.ArgumentParser) -> None:
+    """``--chunk-size`` (checked by :func:`check_chunk_size`)."""
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="trials per compiled chunk (default: as many as the memory budget "
+                             "allows)")
+
+
+def check_chunk_size(args: argparse.Namespace) -> None:
+    """Refuse a ``--chunk-size`` below 1 before any work (for commands whose simulation does
+    work, e.g. trains a classifier, before the engine would check it)."""
+    if args.chunk_size is not None:
+        _validate.integer("chunk_size", args.chunk_size, minimum=1)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Options common to every ``simulate`` command: ``--record --seed --out --x64 --progress
     --memory-limit``."""

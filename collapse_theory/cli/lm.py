@@ -7,6 +7,7 @@ Every command draws its data the same way (:func:`_data`): the default source's 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -39,7 +40,7 @@ FIGURE_DECODE = {"ngram": "sample", "transformer": "beam"}
 
 def register(commands):
     sim = _common.simulate_parser(
-        commands, "ngram", _simulate_ngram,
+        commands, "ngram", functools.partial(_simulate, family="ngram"),
         help="n-gram language model refitted on its own continuations (the paper's §5 "
              "protocol with an order-k model)",
         description="Fit an order-k n-gram model (add-alpha) to the continuations of the real "
@@ -54,7 +55,7 @@ def register(commands):
     _add_chain_arguments(sim)
 
     tra = _common.simulate_parser(
-        commands, "transformer", _simulate_transformer,
+        commands, "transformer", functools.partial(_simulate, family="transformer"),
         help="small decoder-only transformer refitted on its own continuations (the paper's "
              "§5 protocol; slow on a CPU)",
         description="Train a small transformer from scratch on the continuations of the real "
@@ -129,25 +130,19 @@ def _add_transformer_arguments(parser, *, figure: bool = False):
 def _add_data_arguments(parser, defaults: dict | None):
     """The data options (:func:`_data`); ``defaults`` ``None``: the family's
     (:data:`FIGURE_DATA`), resolved by :func:`_resolve`."""
-    def default(name):
+    for name, text in (
+            ("block", "block length L, the prompt and continuation"),
+            ("vocab", "vocabulary size of the default source, or the cap on --corpus's types"),
+            ("blocks", "training points of the default source"),
+            ("test_blocks", "held-out points of the default source")):
         if defaults is not None:
-            return defaults[name], "default %(default)s"
-        both = " for ngram, ".join(str(FIGURE_DATA[f][name]) for f in FAMILIES)
-        return None, f"default {both} for transformer"
-
-    value, text = default("block")
-    parser.add_argument("--block", type=int, default=value,
-                        help=f"block length L, the prompt and continuation ({text})")
-    value, text = default("vocab")
-    parser.add_argument("--vocab", type=int, default=value,
-                        help=f"vocabulary size of the default source, or the cap on --corpus's "
-                             f"types ({text})")
-    value, text = default("blocks")
-    parser.add_argument("--blocks", type=int, default=value,
-                        help=f"training points of the default source ({text})")
-    value, text = default("test_blocks")
-    parser.add_argument("--test-blocks", type=int, default=value,
-                        help=f"held-out points of the default source ({text})")
+            value, said = defaults[name], "default %(default)s"
+        else:
+            value = None
+            said = "default " + " for ngram, ".join(
+                str(FIGURE_DATA[f][name]) for f in FAMILIES) + " for transformer"
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=value,
+                            help=f"{text} ({said})")
     if defaults is None or defaults.get("validation_blocks"):
         text = ("default %(default)s" if defaults else "default %(default)s; --family "
                 "transformer only")
@@ -178,12 +173,6 @@ def _add_decode_arguments(parser, default: str | None):
                         help="repetition penalty rho >= 1 (default %(default)s: none)")
 
 
-def _add_chunk_size(parser):
-    parser.add_argument("--chunk-size", type=int, default=None,
-                        help="trials per compiled chunk (default: as many as the memory budget "
-                             "allows)")
-
-
 def _add_chain_arguments(parser):
     """``--generations --trials --chunk-size``, the policy and the run options of a
     ``simulate`` command."""
@@ -191,7 +180,7 @@ def _add_chain_arguments(parser):
                         help="number of fits G (required)")
     parser.add_argument("--trials", type=int, default=8,
                         help="independent chains (default %(default)s)")
-    _add_chunk_size(parser)
+    _common.add_chunk_size(parser)
     _common.add_policy_arguments(parser)
     _common.add_run_arguments(parser)
 
@@ -205,7 +194,7 @@ def _add_figure_arguments(parser):
     parser.add_argument("--seed", type=int, default=0,
                         help="PRNG seed; both LM figures draw the same chains of their first "
                              "policy for one seed (default %(default)s)")
-    _add_chunk_size(parser)
+    _common.add_chunk_size(parser)
     _add_ngram_arguments(parser, order=1, alpha=0.001, figure=True)
     _add_transformer_arguments(parser, figure=True)
     _add_data_arguments(parser, None)
@@ -294,10 +283,7 @@ def _setup(args, family: str, policies, generations: int):
     real, test, val, words, source = _data(args, n_val)
     for pol in policies:
         _common.refuse_rounding(pol, real.shape[0], generations)
-    if args.chunk_size is not None:
-        from .. import _validate
-
-        _validate.integer("chunk_size", args.chunk_size, minimum=1)
+    _common.check_chunk_size(args)
     with _common.precision(getattr(args, "x64", False)):  # the model's constants: --x64's
         mdl = _model(args, family, config, real, val, words)
     kl_source = source if family == "ngram" and args.order <= 1 else None
@@ -312,15 +298,7 @@ def _run(args, key, mdl, real, test, source, *, generations, trials, policy, rec
                     **_common.run_options(args))
 
 
-def _simulate_ngram(args) -> int:
-    return _simulate(args, "ngram")
-
-
-def _simulate_transformer(args) -> int:
-    return _simulate(args, "transformer")
-
-
-def _simulate(args, family: str) -> int:
+def _simulate(args, *, family: str) -> int:
     from .. import policies
 
     out = _common.check_out(args.out)

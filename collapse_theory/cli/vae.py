@@ -25,7 +25,7 @@ def register(commands):
                      help="independent chains (default %(default)s)")
     _add_sample_size(sim)
     _add_config_arguments(sim)
-    _add_chunk_size(sim)
+    _common.add_chunk_size(sim)
     _common.add_policy_arguments(sim)
     _common.add_run_arguments(sim)
 
@@ -73,12 +73,6 @@ def _add_sample_size(parser):
                              f"training split's size, {TRAIN_SIZE})")
 
 
-def _add_chunk_size(parser):
-    parser.add_argument("--chunk-size", type=int, default=None,
-                        help="trials per compiled chunk (default: as many as the memory "
-                             "budget allows)")
-
-
 def _add_config_arguments(parser):
     """One option per field of :class:`vae.Config`, its default the Config's."""
     from ..vae import Config
@@ -119,7 +113,7 @@ def _add_figure_run_arguments(parser):
                         help="PRNG seed; every VAE figure draws the same replace chains for one "
                              "seed (default %(default)s)")
     _add_sample_size(parser)
-    _add_chunk_size(parser)
+    _common.add_chunk_size(parser)
     _add_config_arguments(parser)
 
 
@@ -143,8 +137,7 @@ def _config(args):
     from ..vae.config import check
 
     _validate.integer("sample_size", _sample_size(args), minimum=1)
-    if args.chunk_size is not None:
-        _validate.integer("chunk_size", args.chunk_size, minimum=1)
+    _common.check_chunk_size(args)
     return check(Config(latent=args.latent, arch=args.arch, widths=_tuple(args.widths),
                         epochs=args.epochs, batch=args.batch, lr=args.lr,
                         weight_decay=args.weight_decay, beta=args.beta,
