@@ -706,7 +706,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
         def draws(carry, inp):
             g_b, x_b, s_b = inp
-            noise = draw(seeds, g_b, x_b)
+            noise = step.draw(seeds, g_b, x_b)
 
             def body(carry, row):
                 state, buf = carry
@@ -720,7 +720,6 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
     if isinstance(step, BlockStep):
         v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
-        draw = step.draw
         return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
     return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
