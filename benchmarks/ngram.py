@@ -3,9 +3,13 @@ sampling decode (τ = 1, no top-k, no penalty: the direct O(log T) sampler), rep
 
     python benchmarks/ngram.py [--trials 1000] [--generations 50] [--order 2] [--vocab 1000]
                                [--block 64] [--blocks 128] [--numpy-trials 4] [--calls 2]
+                               [--devices CORES]
 
 D0: ``(blocks + 1) × block`` i.i.d. Zipf(1) tokens over ``V`` words (seed 0), cut into
 ``blocks`` points of two blocks (prompt + continuation); the test set another 16 points.
+``--devices N`` (default: this machine's cores) sets ``XLA_FLAGS=--xla_force_host_platform_
+device_count=N`` before JAX starts (unless ``XLA_FLAGS`` is set), so that the engine runs one program per core (XLA:CPU runs
+one device's program on about one core); on a GPU it is ignored.
 Timed: :func:`collapse_theory.lm.simulate.simulate` recording generations 0 and ``G``
 (measurements inside the chain), ``--calls`` calls: the first includes the compilation, the
 others are steady.  The numpy arm:
@@ -17,13 +21,20 @@ codes, sampling a uniform occurrence by ``searchsorted``, vectorised over prompt
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
-import jax
-import numpy as np
+_pre = argparse.ArgumentParser(add_help=False)
+_pre.add_argument("--devices", type=int, default=os.cpu_count())
+if "XLA_FLAGS" not in os.environ:  # before JAX starts
+    os.environ["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count="
+                               f"{_pre.parse_known_args()[0].devices}")
 
-from collapse_theory.lm import ngram, points
-from collapse_theory.lm.simulate import simulate
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from collapse_theory.lm import ngram, points  # noqa: E402
+from collapse_theory.lm.simulate import simulate  # noqa: E402
 
 
 def corpus(vocab: int, block: int, blocks: int):
@@ -67,7 +78,7 @@ def numpy_chain(real, vocab: int, order: int, generations: int, trials: int, see
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(parents=[_pre])
     ap.add_argument("--trials", type=int, default=1000)
     ap.add_argument("--generations", type=int, default=50)
     ap.add_argument("--order", type=int, default=2)

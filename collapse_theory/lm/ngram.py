@@ -1,7 +1,8 @@
 r"""The order-``k`` n-gram language model with add-α smoothing, fitted from counts.
 
-A fit counts, over the continuation positions ``t ∈ [L, 2L)`` of its points
-(:mod:`~collapse_theory.lm.protocol`) weighted by the point weights, the n-grams
+A fit counts, over the continuation positions ``t ∈ [L, 2L)`` of its present points
+(:mod:`~collapse_theory.lm.protocol`; a point is present where its weight is ``> 0``: the
+chain's weights are 0 or equal, so a fit is its sample's count), the n-grams
 ``N_j(c, w)`` of every order ``j ≤ k`` (``c`` the ``j`` tokens before ``w``, taken inside the
 point: ``k ≤ L``), ``N_j(c) = Σ_w N_j(c, w)``, and predicts
 
@@ -15,17 +16,19 @@ and ``log Q`` is defined everywhere; a seen context's unseen word has ``log Q = 
 
 Memory: parameters are sparse, fixed size whatever ``V^k``.  Row ``j`` of :class:`Table` holds
 the sorted codes ``(c·V + w)`` (Horner base ``V`` over ``x_{t−j..t}``) of the ``T = nL``
-target positions and the cumulative weights in that order; a context's n-grams are a run of
-consecutive codes, found by ``searchsorted`` (``O(log T)``), so a count is two look-ups.
-Codes are int32: ``V^{k+1} < 2^{31}`` (``V = 1000``: ``k ≤ 2``).
+target positions (absent points' codes are ``2^{31} − 1``, sorted last); a context's n-grams
+are a run of consecutive codes and a count is the run's length.  A run is found by
+``searchsorted`` (``O(log T)``), or, for the orders with at most ``T`` contexts (``V^j ≤ T``),
+read from the dense run starts of every context (``Table.starts``, two gathers).  Codes are
+int32: ``V^{k+1} < 2^{31}`` (``V = 1000``: ``k ≤ 2``).
 
 Decoding (``sample`` continues ``n`` original prompts, :func:`~collapse_theory.lm.protocol.
 continuation_sampler`): ``decode="beam"`` (the paper's five beams) and ``decode="sample"`` with a
 temperature, top-k or repetition penalty run :mod:`~collapse_theory.lm.decode` on the ``(V,)``
 vector ``log Q(· | c)`` (``O(V log T)`` a token); plain sampling (``τ = 1``, no top-k, no
 penalty) draws from ``Q`` directly, the same law in ``O(log T)`` a token: ``v ∼ U(0, N + αV)``;
-``v < N``: the word of the training n-gram occurrence at cumulative weight ``v`` in the context's
-run (a weighted uniform occurrence); else the uniform word ``⌊(v − N)/α⌋``.  Order 0 with plain
+``v < N``: the word of occurrence ``⌊v⌋`` of the context's run (a uniform occurrence); else the
+uniform word ``⌊(v − N)/α⌋``.  Order 0 with plain
 sampling and α = 0 is therefore the multinomial chain (:mod:`collapse_theory.discrete`) on the
 continuation tokens.
 
@@ -50,7 +53,7 @@ from .protocol import LanguageModel, continuation_sampler
 
 #: Decoders of :func:`model`.
 DECODES = ("beam", "sample")
-#: Largest n-gram code + 1 (int32 codes).
+#: Largest n-gram code + 1 (int32 codes); the code of an absent point's positions.
 MAX_CODE = 2**31 - 1
 
 
@@ -59,13 +62,16 @@ class Table(NamedTuple):
 
     Attributes:
       codes: ``(k+1, T)`` int32, row ``j`` the sorted codes of the ``(j+1)``-grams ending at a
-        target position.
-      cum: ``(k+1, T+1)`` float, row ``j`` the cumulative weights in the order of ``codes[j]``
-        (``cum[j, 0] = 0``).
+        target position (absent points: :data:`MAX_CODE`, last).
+      starts: for each order ``j`` with ``V^j ≤ T`` (a prefix ``0..d−1`` of the orders), the
+        ``(V^j + 1,)`` int32 run starts in row ``j`` of every context code and of ``V^j``.
+      ends: for each other order ``j ≥ d``, ``(T,)`` int32: the end of the run of the context of
+        each entry of row ``j`` (its context found by binary search, its end read here).
     """
 
     codes: jax.Array
-    cum: jax.Array
+    starts: tuple
+    ends: tuple
 
 
 class Params(NamedTuple):
@@ -161,6 +167,41 @@ def unigram_counts(lm_model: LanguageModel, params: Params) -> jax.Array:
     return parts(lm_model).unigram(params.table)
 
 
+def _counting_sort(codes, present, size: int):
+    """``sort(where(present, codes, MAX_CODE))`` for codes in ``[0, size)``, ``size ≤ T``, in
+    ``O(T)``: the histogram's cumulative sum marks where each code's run starts."""
+    counts = jnp.zeros(size, jnp.int32).at[codes].add(present.astype(jnp.int32))
+    starts = jnp.cumsum(counts) - counts
+    marks = jnp.zeros(codes.size, jnp.int32).at[starts].add(1, mode="drop")
+    index = jnp.arange(codes.size)
+    return jnp.where(index < counts.sum(), jnp.cumsum(marks) - 1, MAX_CODE).astype(jnp.int32)
+
+
+def _run_ends(keys):
+    """``(T,)`` for sorted ``keys``: the index one past the last entry equal to each entry."""
+    index = jnp.arange(keys.size, dtype=jnp.int32)
+    last = jnp.append(keys[1:] != keys[:-1], True)
+    return jax.lax.cummin(jnp.where(last, index + 1, keys.size).astype(jnp.int32), reverse=True)
+
+
+def _lower_bound(flat, base, lo, hi, q, width: int):
+    """The first ``i ∈ [lo, hi)`` with ``flat[base + i] ≥ q`` (``hi`` if none) for sorted
+    ``flat[base + lo : base + hi]``, ``hi − lo ≤ width``; ``q`` may be a vector.  Branch-free,
+    ``⌈log₂(width + 1)⌉`` steps of a loop (under ``vmap`` no row is sliced; unrolled, XLA would
+    fuse each step with a recomputation of the steps before it)."""
+    q = jnp.asarray(q)
+
+    def step(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) // 2
+        below = (flat[jnp.minimum(base + mid, flat.size - 1)] < q) & (mid < hi)
+        return jnp.where(below, mid + 1, lo), jnp.where(below, hi, mid)
+
+    bounds = (jnp.broadcast_to(jnp.asarray(lo, jnp.int32), q.shape),
+              jnp.broadcast_to(jnp.asarray(hi, jnp.int32), q.shape))
+    return jax.lax.fori_loop(0, int(width).bit_length(), step, bounds)[0]
+
+
 def _horner(tokens, vocab: int):
     """Code of ``tokens (..., j)`` in base ``V`` (0 for ``j = 0``)."""
     code = jnp.zeros(tokens.shape[:-1], jnp.int32)
@@ -174,33 +215,47 @@ def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: st
            temperature: float, top_k, penalty: float) -> NGram:
     L = prompts.array.shape[1]
 
+    T = prompts.array.shape[0] * L  # positions of a full sample; fits of more are searched
+    dense = [j for j in range(k + 1) if vocab ** j <= max(T, 1)]
+
     def fit_table(points, weights) -> Table:
         x = points.astype(jnp.int32)
-        w = jnp.repeat(weights, L)
-        codes, cums = [], []
+        present = jnp.repeat(weights > 0, L)
+        rows = []
         for j in range(k + 1):
             grams = jnp.stack([x[:, L - j + i: 2 * L - j + i] for i in range(j + 1)], -1)
-            c, cw = jax.lax.sort((_horner(grams, vocab).reshape(-1), w), num_keys=1)
-            codes.append(c)
-            cums.append(jnp.concatenate([jnp.zeros((1,), cw.dtype), jnp.cumsum(cw)]))
-        return Table(jnp.stack(codes), jnp.stack(cums))
+            code = _horner(grams, vocab).reshape(-1)
+            rows.append(_counting_sort(code, present, vocab ** (j + 1))
+                        if vocab ** (j + 1) <= code.size else
+                        jnp.sort(jnp.where(present, code, MAX_CODE)))
+        starts = tuple(jnp.searchsorted(rows[j], jnp.arange(vocab ** j + 1, dtype=jnp.int32)
+                                        * vocab).astype(jnp.int32) for j in dense)
+        ends = tuple(_run_ends(rows[j] // vocab) for j in range(len(dense), k + 1))
+        return Table(jnp.stack(rows), starts, ends)
 
     def fit(points, weights, *, previous: Params | None) -> Params:
         table = fit_table(points, weights)
         return Params(table, *carry_reference(table, previous))
 
-    def count(table: Table, j: int, lo, hi):
-        """Weight of the codes in ``[lo, hi)`` of row ``j`` (static) and the run's bounds."""
-        a, b = jnp.searchsorted(table.codes[j], jnp.stack([lo, hi]))
-        return table.cum[j, b] - table.cum[j, a], a, b
+    def run(table: Table, j: int, c):
+        """The run ``[a, b)`` of context code ``c`` in row ``j`` (static): dense starts, or a
+        binary search for its start and its end read from ``Table.ends``."""
+        d = len(table.starts)
+        if j < d:
+            return table.starts[j][c], table.starts[j][c + 1]
+        flat, width = table.codes.reshape(-1), table.codes.shape[1]
+        a = _lower_bound(flat, j * width, 0, width, c * vocab, width)
+        at = jnp.minimum(a, width - 1)
+        found = (a < width) & (flat[j * width + at] // vocab == c)
+        return a, jnp.where(found, table.ends[j - d][at], a)
 
     def context(table: Table, ctx):
         """Per order ``j`` (stacked ``(k+1,)``): the context codes ``c_j``, the counts
         ``N_j(c_j)`` and the runs' starts and ends; and ``j*`` (module docstring).  Rows are
         read at static indices only: a traced row index under ``vmap`` would copy the row."""
         codes = jnp.stack([_horner(ctx[k - j:], vocab) for j in range(k + 1)])
-        n, a, b = (jnp.stack(x) for x in zip(*(count(table, j, c * vocab, c * vocab + vocab)
-                                                for j, c in enumerate(codes))))
+        a, b = (jnp.stack(x) for x in zip(*(run(table, j, c) for j, c in enumerate(codes))))
+        n = b - a
         if alpha > 0:
             j = jnp.asarray(k)
         else:  # the longest seen suffix; none seen (no data at all): j = k, N = 0, uniform
@@ -210,34 +265,35 @@ def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: st
 
     def log_ratio(nw, total):
         """``log((N(c, w) + α) / (N(c) + αV))``; ``−log V`` when ``N(c) + αV = 0``."""
+        nw, total = jnp.asarray(nw, float), jnp.asarray(total, float)
         safe = jnp.where(total > 0, total, 1)
         return jnp.where(total > 0, jnp.log(nw + alpha) - jnp.log(safe), -jnp.log(float(vocab)))
 
     def log_q_one(table: Table, ctx, w):
-        j, codes, n, _, _ = context(table, ctx)
-        nw = jnp.stack([count(table, i, codes[i] * vocab + w, codes[i] * vocab + w + 1)[0]
-                        for i in range(k + 1)])
-        return log_ratio(nw[j], n[j] + alpha * vocab)
+        """``log Q(w | ctx)``: ``N(c, w)`` searched inside the run of the chosen order."""
+        j, codes, n, a, b = context(table, ctx)
+        code = codes[j] * vocab + w
+        width = table.codes.shape[1]
+        ends = _lower_bound(table.codes.reshape(-1), j * width, a[j], b[j],
+                            jnp.stack([code, code + 1]), width)
+        return log_ratio(ends[1] - ends[0], n[j] + alpha * vocab)
 
     def log_q_vec(table: Table, ctx):
         """``(V,)`` ``log Q(· | ctx)`` (``V + 1`` look-ups of the context's run per order)."""
         j, codes, n, _, _ = context(table, ctx)
-        nw = jnp.stack([jnp.diff(table.cum[i][jnp.searchsorted(
-            table.codes[i], codes[i] * vocab + jnp.arange(vocab + 1))]) for i in range(k + 1)])
+        nw = jnp.stack([jnp.diff(jnp.searchsorted(
+            table.codes[i], codes[i] * vocab + jnp.arange(vocab + 1))) for i in range(k + 1)])
         return log_ratio(nw[j], n[j] + alpha * vocab)
 
     def draw_one(table: Table, ctx, u):
-        """One word ``∼ Q(· | ctx)`` from ``u ∼ U(0, 1)`` (module docstring)."""
-        j, _, n, a, b = context(table, ctx)
-        nj = n[j]
+        """One word ``∼ Q(· | ctx)`` from ``u ∼ U(0, 1)`` (module docstring): one gather from
+        the flattened rows (a row sliced under ``vmap`` would be copied every token)."""
+        j, _, n, a, _ = context(table, ctx)
+        nj = n[j].astype(u.dtype)
         v = u * (nj + alpha * vocab)
-        last_row = table.codes.shape[1] - 1
-        seen = jnp.stack([
-            table.codes[i][jnp.clip(jnp.searchsorted(table.cum[i], table.cum[i, a[i]] + v,
-                                                     side="right") - 1,
-                                    a[i], jnp.maximum(b[i] - 1, a[i]))
-                           .clip(0, last_row)] % vocab
-            for i in range(k + 1)])[j]
+        width = table.codes.shape[1]
+        pick = j * width + jnp.minimum(a[j] + v.astype(jnp.int32), width - 1)
+        seen = table.codes.reshape(-1)[pick] % vocab
         uniform = jnp.floor((v - nj) / alpha) if alpha > 0 else jnp.floor(u * vocab)
         uniform = jnp.clip(uniform, 0, vocab - 1).astype(jnp.int32)
         return jnp.where((v < nj) & (nj > 0), seen, uniform)
@@ -249,13 +305,12 @@ def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: st
         return log_q_vec(params.table, last(tokens, t))
 
     def direct(key, params: Params, prompt):
-        def step(tokens, t):
-            u = jax.random.uniform(jax.random.fold_in(key, t), (), params.table.cum.dtype)
-            return tokens.at[t].set(draw_one(params.table, last(tokens, t), u)), None
+        def step(ctx, u):
+            w = draw_one(params.table, ctx, u)
+            return jnp.concatenate([ctx, w[None]])[1:], w
 
-        buf = jnp.concatenate([prompt, jnp.zeros((L,), prompt.dtype)])
-        tokens, _ = jax.lax.scan(step, buf, jnp.arange(L, 2 * L))
-        return tokens[L:]
+        _, tokens = jax.lax.scan(step, prompt[L - k:], jax.random.uniform(key, (L,)))
+        return tokens
 
     plain = temperature == 1.0 and top_k is None and penalty == 1.0
     if decode == "beam":
@@ -288,8 +343,7 @@ def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: st
         return jax.vmap(lambda c, ws: jax.vmap(lambda w: one(c, w))(ws))(ctx, jnp.asarray(nxt))
 
     def unigram(table: Table):
-        bounds = jnp.searchsorted(table.codes[0], jnp.arange(vocab + 1))
-        return jnp.diff(table.cum[0][bounds])
+        return jnp.diff(jnp.searchsorted(table.codes[0], jnp.arange(vocab + 1)))
 
     name = (f"ngram k={k} V={vocab} alpha={alpha:g} "
             + (f"beam{beams}" if decode == "beam" else

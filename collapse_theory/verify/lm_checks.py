@@ -105,8 +105,7 @@ def expected_bigrams(q: np.ndarray, prompts_last: np.ndarray, block: int) -> np.
 def _bigram_counts(mdl, params):
     """``(V, V)`` the order-1 counts ``N(c, w)`` of a fit (row 1 of its table)."""
     codes = jnp.arange(_V1 * _V1 + 1, dtype=jnp.int32)
-    bounds = jnp.searchsorted(params.table.codes[1], codes)
-    return jnp.diff(params.table.cum[1][bounds]).reshape(_V1, _V1)
+    return jnp.diff(jnp.searchsorted(params.table.codes[1], codes)).reshape(_V1, _V1)
 
 
 @check("lm.ngram.one_generation_bigrams",
