@@ -118,13 +118,15 @@ def test_bad_input_is_refused_before_any_work(argv, words, tmp_path, monkeypatch
 
 
 def test_figure_commands_write_pngs(corpus, tmp_path, capsys):
-    paths = [tmp_path / "perplexity.png", tmp_path / "histograms.png"]
+    paths = [tmp_path / "perplexity.png", tmp_path / "histograms.png", tmp_path / "v.png"]
     assert main(["figure", "lm-perplexity", "--out", str(paths[0]), *FIGURE, "--corpus", corpus,
                  "--generations", "2", "--policies", "replace"]) == 0
     assert main(["figure", "lm-histograms", "--out", str(paths[1]), *FIGURE, "--corpus", corpus,
                  "--generations", "0,1,2"]) == 0
+    assert main(["figure", "lm-vocabulary", "--out", str(paths[2]), *FIGURE, "--corpus", corpus,
+                 "--generations", "2", "--policies", "replace"]) == 0
     assert all(p.stat().st_size > 10_000 for p in paths)
-    assert capsys.readouterr().out.count("wrote ") == 2
+    assert capsys.readouterr().out.count("wrote ") == 3
 
 
 def test_corpus_validation_points_are_cut_from_the_end_of_the_training_text(corpus):
@@ -156,15 +158,19 @@ def test_figures_pass_progress_and_memory_limit_on(flags, progress, limit, monke
     monkeypatch.setattr(importlib.import_module("collapse_theory.lm.simulate"), "simulate",
                         lambda key, model, **kw: runs.append(kw) or len(runs))
     monkeypatch.setattr(figures, "perplexity", lambda path, results: drawn.append(results))
+    monkeypatch.setattr(figures, "vocabulary", lambda path, results: drawn.append(results))
     monkeypatch.setattr(figures, "histograms", lambda path, result, generations:
                         drawn.append((result, generations)))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     out = str(tmp_path / "f.png")
     assert main(["figure", "lm-perplexity", "--out", out, *DATA, *flags]) == 0
     assert main(["figure", "lm-histograms", "--out", out, *DATA, *flags]) == 0
-    assert drawn == [{"replace": 1, "fresh:0.1": 2}, (3, [0, 1, 2, 3, 4, 6, 10])]
-    assert [str(r["policy"]) for r in runs] == ["replace", "fresh:0.1", "replace"]
-    assert [r["generations"] for r in runs] == [10, 10, 10] and runs[2]["record"] == [
+    assert main(["figure", "lm-vocabulary", "--out", out, *DATA, *flags]) == 0
+    assert drawn == [{"replace": 1, "fresh:0.1": 2}, (3, [0, 1, 2, 3, 4, 6, 10]),
+                     {"replace": 4, "fresh:0.1": 5}]
+    assert [str(r["policy"]) for r in runs] == ["replace", "fresh:0.1", "replace", "replace",
+                                                "fresh:0.1"]
+    assert [r["generations"] for r in runs] == [10] * 5 and runs[2]["record"] == [
         0, 1, 2, 3, 4, 6, 10]
     assert all(r["progress"] is progress and r["memory_limit"] == limit for r in runs)
     assert runs[0]["source"] is not None and runs[0]["trials"] == 8  # order 1: the KL

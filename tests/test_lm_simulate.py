@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from collapse_theory.lm import english, ngram, points
-from collapse_theory.lm.simulate import EXAMPLES, POINTS, simulate
+from collapse_theory.lm.simulate import EXAMPLES, POINTS, rank_bands, simulate
 
 V, L, G = 30, 6, 3
 
@@ -91,3 +91,21 @@ def test_kl_needs_order_within_the_source():
     with pytest.raises(ValueError, match="source"):
         simulate(jax.random.key(0), mdl, real=real, test=test, generations=1,
                  trials=1, source=source)
+
+
+def test_rank_bands_partition_the_generated_types():
+    """band_types sums to vocabulary; generation 0's bands are numpy's count of the first P real
+    points' types by rank of the real continuations' counts."""
+    _, real, _, mdl = _setup()
+    res = _run(3)
+    band, edges = rank_bands(real, mdl.vocab)
+    counts = np.bincount(real[:, L:].ravel(), minlength=mdl.vocab)
+    assert edges[0] == 0 and edges[-1] == (counts > 0).sum() and (np.diff(edges) > 0).all()
+    ranked = np.argsort(-counts, kind="stable")
+    assert (band[ranked[:edges[1]]] == 0).all() and (band[counts == 0] == edges.size - 1).all()
+    np.testing.assert_array_equal(np.asarray(res.band_edges), edges)
+    np.testing.assert_array_equal(np.asarray(res.band_types).sum(-1), np.asarray(res.vocabulary))
+    p = min(POINTS, len(real))
+    want = np.bincount(band[np.unique(real[:p, L:])], minlength=edges.size)
+    np.testing.assert_array_equal(np.asarray(res.band_types)[:, 0], np.tile(want, (3, 1)))
+    assert (np.asarray(res.band_types)[:, 1:, :-1] <= np.diff(edges)).all()

@@ -81,6 +81,18 @@ def register(commands):
                      help="one curve per policy, in --policy's grammar (default %(default)s)")
     _add_figure_arguments(ppl)
 
+    voc = _common.figure_parser(
+        commands, "lm-vocabulary", _vocabulary,
+        help="fraction of each real frequency-rank band's word types still generated over "
+             "generations, one line style per policy (the tails go first; default alpha 0, "
+             "where nothing regenerates a lost word)")
+    voc.add_argument("--generations", type=int, default=10,
+                     help="fits per chain (default %(default)s)")
+    voc.add_argument("--policies", default="replace,fresh:0.1", metavar="P1,P2,...",
+                     help="one line style per policy, in --policy's grammar (default "
+                          "%(default)s)")
+    _add_figure_arguments(voc, alpha=0.0)
+
     hist = _common.figure_parser(
         commands, "lm-histograms", _histograms,
         help="per-sequence perplexity of each generation's text under the first model, one "
@@ -185,7 +197,7 @@ def _add_chain_arguments(parser):
     _common.add_run_arguments(parser)
 
 
-def _add_figure_arguments(parser):
+def _add_figure_arguments(parser, *, alpha: float = 0.001):
     """``--family``, the model, data and decoding options, ``--trials --seed --chunk-size``."""
     parser.add_argument("--family", choices=FAMILIES, default="ngram",
                         help="the language model (default %(default)s)")
@@ -195,7 +207,7 @@ def _add_figure_arguments(parser):
                         help="PRNG seed; both LM figures draw the same chains of their first "
                              "policy for one seed (default %(default)s)")
     _common.add_chunk_size(parser)
-    _add_ngram_arguments(parser, order=1, alpha=0.001, figure=True)
+    _add_ngram_arguments(parser, order=1, alpha=alpha, figure=True)
     _add_transformer_arguments(parser, figure=True)
     _add_data_arguments(parser, None)
     _add_decode_arguments(parser, None)
@@ -343,17 +355,21 @@ def _report(args, res, words, *, kl: bool) -> None:
     gens = np.asarray(res.generation)
     columns = [np.asarray(res.test_perplexity, np.float64),
                np.asarray(res.sequence_perplexity, np.float64).mean(-1),
-               np.asarray(res.vocabulary, np.float64), np.asarray(res.kl, np.float64)]
+               np.asarray(res.vocabulary, np.float64),
+               np.asarray(res.band_types, np.float64)[:, :, -2], np.asarray(res.kl, np.float64)]
+    edges = np.asarray(res.band_edges)
     shown = _common.subsample(gens.size, 12)
     rows = [[int(gens[i]), int(res.size[i]),
              *(float(np.median(c[:, i])) if not np.all(np.isnan(c[:, i])) else "—"
                for c in columns)] for i in shown]
     _common.print_table(["generation", "N", "median test ppl", "median seq ppl (fit 1)",
-                         "median vocabulary", "median KL (nats)"], rows)
+                         "median vocabulary", f"of ranks {edges[-2] + 1}-{edges[-1]}",
+                         "median KL (nats)"], rows)
     print("generation 0 is the real text; seq ppl: mean per-sequence perplexity of generated "
           "points under the trial's fit-1 model; vocabulary: word types among their "
-          "continuations; KL to the source: " + ("default source and order <= 1 only" if kl
-                                                 else "n-gram models only"))
+          f"continuations, and those of the rarest real words (count ranks {edges[-2] + 1}-"
+          f"{edges[-1]} of the real text's {edges[-1]} types); KL to the source: "
+          + ("default source and order <= 1 only" if kl else "n-gram models only"))
     examples = np.asarray(res.examples)
     level = args.level if args.corpus is not None else "word"
     for i in shown:
@@ -369,9 +385,9 @@ def _figure_key(seed, i: int = 0):
     return jax.random.fold_in(_common.key_from_seed(seed), i)
 
 
-def _perplexity(args) -> int:
+def _policy_figure(args, draw) -> int:
+    """``draw(path, results)`` of one chain set per policy of ``--policies``."""
     from .. import _validate, policies
-    from ..figures import lm as figures
 
     out = _common.check_figure_out(args.out)
     _resolve(args)
@@ -382,8 +398,20 @@ def _perplexity(args) -> int:
     results = {str(p): _run(args, _figure_key(args.seed, i), mdl, real, test, source,
                             generations=top, trials=args.trials, policy=p, record=None)
                for i, p in enumerate(pols)}
-    _common.write_figure(out, figures.perplexity, results=results)
+    _common.write_figure(out, draw, results=results)
     return 0
+
+
+def _perplexity(args) -> int:
+    from ..figures import lm as figures
+
+    return _policy_figure(args, figures.perplexity)
+
+
+def _vocabulary(args) -> int:
+    from ..figures import lm as figures
+
+    return _policy_figure(args, figures.vocabulary)
 
 
 def _histograms(args) -> int:

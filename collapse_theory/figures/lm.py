@@ -3,7 +3,8 @@
 
 :func:`perplexity` draws the test perplexity of real held-out text against generation, one
 curve per data policy (Fig. 1b/c: no original data kept against 10 % kept), with the KL to a
-known source and the vocabulary survival (the tails go first) beside it; :func:`histograms`
+known source and the vocabulary survival beside it; :func:`vocabulary` the vocabulary survival
+alone, by frequency-rank band of the real text (the tails go first); :func:`histograms`
 the per-sequence perplexity of each generation's text under the trial's first model (Fig. 10:
 the mode moves to lower perplexity and a long high-perplexity tail grows).  Generation 0 is
 the real text; generation ``g ≥ 1`` the ``g``-th fitted model (the paper's ``g − 1``).  Each
@@ -38,6 +39,54 @@ def _band(ax, n, values, colour, label):
     ax.plot(n, med, color=colour, lw=1.8, label=label)
 
 
+def _rank_bands(ax, n, res, style, label):
+    """One median line per real frequency-rank band: the fraction of its types generated."""
+    edges = np.asarray(res.band_edges)
+    sizes = np.diff(edges)
+    frac = np.median(np.asarray(res.band_types, np.float64)[:, :, :sizes.size], axis=0) / sizes
+    colours = pyplot().get_cmap("viridis")(np.linspace(0.0, 0.85, sizes.size))
+    for b, colour in enumerate(colours):
+        ax.plot(n, frac[:, b], style, color=colour, lw=1.6,
+                label=f"{edges[b] + 1}–{edges[b + 1]}, {label}")
+    ax.set_ylim(0, 1.05)
+
+
+def vocabulary(path, results):
+    """The fraction of each real frequency-rank band's word types still generated against
+    generation (``band_types`` over the band's size; median over trials), colour the band, line
+    style the policy: the rare words go first where nothing regenerates them (``α = 0``)."""
+    plt = pyplot()
+    path = _validate.writable_path("path", path)
+    if not results:
+        raise ValueError("results must hold at least one result")
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    styles = dict(zip(results, ["-", "--", ":", "-."] * len(results)))
+    for label, res in results.items():
+        _rank_bands(ax, np.asarray(res.generation), res, styles[label], label)
+    _vocabulary_axes(ax, results)
+    trials = sorted({np.shape(r.test_perplexity)[0] for r in results.values()})
+    fig.suptitle("Word types generated, by frequency rank in the real text: "
+                 f"{', '.join(map(str, trials))} trials per policy", fontsize=10)
+    return save(fig, path, rect=(0, 0, 1, 0.95))
+
+
+def _generation_axis(ax):
+    ax.set_xlabel("generation (0 = real text, g = the g-th model)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+
+
+def _vocabulary_axes(ax, results):
+    notes = [f"{label} {np.median(np.asarray(r.band_types)[:, -1, -1]):g}"
+             for label, r in results.items()]
+    ax.set_title("Word types by real frequency rank\n(types new to the real text at the end, "
+                 "median: " + ", ".join(notes) + ")", fontsize=9)
+    ax.set_ylabel("fraction of the band's word types generated")
+    _generation_axis(ax)
+    ax.legend(fontsize=7, ncol=max(1, len(results) // 2), title="ranks, policy (median)",
+              title_fontsize=7)
+
+
 def perplexity(path, results):
     """Test perplexity, KL to the source and vocabulary survival against generation.
 
@@ -45,7 +94,10 @@ def perplexity(path, results):
     with its 10–90 % band.  Panels: the perplexity of the real test continuations (log axis;
     a dotted line at the source's perplexity ``exp H`` when the KL is known: ``ppl = exp(H +
     KL)`` for test text from the source); ``KL(source ‖ Q_g)`` per token (only where a result
-    has it); the word types among the generated continuations (generation 0: the real text).
+    has it); the word types among the generated continuations (generation 0: the real text),
+    as the fraction of each real frequency-rank band still generated (``band_types``; median
+    over trials; colour the band, line style the policy), with the types absent from the real
+    text counted in a note.
     """
     plt = pyplot()
     path = _validate.writable_path("path", path)
@@ -57,31 +109,37 @@ def perplexity(path, results):
     colours = _colours(results)
     trials = set()
     infinite = {}
+    styles = dict(zip(results, ["-", "--", ":", "-."] * len(results)))
     for label, res in results.items():
         n = np.asarray(res.generation)
         for ax, field in zip(axes, panels):
+            if field == "vocabulary":
+                _rank_bands(ax, n, res, styles[label], label)
+                continue
             values = np.asarray(getattr(res, field), np.float64)
             keep = ~np.all(np.isnan(values), axis=0)
             _band(ax, n[keep], values[:, keep], colours[label], label)
             infinite[field] = infinite.get(field, 0.0) + np.isposinf(values).sum()
         trials.add(np.shape(res.test_perplexity)[0])
     titles = {"test_perplexity": ("perplexity (log scale)", "Perplexity of real test text"),
-              "kl": ("nats per token", "KL(source ‖ model)"),
-              "vocabulary": ("word types", "Word types in generated continuations")}
+              "kl": ("nats per token", "KL(source ‖ model)")}
     for ax, field in zip(axes, panels):
-        ylabel, title = titles[field]
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("generation (0 = real text, g = the g-th model)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(True, alpha=0.3)
+        if field in titles:
+            ax.set_ylabel(titles[field][0])
+            ax.set_title(titles[field][1], fontsize=10)
+        _generation_axis(ax)
     for ax, field in zip(axes, panels):
+        if not ax.has_data() or not np.isfinite(ax.dataLim.get_points()).all():
+            ax.set_xlim(min(np.min(r.generation) for r in results.values()),
+                        max(np.max(r.generation) for r in results.values()))
+            ax.set_yticks([])
         if infinite.get(field):
             ax.text(0.02, 0.02, f"{int(infinite[field])} values infinite (a token of "
                     "probability 0), not drawn", transform=ax.transAxes, fontsize=7)
     if np.isfinite(axes[0].dataLim.y0) and axes[0].dataLim.y0 > 0:
         axes[0].set_yscale("log")
     axes[0].legend(fontsize=8, title="policy: median, 10–90 % band", title_fontsize=8)
+    _vocabulary_axes(axes[-1], results)
     count = ", ".join(map(str, sorted(trials)))
     fig.suptitle(f"Language model refitted on its own continuations: {count} trials per policy",
                  fontsize=11)

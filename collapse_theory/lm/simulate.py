@@ -13,7 +13,10 @@ them; fit ``g ≥ 2`` sees the continuations of the original prompts generated b
   and their per-sequence perplexities ``exp(−(1/L) Σ_t log Q_1(x_{L+t} | ·))`` under the
   trial's fit-1 model (the paper's "generation 0" model; Fig. 10's histograms): the model's
   params must expose ``reference_model()`` (e.g. :class:`collapse_theory.lm.ngram.Params`);
-* the vocabulary survival: the number of word types among those ``P L`` generated tokens;
+* the vocabulary survival: the number of word types among those ``P L`` generated tokens,
+  in total and per frequency-rank band of the real training continuations (ranks ``1–10``,
+  ``11–30``, ``31–100``, ``101–300``, … by count, the last band ending at the real text's number of types, then the
+  words absent from it: :func:`rank_bands`), so that a run shows which tail goes first;
 * with a known ``source`` (a :class:`~collapse_theory.lm.source.MarkovSource` of order
   ``k_s ≥ k``), ``KL(source ‖ Q_g) = Σ_c π(c) Σ_w P(w|c) (−log Q_g(w | c)) − H`` nats per
   token (``MarkovSource.kl``'s sum, computed inside the chain from the source's tables; n-gram
@@ -58,6 +61,10 @@ class LMResult(NamedTuple):
         ``g`` under the trial's fit-1 model (``g = 0``: the first ``P`` real points).
       vocabulary: ``(trials, R)`` int32 word types among the ``P L`` continuation tokens of
         those points.
+      band_types: ``(trials, R, B + 1)`` int32 those types per rank band (:func:`rank_bands`):
+        band ``b < B`` holds the words of real-count ranks ``band_edges[b] + 1 ..
+        band_edges[b + 1]``, band ``B`` the words absent from the real continuations.
+      band_edges: ``(B + 1,)`` the bands' rank edges (``band_edges[-1]`` = the real types).
       kl: ``(trials, R)`` ``KL(source ‖ Q_g)`` (nats per token) when ``source`` is given, else
         NaN (NaN at ``g = 0``).
       examples: ``(trials, R, E, 2L)`` int32 ``E`` of the ``P`` points (prompt + continuation).
@@ -71,6 +78,24 @@ class LMResult(NamedTuple):
     kl: jax.Array
     examples: jax.Array
     size: np.ndarray
+    band_types: jax.Array
+    band_edges: np.ndarray
+
+
+def rank_bands(real, vocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(band of each word (V,) int32, edges (B + 1,))``: words ranked by their count in the
+    continuations of ``real`` (``(N, 2L)`` points; ties by token), edges ``0, 10, 30, 100, 300,
+    …`` below ``n`` and ``n``, the number of word types of the real continuations; band ``b`` is
+    ranks ``edges[b] + 1 .. edges[b + 1]``, the words of count 0 are band ``B``."""
+    real = np.asarray(real)
+    counts = np.bincount(real[:, real.shape[1] // 2:].ravel(), minlength=vocab)
+    n = int((counts > 0).sum())
+    edges = np.array([0] + [e for e in (m * 10 ** i for i in range(1, 10) for m in (1, 3))
+                            if e < n] + [n])
+    rank = np.empty(vocab, np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(vocab)
+    band = np.searchsorted(edges, rank, side="right") - 1
+    return np.where(counts > 0, band, edges.size - 1).astype(np.int32), edges
 
 
 class _Source:
@@ -107,9 +132,11 @@ def _points(name: str, value, lm_model: LanguageModel) -> np.ndarray:
     return arr.astype(np.int32)
 
 
-def _types(tokens, vocab: int):
-    """Number of distinct tokens in ``tokens``."""
-    return jnp.zeros((vocab,), jnp.int32).at[tokens.reshape(-1)].max(1).sum()
+def _types(tokens, band, bands: int):
+    """Distinct tokens in ``tokens``: their number and their number per band
+    (``band (V,)`` the band of each word, ``bands`` of them)."""
+    present = jnp.zeros(band.shape, jnp.int32).at[tokens.reshape(-1)].max(1)
+    return present.sum(), jnp.zeros((bands,), jnp.int32).at[band].add(present)
 
 
 @functools.lru_cache(maxsize=8)
@@ -118,6 +145,7 @@ def _observer(lm_model: LanguageModel, test: engine.Content, real: engine.Conten
     """``observe(params)``: the measurements of one model (module docstring)."""
     key = jax.random.key(METRIC_SEED)
     L, V = lm_model.block, lm_model.vocab
+    band, edges = rank_bands(real.array, V)
 
     def perplexity(lp, axis=None):
         return jnp.exp(-jnp.mean(lp, axis=axis))
@@ -130,11 +158,13 @@ def _observer(lm_model: LanguageModel, test: engine.Content, real: engine.Conten
             lq = ngram.log_q(lm_model, params)(source.contexts, source.successors)
             terms = jnp.where(source.weight > 0, -source.weight * lq, 0.0)
             kl = jnp.sum(terms) - source.entropy
+        types, band_types = _types(pts[:, L:], band, edges.size)
         return dict(
             test_perplexity=perplexity(lm_model.log_prob(params, test.array)),
             sequence_perplexity=perplexity(lm_model.log_prob(ref, pts), 1),
             real_sequence=perplexity(lm_model.log_prob(ref, real.array[:count]), 1),
-            vocabulary=_types(pts[:, L:], V),
+            vocabulary=types,
+            band_types=band_types,
             kl=jnp.asarray(kl, jnp.result_type(float)),
             examples=pts[:EXAMPLES])
 
@@ -197,7 +227,8 @@ def simulate(key, lm_model: LanguageModel, *, real, test, generations, trials,
     if gens[0] == 0:
         obs = _fill_real(obs, res.params, run_gens, real, count, lm_model.vocab)
     return LMResult(gens, obs["test_perplexity"], obs["sequence_perplexity"],
-                    obs["vocabulary"], obs["kl"], obs["examples"], res.size[keep])
+                    obs["vocabulary"], obs["kl"], obs["examples"], res.size[keep],
+                    obs["band_types"], rank_bands(real, lm_model.vocab)[1])
 
 
 def _fill_real(obs: dict, recorded: dict, run_gens, real: np.ndarray, count: int,
@@ -209,9 +240,12 @@ def _fill_real(obs: dict, recorded: dict, run_gens, real: np.ndarray, count: int
         seq = recorded["real_sequence"][:, int(np.searchsorted(run_gens, 1))]
     else:  # no fit: no fit-1 model
         seq = jnp.full_like(obs["sequence_perplexity"][:, 0], jnp.nan)
-    types = np.unique(real[:count, L:]).size
+    band, edges = rank_bands(real, vocab)
+    present = np.unique(real[:count, L:])
     rows = dict(test_perplexity=jnp.full((trials,), jnp.nan), sequence_perplexity=seq,
-                vocabulary=jnp.full((trials,), types), kl=jnp.full((trials,), jnp.nan),
+                vocabulary=jnp.full((trials,), present.size), kl=jnp.full((trials,), jnp.nan),
+                band_types=np.broadcast_to(np.bincount(band[present], minlength=edges.size),
+                                           (trials, edges.size)),
                 examples=jnp.broadcast_to(real[:EXAMPLES], obs["examples"][:, 0].shape))
     out = dict(obs)
     for name, row in rows.items():
