@@ -109,3 +109,22 @@ def test_rank_bands_partition_the_generated_types():
     want = np.bincount(band[np.unique(real[:p, L:])], minlength=edges.size)
     np.testing.assert_array_equal(np.asarray(res.band_types)[:, 0], np.tile(want, (3, 1)))
     assert (np.asarray(res.band_types)[:, 1:, :-1] <= np.diff(edges)).all()
+
+
+def test_same_result_on_one_and_two_devices(on_host_devices):
+    """An order-2 n-gram chain (α = 0: back-off; odd trials; fresh real points) records the
+    same values on 1 and 2 host devices (each device runs the one-device program)."""
+    code = """
+import json, jax, numpy as np
+from collapse_theory.lm import english, ngram, points, simulate
+source = english(order=1, vocab=30, successors=8)
+tokens = source.sample(jax.random.key(0), 61 * 6)
+real, test = points(tokens[:51 * 6], 6), points(tokens[51 * 6:], 6)
+mdl = ngram.model(30, 2, real[:, :6], decode="sample")
+res = simulate(jax.random.key(5), mdl, real=real, test=test, generations=7, trials=7,
+               policy="fresh:0.25", chunk_size=3)
+print(json.dumps({k: np.nan_to_num(np.asarray(getattr(res, k), np.float64), nan=-1.0).tolist()
+                  for k in ("test_perplexity", "sequence_perplexity", "band_types", "examples")}))
+"""
+    one, two = on_host_devices(code, 1), on_host_devices(code, 2)
+    assert one == two
