@@ -415,7 +415,7 @@ class _Plan:
                                 min(int(self.g_scan[sl][-1]), self.generations))
             if self.n_blocks == 0:
                 reporter.update([buf for _, buf in runs], c, self.generations)
-            if len(runs) == 1:
+            if self.n_dev == 1:
                 yield valid, runs[0][1], runs[0][0]
                 continue
             # Wait for every device's part before anything runs over all the devices (the next

@@ -163,7 +163,8 @@ def log_q(lm_model: LanguageModel, params: Params) -> Callable:
 
 
 def unigram_counts(lm_model: LanguageModel, params: Params) -> jax.Array:
-    """``(V,)`` the fitted unigram counts ``N_0(w)`` (the weighted continuation tokens)."""
+    """``(V,)`` the fitted unigram counts ``N_0(w)`` (the present points' continuation
+    tokens)."""
     return parts(lm_model).unigram(params.table)
 
 
@@ -215,8 +216,8 @@ def _model(vocab: int, k: int, prompts: engine.Content, alpha: float, decode: st
            temperature: float, top_k, penalty: float) -> NGram:
     L = prompts.array.shape[1]
 
-    T = prompts.array.shape[0] * L  # positions of a full sample; fits of more are searched
-    dense = [j for j in range(k + 1) if vocab ** j <= max(T, 1)]
+    # Orders read from dense run starts: at most as many contexts as a sample's positions.
+    dense = [j for j in range(k + 1) if vocab ** j <= prompts.array.shape[0] * L]
 
     def fit_table(points, weights) -> Table:
         x = points.astype(jnp.int32)

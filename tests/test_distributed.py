@@ -1,0 +1,63 @@
+"""Two processes joined by ``jax.distributed`` on localhost (CPU collectives through gloo) give
+the one-process results, bit for bit, and each process runs only its own trials (issue 14)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+CODE = textwrap.dedent("""
+    import json, sys
+    import jax
+    pid, n, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    if n > 1:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=n,
+                                   process_id=pid)
+    import numpy as np
+    from collapse_theory import discrete, gaussian
+    g = gaussian.simulate(jax.random.key(1), sample_size=5, generations=30, trials=13,
+                          record=[0, 30])
+    d = discrete.simulate(jax.random.key(8), [0.5, 0.3, 0.15, 0.05], sample_size=25,
+                          generations=40, trials=301, record=[40])
+    print(json.dumps({"processes": jax.process_count(), "local": jax.local_device_count(),
+                      "global": not d.counts.is_fully_addressable,
+                      "log_det": np.asarray(g.log_det, np.float64).tolist(),
+                      "mean": np.asarray(g.mean, np.float64).tolist(),
+                      "counts": np.asarray(d.counts).tolist()}))
+""")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(n: int) -> list[dict]:
+    port = _free_port()
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    procs = [subprocess.Popen([sys.executable, "-c", CODE, str(i), str(n), str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(n)]
+    out = []
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=300)
+            assert p.returncode == 0, stderr[-2000:]
+            out.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        for p in procs:
+            p.kill()
+    return out
+
+
+def test_two_processes_give_the_one_process_results():
+    (one,), two = _run(1), _run(2)
+    assert one["processes"] == 1 and not one["global"]
+    for o in two:  # a global array over both processes' devices, gathered the same in each
+        assert o["processes"] == 2 and o["local"] == 1 and o["global"]
+        for name in ("log_det", "mean", "counts"):
+            assert o[name] == one[name], name
