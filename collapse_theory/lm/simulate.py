@@ -15,8 +15,9 @@ them; fit ``g ≥ 2`` sees the continuations of the original prompts generated b
   params must expose ``reference_model()`` (e.g. :class:`collapse_theory.lm.ngram.Params`);
 * the vocabulary survival: the number of word types among those ``P L`` generated tokens,
   in total and per frequency-rank band of the real training continuations (ranks ``1–10``,
-  ``11–30``, ``31–100``, ``101–300``, … by count, the last band ending at the real text's number of types, then the
-  words absent from it: :func:`rank_bands`), so that a run shows which tail goes first;
+  ``11–30``, ``31–100``, ``101–300``, … by count, the last band ending at the real text's
+  number of types, then the words absent from it: :func:`rank_bands`), so that a run shows
+  which tail goes first;
 * with a known ``source`` (a :class:`~collapse_theory.lm.source.MarkovSource` of order
   ``k_s ≥ k``), ``KL(source ‖ Q_g) = Σ_c π(c) Σ_w P(w|c) (−log Q_g(w | c)) − H`` nats per
   token (``MarkovSource.kl``'s sum, computed inside the chain from the source's tables; n-gram
@@ -61,14 +62,15 @@ class LMResult(NamedTuple):
         ``g`` under the trial's fit-1 model (``g = 0``: the first ``P`` real points).
       vocabulary: ``(trials, R)`` int32 word types among the ``P L`` continuation tokens of
         those points.
-      band_types: ``(trials, R, B + 1)`` int32 those types per rank band (:func:`rank_bands`):
-        band ``b < B`` holds the words of real-count ranks ``band_edges[b] + 1 ..
-        band_edges[b + 1]``, band ``B`` the words absent from the real continuations.
-      band_edges: ``(B + 1,)`` the bands' rank edges (``band_edges[-1]`` = the real types).
       kl: ``(trials, R)`` ``KL(source ‖ Q_g)`` (nats per token) when ``source`` is given, else
         NaN (NaN at ``g = 0``).
       examples: ``(trials, R, E, 2L)`` int32 ``E`` of the ``P`` points (prompt + continuation).
       size: ``(R,)`` points behind each fit (0 at generation 0).
+      band_types: ``(trials, R, B + 1)`` int32 the ``vocabulary`` types per rank band
+        (:func:`rank_bands`): band ``b < B`` holds the words of real-count ranks
+        ``band_edges[b] + 1 .. band_edges[b + 1]``, band ``B`` the words absent from the real
+        continuations.
+      band_edges: ``(B + 1,)`` the bands' rank edges (``band_edges[-1]`` = the real types).
     """
 
     generation: np.ndarray
