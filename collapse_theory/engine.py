@@ -257,21 +257,42 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
                  state0, observe, keep=keep, extra=trial_bytes, memory_limit=memory_limit)
     keep_chunk = min(keep, plan.chunk_size)
     total, acc, samples = 0, None, []
-    for valid, buf, _ in plan.chunks(key, state0, step, first_step, observe, label,
-                                  summary=keep_chunk):
-        mean, m2, lo, hi, sample = jax.tree.map(
-            lambda a: np.asarray(a[:plan.n_rec], np.float64), buf,
-            is_leaf=lambda x: isinstance(x, jax.Array))
-        if total < keep:
-            samples.append(jax.tree.map(lambda a: a[:, :min(valid, keep - total)], sample))
-        part = (valid, mean, m2, lo, hi)
-        acc = part if acc is None else _merge(acc, part)
-        total += valid
+    for devices in plan.chunks(key, state0, step, first_step, observe, label,
+                               summary=keep_chunk):
+        parts = [(valid, *jax.tree.map(lambda a: np.asarray(a[:plan.n_rec], np.float64), buf,
+                                       is_leaf=lambda x: isinstance(x, jax.Array)))
+                 for valid, buf, _ in devices]
+        if jax.process_count() > 1:
+            parts = _every_process(parts)
+        for valid, mean, m2, lo, hi, sample in parts:
+            valid = int(valid)
+            if not valid:
+                continue
+            if total < keep:
+                samples.append(jax.tree.map(lambda a: a[:, :min(valid, keep - total)], sample))
+            part = (valid, mean, m2, lo, hi)
+            acc = part if acc is None else _merge(acc, part)
+            total += valid
     n, mean, m2, lo, hi = acc
     sample = samples[0] if len(samples) == 1 else jax.tree.map(
         lambda *a: np.concatenate(a, axis=1), *samples)
     variance = jax.tree.map(lambda v: v / max(n - 1, 1), m2)
     return Summary(plan.gens, n, mean, variance, lo, hi, sample)
+
+
+def _every_process(parts: list) -> list:
+    """This chunk's summary parts of every process's devices, in device (trial) order, from
+    this process's (each process has as many devices, in order, and parts of equal shapes).
+    Values travel as the bits of float64 (a gather through JAX would round them to float32)."""
+    from jax.experimental.multihost_utils import process_allgather
+
+    leaves, tree = jax.tree.flatten(parts)
+    shapes = [np.shape(a) for a in leaves]
+    bits = process_allgather([np.ascontiguousarray(a, np.float64).reshape(-1).view(np.uint32)
+                              for a in leaves])
+    return [part for p in range(jax.process_count()) for part in jax.tree.unflatten(
+        tree, [np.asarray(b)[p].view(np.float64).reshape(shape)
+               for b, shape in zip(bits, shapes)])]
 
 
 def _merge(a, b):
@@ -392,9 +413,9 @@ class _Plan:
         algebraic simplifier) rewrote some float expressions differently from the one-device
         pipeline (issue 14: ``a / sum(w)`` shared by two fits kept as a divide, else turned into
         ``a * (1 / sum(w))``), so results depended on the device count in their last bits.
-        Chunk buffers and states are then one array sharded over the devices; summaries
-        (``summary > 0``) are yielded per device (its valid trials, in trial order) and merged
-        like chunks.
+        Chunk buffers and states are then one array sharded over the devices (over every
+        process's devices under ``jax.distributed``); summaries (``summary > 0``) are yielded as
+        a list of this process's devices' ``(valid trials, buffer, state)``, in trial order.
         """
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
                                        self.n_rec, summary, self.rows)
@@ -415,20 +436,18 @@ class _Plan:
                                 min(int(self.g_scan[sl][-1]), self.generations))
             if self.n_blocks == 0:
                 reporter.update([buf for _, buf in runs], c, self.generations)
-            if self.n_dev == 1:
+            if self.n_dev > 1:
+                # Wait for every device's part before anything runs over all the devices (the
+                # next chunk's inputs, the caller's ops on the result, a gather): a program
+                # with a collective queued behind another device's long chunk would wait at
+                # XLA's rendezvous, which aborts the process after 40 s (2 host devices, 50
+                # n-gram generations of 500 trials each).
+                jax.block_until_ready(runs)
+            if summary:  # every device of this process, empty ones too: processes gather alike
+                yield [(min(max(valid - start, 0), m.shape[0]), buf, state)
+                       for (start, _, m), (state, buf) in zip(parts, runs)]
+            elif self.n_dev == 1:
                 yield valid, runs[0][1], runs[0][0]
-                continue
-            # Wait for every device's part before anything runs over all the devices (the next
-            # chunk's inputs, the caller's ops on the sharded result): a program with a
-            # collective queued behind another device's long chunk would wait at XLA's
-            # rendezvous, which aborts the process after 40 s (2 host devices, 50 n-gram
-            # generations of 500 trials each).
-            jax.block_until_ready(runs)
-            if summary:
-                for (start, _, m), (state, buf) in zip(parts, runs):
-                    count = min(max(valid - start, 0), m.shape[0])
-                    if count:
-                        yield count, buf, state
             else:
                 yield (valid, _assemble([buf for _, buf in runs], 1),
                        _assemble([state for state, _ in runs], 0))
