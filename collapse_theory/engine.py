@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental.multihost_utils import process_allgather
 
 from . import _validate, rng
 
@@ -284,8 +285,6 @@ def _every_process(parts: list) -> list:
     """This chunk's summary parts of every process's devices, in device (trial) order, from
     this process's (each process has as many devices, in order, and parts of equal shapes).
     Values travel as the bits of float64 (a gather through JAX would round them to float32)."""
-    from jax.experimental.multihost_utils import process_allgather
-
     leaves, tree = jax.tree.flatten(parts)
     shapes = [np.shape(a) for a in leaves]
     bits = process_allgather([np.ascontiguousarray(a, np.float64).reshape(-1).view(np.uint32)
