@@ -30,6 +30,11 @@ def _colours(results):
     return {label: POLICY_COLOURS.get(label) or next(spare) for label in results}
 
 
+def _styles(results):
+    """A line style per policy (the rank bands take the colours)."""
+    return dict(zip(results, ["-", "--", ":", "-."] * len(results)))
+
+
 def _band(ax, n, values, colour, label):
     """The median over trials and its 10–90 % band, read off the sorted values (an infinite
     perplexity is a value like any other: no interpolation between ∞ and a number; matplotlib
@@ -60,7 +65,7 @@ def vocabulary(path, results):
     if not results:
         raise ValueError("results must hold at least one result")
     fig, ax = plt.subplots(figsize=(7.0, 4.8))
-    styles = dict(zip(results, ["-", "--", ":", "-."] * len(results)))
+    styles = _styles(results)
     for label, res in results.items():
         _rank_bands(ax, np.asarray(res.generation), res, styles[label], label)
     _vocabulary_axes(ax, results)
@@ -109,7 +114,7 @@ def perplexity(path, results):
     colours = _colours(results)
     trials = set()
     infinite = {}
-    styles = dict(zip(results, ["-", "--", ":", "-."] * len(results)))
+    styles = _styles(results)
     for label, res in results.items():
         n = np.asarray(res.generation)
         for ax, field in zip(axes, panels):

@@ -226,15 +226,16 @@ def simulate(key, lm_model: LanguageModel, *, real, test, generations, trials,
                          progress=progress, memory_limit=memory_limit)
     keep = np.searchsorted(run_gens, gens)
     obs = jax.tree.map(lambda a: a[:, keep], res.params)
+    bands = rank_bands(real, lm_model.vocab)
     if gens[0] == 0:
-        obs = _fill_real(obs, res.params, run_gens, real, count, lm_model.vocab)
+        obs = _fill_real(obs, res.params, run_gens, real, count, bands)
     return LMResult(gens, obs["test_perplexity"], obs["sequence_perplexity"],
                     obs["vocabulary"], obs["kl"], obs["examples"], res.size[keep],
-                    obs["band_types"], rank_bands(real, lm_model.vocab)[1])
+                    obs["band_types"], bands[1])
 
 
 def _fill_real(obs: dict, recorded: dict, run_gens, real: np.ndarray, count: int,
-               vocab: int) -> dict:
+               bands: tuple) -> dict:
     """Row 0 (generation 0) of the measurements: the real data (module docstring)."""
     L = real.shape[1] // 2
     trials = obs["kl"].shape[0]
@@ -242,7 +243,7 @@ def _fill_real(obs: dict, recorded: dict, run_gens, real: np.ndarray, count: int
         seq = recorded["real_sequence"][:, int(np.searchsorted(run_gens, 1))]
     else:  # no fit: no fit-1 model
         seq = jnp.full_like(obs["sequence_perplexity"][:, 0], jnp.nan)
-    band, edges = rank_bands(real, vocab)
+    band, edges = bands
     present = np.unique(real[:count, L:])
     rows = dict(test_perplexity=jnp.full((trials,), jnp.nan), sequence_perplexity=seq,
                 vocabulary=jnp.full((trials,), present.size), kl=jnp.full((trials,), jnp.nan),
