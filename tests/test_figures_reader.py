@@ -12,7 +12,8 @@ from collapse_theory.figures import _common, discrete, gaussian, gmm, kde, polic
 
 FIGURES = [gaussian.drift_figure, policies.policies_figure, policies.schedule_figure,
            gmm.panel_figure, gmm.l2_figure, kde.kde_figure, discrete.tail_loss_figure,
-           discrete.survival_figure, discrete.absorption_figure]
+           discrete.survival_figure, discrete.absorption_figure, gaussian.w2_figure,
+           discrete.histogram_figure]
 
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.__name__)
@@ -29,6 +30,8 @@ def test_every_figure_takes_progress(figure):
     (policies.schedule_figure, dict(generations=10**7), "generations must be <= 1000000"),
     (kde.kde_figure, dict(generations=10**7), "generations must be <= 1000000"),
     (discrete.survival_figure, dict(generations=10**7), "generations must be <= 1000000"),
+    (gaussian.w2_figure, dict(generations=10**7), "generations must be <= 1000000"),
+    (discrete.histogram_figure, dict(generations=(0, 10**7)), "generations must be <= 1000000"),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_oversized_generations_are_refused_before_any_work(tmp_path, figure, kwargs, message):
     out = tmp_path / "f.png"

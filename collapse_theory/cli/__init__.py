@@ -28,7 +28,8 @@ DESCRIPTION = (
     "previous fit, generation after generation, for thousands of independent chains at once, and"
     " compare with the closed forms. 'simulate FAMILY' runs chains and prints a table per "
     "generation (--out saves the records as .npz); 'figure NAME' draws a figure; 'verify' checks"
-    " every closed form against simulation. Bad input is refused before any work, in one line on"
+    " every closed form against simulation; 'reproduce' runs the paper's experiments and sets "
+    "its numbers beside ours. Bad input is refused before any work, in one line on"
     " stderr with exit status 2; Ctrl-C stops a run with exit status 130 and leaves no partial "
     "file.")
 
@@ -64,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         commands[name] = sub.add_subparsers(dest="target", required=True, parser_class=_Parser)
     for module in _MODULES:
         importlib.import_module(f"{__name__}.{module}").register(commands)
-    from . import verify
+    from . import reproduce, verify
 
     verify.add_parser(top)
+    reproduce.add_parser(top)
     return parser
 
 

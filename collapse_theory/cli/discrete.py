@@ -1,4 +1,5 @@
-"""CLI for the discrete family: ``simulate discrete`` and ``figure tail-loss|survival|absorption``."""
+"""CLI for the discrete family: ``simulate discrete`` and ``figure
+tail-loss|tail-histograms|survival|absorption``."""
 
 from __future__ import annotations
 
@@ -86,6 +87,36 @@ def register(commands):
         if name == "absorption":
             fig.add_argument("--categories", type=int, default=3,
                              help="K for the time to one category (default %(default)s)")
+
+
+    hist = _common.figure_parser(
+        commands, "tail-histograms", _histograms,
+        help="log-count histograms of a Zipf law and of real word frequencies across "
+             "generations, with the 1/M line (the tail below it is lost first)")
+    hist.add_argument("--zipf", type=_zipf, default=(10_000, 1.1), metavar="K,s",
+                      help="left panel: p0 ∝ i^-s on K categories (default 10000,1.1)")
+    hist.add_argument("--words", type=_words, default=("en", 10_000), metavar="LANG,K",
+                      help="right panel: the K most frequent words of LANG (wordfreq; default "
+                           "en,10000)")
+    hist.add_argument("--sample-size", type=int, default=100_000,
+                      help="M, samples per fit (default %(default)s)")
+    hist.add_argument("--generations", type=_common.int_list, default=[0, 1, 10, 100],
+                      metavar="G1,G2,...", help="generations drawn, 0 = p0 (default 0,1,10,100)")
+    hist.add_argument("--trials", type=int, default=16,
+                      help="independent chains, pooled (default %(default)s)")
+    hist.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
+
+
+def _histograms(args) -> int:
+    from ..figures import discrete as figures
+
+    out = _common.check_figure_out(args.out)
+    gens = args.generations
+    _common.write_figure(out, figures.histogram_figure, zipf=args.zipf, words=args.words,
+                         sample_size=args.sample_size,
+                         generations=[gens] if isinstance(gens, int) else gens,
+                         trials=args.trials, seed=args.seed, **_common.run_options(args))
+    return 0
 
 
 def _policy_gini(policy, probs, m, generations, args):

@@ -1,4 +1,4 @@
-"""CLI for the Gaussian family: ``simulate gaussian`` and ``figure drift``."""
+"""CLI for the Gaussian family: ``simulate gaussian`` and ``figure drift|gaussian-w2|policies|schedules``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,20 @@ def register(commands):
     fig.add_argument("--estimator", choices=gaussian.ESTIMATORS, default="unbiased",
                      help="variance estimator of each fit (default %(default)s)")
     fig.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
+
+    w2 = _common.figure_parser(
+        commands, "gaussian-w2", _w2_figure,
+        help="E W2^2 of the 1-D chain against the exact form and the paper's (3/2) n/M, and "
+             "Theorem 3.1: log det Sigma_n in d dimensions against its closed-form mean")
+    w2.add_argument("--generations", type=int, default=1000, help="fits (default %(default)s)")
+    w2.add_argument("--trials", type=int, default=2000, help="chains per curve (default %(default)s)")
+    w2.add_argument("--sample-sizes", type=_common.int_list, default=[10, 100, 1000],
+                    metavar="M1,M2,...", help="1-D curves, one per M (default 10,100,1000)")
+    w2.add_argument("--dims", type=_common.int_list, default=[1, 2, 5], metavar="d1,d2,...",
+                    help="dimensions of the Theorem 3.1 panel (default 1,2,5)")
+    w2.add_argument("--dim-sample-size", type=int, default=20,
+                    help="M of the Theorem 3.1 panel, > every d (default %(default)s)")
+    w2.add_argument("--seed", type=int, default=0, help="PRNG seed (default %(default)s)")
 
     for name, help_ in (("policies", ("replace vs accumulate vs accumulate-subsample: Gaussian, "
                                       "discrete and regression chains with closed forms")),
@@ -131,6 +145,18 @@ def _figure(args) -> int:
         kwargs["sample_sizes"] = [kwargs["sample_sizes"]]
     _common.write_figure(out, drift_figure, generations=args.generations, seed=args.seed,
                          estimator=args.estimator, **kwargs, **_common.run_options(args))
+    return 0
+
+
+def _w2_figure(args) -> int:
+    from ..figures.gaussian import w2_figure
+
+    out = _common.check_figure_out(args.out)
+    listed = {k: [v] if isinstance(v, int) else v
+              for k, v in (("sample_sizes", args.sample_sizes), ("dims", args.dims))}
+    _common.write_figure(out, w2_figure, generations=args.generations, trials=args.trials,
+                         dim_sample_size=args.dim_sample_size, seed=args.seed, **listed,
+                         **_common.run_options(args))
     return 0
 
 

@@ -2,7 +2,7 @@
 transformer`` and ``figure lm-perplexity|lm-histograms``.
 
 Every command draws its data the same way (:func:`_data`): the default source's text
-(``lm.english(order=1)``, seed :data:`CORPUS_SEED`) or a ``--corpus`` file."""
+(:func:`lm.source.english_text`) or a ``--corpus`` file."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ import numpy as np
 
 from . import _common
 
-#: Seed of the default corpus (text sampled from ``lm.english``), fixed whatever ``--seed``.
-CORPUS_SEED = 0
-#: Seed of the default source's validation text (the transformer's best checkpoint).
-VALIDATION_SEED = 1
-#: Successors per word of the default source (``lm.english``'s default), at most ``--vocab``.
-SUCCESSORS = 32
 #: Characters of each example continuation printed.
 SHOWN_CHARS = 100
 #: Largest number of generations a figure runs.
@@ -156,6 +150,8 @@ def _add_data_arguments(parser, defaults: dict | None):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value,
                             help=f"{text} ({said})")
     if defaults is None or defaults.get("validation_blocks"):
+        from ..lm.source import VALIDATION_SEED
+
         text = ("default %(default)s" if defaults else "default %(default)s; --family "
                 "transformer only")
         parser.add_argument("--validation-blocks", type=int,
@@ -236,11 +232,10 @@ def _data(args, validation_blocks: int = 0):
     """``(real points, test points, validation points or None, words, source or None)``:
     ``--corpus`` cut 90 % / 10 % into training and test text (validation: the last
     ``validation_blocks`` points of the training text, apart from the training points), or
-    text of the default source ``lm.english(order=1, vocab=--vocab)``."""
-    import jax
-
+    text of the default source (:func:`lm.source.english_text`)."""
     from .. import _validate
-    from ..lm import english, points, read_corpus
+    from ..lm import points, read_corpus
+    from ..lm.source import english_text
 
     block = _validate.integer("block", args.block, minimum=1)
     n_val = _validate.integer("validation_blocks", validation_blocks, minimum=0)
@@ -259,17 +254,9 @@ def _data(args, validation_blocks: int = 0):
                                  f"training tokens; lower --validation-blocks or --block")
             val = points(tokens[start:cut], block)
         return points(tokens[:start], block), points(tokens[cut:], block), val, words, None
-    blocks = _validate.integer("blocks", args.blocks, minimum=1)
-    test_blocks = _validate.integer("test_blocks", args.test_blocks, minimum=1)
-    vocab = _validate.integer("vocab", args.vocab, minimum=3)
-    source = english(order=1, vocab=vocab, successors=min(SUCCESSORS, vocab))
-    n_train = (blocks + 1) * block
-    tokens = source.sample(jax.random.key(CORPUS_SEED), n_train + (test_blocks + 1) * block)
-    val = None
-    if n_val:
-        val = points(source.sample(jax.random.key(VALIDATION_SEED), (n_val + 1) * block), block)
-    return (points(tokens[:n_train], block), points(tokens[n_train:], block), val,
-            source.words, source)
+    text = english_text(vocab=args.vocab, block=block, blocks=args.blocks,
+                        test_blocks=args.test_blocks, validation_blocks=n_val)
+    return text.real, text.test, text.validation, text.source.words, text.source
 
 
 def _model(args, family: str, config, real, val, words):

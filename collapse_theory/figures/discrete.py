@@ -6,6 +6,10 @@ r"""Figures of the discrete resampling chain, each with the exact chain overlaid
   categories against the exact ``Σ_i (1 − P(X_n^i = 0))``.
 * :func:`survival_figure` — ``P(X_n > 0)`` for categories with original counts ``x_0 = M p_0``
   against generation: simulated fraction of chains and the exact binomial-chain curve.
+* :func:`histogram_figure` — the paper's log-count histograms: over categories, the law of
+  ``log₁₀ q_n(i)`` at a few generations for a Zipf ``p_0`` and for real English word frequencies,
+  with the ``q = 1/M`` line below which a category is likely to draw no sample (``(1 − q)^M ≈
+  e^{−Mq}``); the categories lost are counted in the legend.
 * :func:`absorption_figure` — the law of the absorption time of one category and of the time to
   one category (uniform ``p_0`` on ``K`` categories, one run): simulated against the exact law
   from :mod:`collapse_theory.theory.discrete`, with Kimura's and Littler's diffusion means marked.
@@ -20,7 +24,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from .. import _validate, discrete
+from .. import _validate, discrete, sources
 from ..theory import discrete as theory
 from ._common import MAX_GENERATIONS, generation_axis, pyplot, save
 
@@ -182,3 +186,85 @@ def absorption_figure(path, *, sample_size=50, categories=3, generations=400, tr
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"Absorption times of the discrete resampling chain (M = {m})")
     return save(fig, path)
+
+
+#: Generations :func:`histogram_figure` draws (generation 0 is ``p_0``).
+HISTOGRAM_GENERATIONS = (0, 1, 10, 100)
+
+
+def histogram_sources(zipf=(10_000, 1.1), words=("en", 10_000)) -> dict:
+    """``{label: p_0}``: Zipf's law on ``zipf = (K, s)`` and the ``words = (lang, K)`` most
+    frequent words of a language (:func:`collapse_theory.sources.word_frequencies`)."""
+    k, s = zipf
+    lang, top = words
+    return {f"Zipf, K = {k:,}, s = {s:g}": discrete.zipf(k, s),
+            f"{lang} word frequencies, K = {top:,}": np.asarray(
+                sources.word_frequencies(lang, top)[1])}
+
+
+def histogram_results(key, laws: dict, *, sample_size, generations, trials,
+                      progress: bool = False, memory_limit=None) -> dict:
+    """``{label: DiscreteResult}`` of :func:`discrete.simulate` per ``p_0`` of ``laws``
+    (law ``i`` with ``fold_in(key, i)``), recorded at the generations ``≥ 1`` of
+    ``generations``."""
+    record = sorted({g for g in generations if g >= 1})
+    return {label: discrete.simulate(jax.random.fold_in(key, i), p0, sample_size=sample_size,
+                                     generations=max(record), trials=trials, record=record,
+                                     progress=progress, memory_limit=memory_limit)
+            for i, (label, p0) in enumerate(laws.items())}
+
+
+def histograms(path, results: dict, *, generations=HISTOGRAM_GENERATIONS):
+    """Draw the log-count histograms of ``{label: DiscreteResult}`` (one panel each) to
+    ``path``: per generation of ``generations`` (0: ``p_0``) the number of categories per
+    chain and per decade in each bin of ``log₁₀ q_n(i)`` (one bin per count ``M q`` up to 10),
+    pooled over chains, with the line ``q = 1/M``."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.8), squeeze=False)
+    for ax, (label, res) in zip(axes[0], results.items()):
+        m = int(res.sample_size[0])
+        p0 = np.asarray(res.probs0)
+        recorded = [int(g) for g in np.asarray(res.generation)]
+        counts = np.asarray(res.counts)
+        trials = counts.shape[0]
+        # Bins in count units c = M q: one per count up to 10 (counts are integers), then
+        # log-spaced; heights per decade of q, so that bins of any width compare.
+        low = min(p0.min() * m, 0.5)
+        edges = np.log10(np.unique(np.concatenate([
+            np.geomspace(low, 0.5, 6), np.arange(0.5, 10.5), np.geomspace(10.5, m, 40)])) / m)
+        colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(generations)))
+        for g, colour in zip(generations, colours):
+            if g == 0:
+                q, lost = p0[None], 0.0
+            else:
+                q = counts[:, recorded.index(g)] / m
+                lost = float(np.mean(np.sum(q == 0, axis=-1)))
+            hist, _ = np.histogram(np.log10(q[q > 0]), bins=edges)
+            ax.stairs(hist / q.shape[0] / np.diff(edges), edges, color=colour, lw=1.6,
+                      label="generation 0: $p_0$" if g == 0 else
+                      f"generation {g}: {lost:,.0f} of {p0.size:,} lost")
+        ax.axvline(-np.log10(m), color="r", ls="--", lw=1.2, label=f"q = 1/M = 1/{m:,}")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\log_{10} q_n(i)$ (generation 0: $p_0(i)$)")
+        ax.set_ylabel("categories per chain, per decade of q")
+        ax.set_title(f"{label}, M = {m:,} ({trials} chains pooled)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("Discrete resampling: the tail below 1/M is lost first (log-count histograms)")
+    return save(fig, path)
+
+
+def histogram_figure(path, *, zipf=(10_000, 1.1), words=("en", 10_000), sample_size=100_000,
+                     generations=HISTOGRAM_GENERATIONS, trials=16, seed=0,
+                     progress: bool = False, memory_limit=None):
+    """Write the log-count histograms (PNG) of a Zipf ``p_0`` and of real word frequencies
+    (:func:`histogram_sources`) to ``path``; returns ``path``."""
+    gens = [_validate.integer("generations", g, minimum=0, maximum=MAX_GENERATIONS)
+            for g in (generations if np.iterable(generations) else [generations])]
+    if max(gens) < 1:
+        raise ValueError(f"generations must include a generation >= 1, got {gens}")
+    path, m, _, trials, key = _common(path, sample_size, max(gens), trials, seed)
+    results = histogram_results(key, histogram_sources(zipf, words), sample_size=m,
+                                generations=gens, trials=trials, progress=progress,
+                                memory_limit=memory_limit)
+    return histograms(path, results, generations=gens)

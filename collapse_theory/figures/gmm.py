@@ -108,33 +108,43 @@ def l2_figure(path, *, generations=2000, trials=256, sample_size=1000, seed=0,
               policies=("replace",), init="warm", progress: bool = False, memory_limit=None):
     """Write the L2-distance-to-D0 curves (PNG) to ``path`` and return ``path``.
 
-    One curve per policy: the median over ``trials`` chains of ``‖f_g − f_0‖₂`` (closed form,
-    :func:`mixture.l2_distance`) at log-spaced generations, with 10–90 % and 25–75 % bands.
-    Policy ``i`` uses ``fold_in(key(seed), i)``; ``generations ≤ MAX_GENERATIONS``;
+    One chain set per policy (policy ``i`` uses ``fold_in(key(seed), i)``), recorded at
+    log-spaced generations, drawn by :func:`l2`; ``generations ≤ MAX_GENERATIONS``;
     ``progress`` shows each simulation's progress on stderr; ``memory_limit``: bytes each may use.
     """
-    plt = pyplot()
     path = _validate.writable_path("path", path)
     seed = _validate.seed(seed)
     generations = _validate.integer("generations", generations, minimum=1,
                                     maximum=MAX_GENERATIONS)
     if isinstance(policies, str):
         policies = (policies,)
+    results = {policy: gmm.simulate(jax.random.fold_in(jax.random.key(seed), i),
+                                    sample_size=sample_size, generations=generations,
+                                    trials=trials, record="log", policy=policy, init=init,
+                                    progress=progress, memory_limit=memory_limit)
+               for i, policy in enumerate(policies)}
+    return l2(path, results, sample_size=sample_size)
+
+
+def l2(path, results, *, sample_size):
+    """Draw ``{policy: GMMResult}`` (chains of the paper's mixture, :func:`mixture.paper_mixture`)
+    to ``path``: per policy the median over chains of ``‖f_g − f_0‖₂`` (closed form,
+    :func:`mixture.l2_distance`) with 10–90 % and 25–75 % bands (``sample_size``: the chains'
+    ``M``, for the title); returns ``path``."""
+    plt = pyplot()
     d0 = mixture.paper_mixture()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, max(len(policies), 1)))
-    for i, (policy, colour) in enumerate(zip(policies, colours)):
-        res = gmm.simulate(jax.random.fold_in(jax.random.key(seed), i), sample_size=sample_size,
-                           generations=generations, trials=trials, record="log", policy=policy,
-                           init=init, progress=progress, memory_limit=memory_limit)
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, max(len(results), 1)))
+    for (policy, res), colour in zip(results.items(), colours):
         n = np.asarray(res.generation)[1:]
-        l2 = np.asarray(mixture.l2_distance(res.mixture, d0), np.float64)[:, 1:]
-        q10, q25, med, q75, q90 = np.quantile(l2, [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)
+        l2_dist = np.asarray(mixture.l2_distance(res.mixture, d0), np.float64)[:, 1:]
+        q10, q25, med, q75, q90 = np.quantile(l2_dist, [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)
         ax.fill_between(n, q10, q90, color=colour, alpha=0.15, linewidth=0)
         ax.fill_between(n, q25, q75, color=colour, alpha=0.3, linewidth=0)
         ax.plot(n, med, color=colour, lw=1.8, label=f"{policy}: median (bands 25–75 %, 10–90 %)")
     generation_axis(ax)
     ax.set_ylabel(r"$\|f_n - f_0\|_{L^2}$")
     ax.legend(fontsize=8, loc="upper left")
+    trials = next(iter(results.values())).weights.shape[0]
     ax.set_title(f"GMM refitting chain, M = {sample_size}, {trials} chains: L2 distance to D0")
     return save(fig, path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,14 @@ import numpy as np
 from scipy import special
 
 from .. import _validate, sources
+from .protocol import points
+
+#: Seed of the default corpus (text sampled from :func:`english`), whatever a run's seed.
+CORPUS_SEED = 0
+#: Seed of the default source's validation text (a transformer's best checkpoint).
+VALIDATION_SEED = 1
+#: Successors per word of the default source (:func:`english`'s default), at most ``vocab``.
+SUCCESSORS = 32
 
 #: Largest ``contexts × successors`` table a source or a cross-entropy evaluation may hold.
 MAX_TABLE = 2 ** 24
@@ -212,6 +221,37 @@ def _run(key, cum, start, next_context, successors, steps: int):
 
     _, tokens = jax.lax.scan(step, first, jax.random.uniform(k_run, (steps,)))
     return first, tokens
+
+
+class EnglishText(NamedTuple):
+    """Points of the default corpus: ``real`` (``(N, 2L)`` training points), ``test``,
+    ``validation`` (or ``None``) and the ``source`` they were sampled from."""
+
+    real: np.ndarray
+    test: np.ndarray
+    validation: np.ndarray | None
+    source: MarkovSource
+
+
+def english_text(*, vocab: int, block: int, blocks: int, test_blocks: int,
+                 validation_blocks: int = 0) -> EnglishText:
+    """The default corpus of the LM commands: text of ``english(order=1, vocab)`` (seed
+    :data:`CORPUS_SEED`) cut into ``blocks`` training and ``test_blocks`` test points of
+    ``2·block`` tokens (:func:`~collapse_theory.lm.protocol.points`, stride ``block``), and
+    ``validation_blocks`` points of separate text (seed :data:`VALIDATION_SEED`)."""
+    block = _validate.integer("block", block, minimum=1)
+    blocks = _validate.integer("blocks", blocks, minimum=1)
+    test_blocks = _validate.integer("test_blocks", test_blocks, minimum=1)
+    n_val = _validate.integer("validation_blocks", validation_blocks, minimum=0)
+    vocab = _validate.integer("vocab", vocab, minimum=3)
+    source = english(order=1, vocab=vocab, successors=min(SUCCESSORS, vocab))
+    n_train = (blocks + 1) * block
+    tokens = source.sample(jax.random.key(CORPUS_SEED), n_train + (test_blocks + 1) * block)
+    val = None
+    if n_val:
+        val = points(source.sample(jax.random.key(VALIDATION_SEED), (n_val + 1) * block), block)
+    return EnglishText(points(tokens[:n_train], block), points(tokens[n_train:], block), val,
+                       source)
 
 
 def english(order: int = 1, vocab: int = 1000, successors: int = 32, exponent: float = 1.1,
