@@ -2,9 +2,9 @@
 numbers (Shumailov et al., "AI models collapse when trained on recursively generated data",
 Nature 631, 2024).
 
-:func:`run` runs the sections of :data:`~.sections.SECTIONS` (discrete resampling, the Gaussian
-chain, the GMM, the VAE, the language models, the follow-ups' data policies) at a scale of
-:data:`~.sections.SIZES` and writes ``report.md``, ``report.json``, ``report.html`` and the
+:func:`run` runs the sections of :data:`SECTIONS` (discrete resampling, the Gaussian chain, the
+GMM, the VAE, the language models, the follow-ups' data policies; :mod:`.exact`, :mod:`.fitted`)
+at a scale of :data:`SIZES` and writes ``report.md``, ``report.json``, ``report.html`` and the
 figures to one folder (:mod:`.report`).  The paper's numbers are in :mod:`.paper`.
 """
 
@@ -18,8 +18,59 @@ import time
 import jax
 
 from .. import __version__, _validate
-from . import paper, report
-from .sections import SECTIONS, SIZES, Context, Row, Section
+from ..figures.gmm import PANEL_GENERATIONS
+from . import exact, fitted, paper, report
+from .section import Context, Row, Section
+
+#: The sections in report order, by the name ``--only`` takes.
+SECTIONS = {"discrete": exact.discrete_section, "gaussian": exact.gaussian_section,
+            "gmm": fitted.gmm_section, "vae": fitted.vae_section, "lm": fitted.lm_section,
+            "policies": exact.policies_section}
+
+#: Sizes per scale and section.  ``quick`` fits in 10 minutes on a 2-core CPU; ``full`` is the
+#: paper's GMM scale and the package's figure defaults; ``smoke`` only exercises the code (the
+#: test suite), its numbers mean nothing.
+SIZES = {
+    "smoke": {
+        "discrete": dict(tail=(50, 1.1, 100, 20, 20), hist=(500, 200, 1000, (0, 1, 5), 2),
+                         survival=(50, 20, 200), absorption=(20, 3, 40, 200)),
+        "gaussian": dict(drift=((100, 1000), 20, 50), w2=((10, 100), (1, 2), 10, 20, 50)),
+        "gmm": dict(sample_size=100, generations=10, trials=2, panel=(0, 5, 10)),
+        "vae": dict(epochs=2, generations=2, trials=1, policies=("replace",), shown=(0, 1, 2),
+                    arch="linear"),
+        "lm": dict(blocks=16, trials=1, generations=2, hist_blocks=16, hist_trials=1,
+                   transformer=None),
+        "policies": dict(generations=10, trials=50, schedule_generations=20),
+    },
+    "quick": {
+        "discrete": dict(tail=(200, 1.1, 500, 200, 200), hist=(10_000, 10_000, 100_000,
+                                                               (0, 1, 10, 100), 8),
+                         survival=(50, 200, 4000), absorption=(50, 3, 400, 4000)),
+        "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 500),
+                         w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 1000)),
+        "gmm": dict(sample_size=1000, generations=2000, trials=8,
+                    panel=PANEL_GENERATIONS),
+        "vae": dict(epochs=100, generations=10, trials=4, policies=("replace",),
+                    shown=(0, 1, 5, 10), arch="mlp"),
+        "lm": dict(blocks=256, trials=4, generations=10, hist_blocks=128, hist_trials=4,
+                   transformer=None),
+        "policies": dict(generations=100, trials=1000, schedule_generations=1000),
+    },
+    "full": {
+        "discrete": dict(tail=(200, 1.1, 500, 200, 200), hist=(10_000, 10_000, 100_000,
+                                                               (0, 1, 10, 100), 16),
+                         survival=(50, 200, 4000), absorption=(50, 3, 400, 4000)),
+        "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 2000),
+                         w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 2000)),
+        "gmm": dict(sample_size=1000, generations=2000, trials=64,
+                    panel=PANEL_GENERATIONS),
+        "vae": dict(epochs=300, generations=20, trials=4, policies=("replace", "fresh:0.1"),
+                    shown=(0, 1, 5, 10, 20), arch="mlp"),
+        "lm": dict(blocks=1024, trials=8, generations=10, hist_blocks=128, hist_trials=8,
+                   transformer=dict(blocks=64, trials=4)),
+        "policies": dict(generations=100, trials=1000, schedule_generations=1000),
+    },
+}
 
 __all__ = ["SECTIONS", "SIZES", "Row", "Section", "paper", "report", "run", "select"]
 

@@ -1,7 +1,6 @@
 """The paper's numbers the report sets beside ours (Shumailov et al., arXiv 2305.17493; Nature 631,
 2024), each with where it comes from: ``"text"`` (stated in the paper), ``"figure"`` (read off a
-plot, approximate) or ``"authors' run"`` (the authors' code or notebook).  The theory summary
-``docs/theory.md`` §1 and §5 quotes them."""
+plot, approximate) or ``"authors' run"`` (the authors' code or notebook)."""
 
 from __future__ import annotations
 
@@ -44,6 +43,9 @@ CLAIMS = {
     "policies.accumulate": Claim("accumulating data keeps the error bounded (π²/6 × one "
                                  "generation's in linear regression)",
                                  "Gerstgrasser et al. 2024, text"),
+    "policies.fresh": Claim("a share of fresh real data each generation keeps the chain "
+                            "stationary (no collapse)", "the paper's γ share of original data; "
+                                                        "docs/theory.md §4 (data policies)"),
     "policies.subsample": Claim("a fixed budget subsampled from all data lies between replace "
                                 "and accumulate", "Kazdan et al. 2024, text"),
 }

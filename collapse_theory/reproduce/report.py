@@ -9,7 +9,7 @@ import json
 import os
 
 from .. import _io
-from .sections import Row, Section
+from .section import Row, Section
 
 _COLUMNS = ("quantity", "the paper", "ours", "the paper's number comes from")
 
