@@ -261,24 +261,11 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
         ``ValueError`` before any work.
     """
     key = _validate.key("key", key)
-    pol = policies.parse(policy)
-    p0 = check_probs(probs, normalize=normalize)
     generations, trials = engine.check_counts(generations, trials, memory_limit)
     engine.check_records(generations, trials, record, memory_limit=memory_limit, first=1)
-    m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
-    alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
-    eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
-    method = _validate.choice("method", method, METHODS)
+    p0, m, pol, sizes, alpha, eps, method = _checked(probs, normalize, sample_size, generations,
+                                                    pseudocount, mix, policy, method)
     gens = _record(record, generations)
-    x64 = jax.config.jax_enable_x64
-    if m.size and m.max() > MAX_SIZE_32 and not x64:
-        raise ValueError(f"sample_size must be <= 2**24 = {MAX_SIZE_32} without 64-bit JAX, got "
-                         f"{int(m.max())}; enable x64 (jax.config.update('jax_enable_x64', True) "
-                         f"or --x64) for larger sample sizes")
-    sizes = policies.check_sizes(pol, m, 1)
-    if sizes.pool.size and sizes.pool.max() > MAX_SIZE_32 and not x64:
-        raise ValueError(f"policy {str(pol)!r}: the pool reaches {int(sizes.pool.max())} points, "
-                         f"more than 2**24 without 64-bit JAX; enable x64 or shorten the run")
     params0 = initial(p0)
     if generations == 0:  # no chain: only (trials, K) first passages, checked like records
         engine.check_run(generations=0, trials=trials, record=None, chunk_size=chunk_size,
@@ -294,6 +281,80 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
                          progress=progress, memory_limit=memory_limit)
     extinct, fixed = res.first_passage
     return DiscreteResult(gens, res.params.counts, p0, sizes.fit, extinct, fixed, alpha, eps)
+
+
+def _checked(probs, normalize, sample_size, generations, pseudocount, mix, policy, method):
+    """The validated ``(p_0, M schedule, policy, its sizes, α, ε, method)`` of a run."""
+    pol = policies.parse(policy)
+    p0 = check_probs(probs, normalize=normalize)
+    m = _validate.schedule("sample_size", sample_size, generations, minimum=1)
+    alpha = _validate.real("pseudocount", pseudocount, minimum=0.0)
+    eps = _validate.real("mix", mix, minimum=0.0, maximum=1.0)
+    method = _validate.choice("method", method, METHODS)
+    x64 = jax.config.jax_enable_x64
+    if m.size and m.max() > MAX_SIZE_32 and not x64:
+        raise ValueError(f"sample_size must be <= 2**24 = {MAX_SIZE_32} without 64-bit JAX, got "
+                         f"{int(m.max())}; enable x64 (jax.config.update('jax_enable_x64', True) "
+                         f"or --x64) for larger sample sizes")
+    sizes = policies.check_sizes(pol, m, 1)
+    if sizes.pool.size and sizes.pool.max() > MAX_SIZE_32 and not x64:
+        raise ValueError(f"policy {str(pol)!r}: the pool reaches {int(sizes.pool.max())} points, "
+                         f"more than 2**24 without 64-bit JAX; enable x64 or shorten the run")
+    return p0, m, pol, sizes, alpha, eps, method
+
+
+#: Statistics :func:`simulate_summary` streams, functions of the fit ``q_g``.
+SUMMARY_STATISTICS = ("support", "gini_simpson", "entropy", "total_variation", "lost_mass")
+
+
+def simulate_summary(key, probs, *, sample_size, generations, trials,
+                     statistics=("support", "gini_simpson"), keep=4096, record="log",
+                     normalize=False, pseudocount=0.0, mix=0.0, chunk_size=None, progress=False,
+                     policy="replace", method="exact", memory_limit=None) -> engine.Summary:
+    """Streaming summaries instead of per-trial counts (:func:`collapse_theory.chain.summarize`):
+    the same chains and keys as :func:`simulate`, memory independent of ``trials`` (no
+    ``(trials, R, K)`` counts are kept).  Statistics (a dict in each
+    :class:`~collapse_theory.engine.Summary` field), of the fit ``q_g``: ``"support"``
+    ``#{i: q_g(i) > 0}``, ``"gini_simpson"`` ``1 − Σ q_g²``, ``"entropy"`` ``−Σ q_g log q_g``,
+    ``"total_variation"`` ``½ Σ |q_g − p_0|``, ``"lost_mass"`` ``Σ_{i: q_g(i) = 0} p_0(i)`` (the
+    KL to ``p_0`` is ``+inf`` once any of it is lost: a mean over trials says nothing, so it
+    is not streamed; :func:`kl_divergence` on records).  ``record`` is ``"log"``, ``"all"`` or a list of generations
+    in ``[0, G]`` (0 is ``p_0``); the other arguments as in :func:`simulate`.
+    """
+    key = _validate.key("key", key)
+    names = tuple(statistics)
+    for name in names:
+        _validate.choice("statistics", name, SUMMARY_STATISTICS)
+    if not names:
+        raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
+    generations = _validate.integer("generations", generations, minimum=1)
+    p0, m, pol, _, alpha, eps, method = _checked(probs, normalize, sample_size, generations,
+                                                 pseudocount, mix, policy, method)
+    return chain.summarize(key, family(p0.size, alpha, eps, method=method), initial(p0),
+                           statistics=_summary_observe(names, tuple(p0.tolist())),
+                           sample_size=m, generations=generations, trials=trials, policy=pol,
+                           record=record, keep=keep, chunk_size=chunk_size, progress=progress,
+                           memory_limit=memory_limit)
+
+
+@functools.lru_cache(maxsize=32)
+def _summary_observe(names: tuple, probs0: tuple):
+    """The statistics of :func:`simulate_summary` (cached: the same names and ``p_0`` give the
+    same function, so compiled chains are reused)."""
+    p0 = np.asarray(probs0)
+
+    def observe(params: Params):
+        q = params.probs
+        p = jnp.asarray(p0, q.dtype)
+        xlogy = jax.scipy.special.xlogy
+        stats = {"support": lambda: jnp.sum(q > 0, axis=-1),
+                 "gini_simpson": lambda: 1.0 - jnp.sum(q ** 2, axis=-1),
+                 "entropy": lambda: -jnp.sum(xlogy(q, q), axis=-1),
+                 "total_variation": lambda: 0.5 * jnp.sum(jnp.abs(q - p), axis=-1),
+                 "lost_mass": lambda: jnp.sum(jnp.where(q == 0, p, 0.0), axis=-1)}
+        return {name: stats[name]() for name in names}
+
+    return observe
 
 
 # ---------------------------------------------------------------------------------------------

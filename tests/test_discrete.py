@@ -423,3 +423,45 @@ def test_counts_identical_for_any_trials_chunks_and_devices(on_host_devices):
     assert out[1]["a"] == out[4]["a"] and out[1]["b"] == out[4]["b"]
     assert out[1]["a"][:7] == out[1]["b"]
     assert np.all(np.sum(out[1]["a"], axis=-1) == 1000)
+
+
+def test_streaming_summary_matches_records_of_the_same_chains():
+    """simulate_summary sees the same chains as simulate (odd trials, chunks of 16): its
+    moments, extremes and sample agree with the statistics of the recorded counts."""
+    p0 = discrete.zipf(20, 1.1)
+    kw = dict(sample_size=30, generations=40, trials=41)
+    res = discrete.simulate(jax.random.key(5), p0, record=[1, 7, 40], **kw)
+    summ = discrete.simulate_summary(jax.random.key(5), p0, record=[0, 1, 7, 40], keep=16,
+                                     statistics=discrete.SUMMARY_STATISTICS, chunk_size=16, **kw)
+    assert summ.count == 41 and summ.generation.tolist() == [0, 1, 7, 40]
+    h0 = 1.0 - np.sum(p0 ** 2)
+    for name, values, at0 in (
+            ("support", discrete.support_size(res), 20.0),
+            ("gini_simpson", discrete.gini_simpson(res), h0),
+            ("entropy", discrete.entropy(res), -np.sum(p0 * np.log(p0))),
+            ("total_variation", discrete.total_variation(res), 0.0),
+            ("lost_mass", discrete.tail_mass_lost(res, 1.0), 0.0)):
+        v = np.asarray(values, np.float64)
+        # float32 statistics, merged in float64: agreement to float32 rounding.
+        np.testing.assert_allclose(summ.mean[name], [at0, *v.mean(0)], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(summ.minimum[name][1:], v.min(0), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(summ.sample[name][1:], v[:16].T, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(summ.variance[name][1:], v.var(0, ddof=1), rtol=1e-4,
+                                   atol=1e-7)
+    with pytest.raises(ValueError, match="statistics must be one of"):
+        discrete.simulate_summary(jax.random.key(5), p0, statistics=("kl",), **kw)
+
+
+def test_streaming_summary_memory_does_not_grow_with_generations():
+    """Peak memory of a 10 000-generation summary run (K = 100) is that of a 100-generation one:
+    records of its 100 trials would hold 100 x 10 001 x 100 int32 counts = 400 MB."""
+    import subprocess
+    import sys
+
+    code = ("import jax, resource; from collapse_theory import discrete; "
+            "discrete.simulate_summary(jax.random.key(0), discrete.zipf(100, 1.1), "
+            "sample_size=1000, generations={g}, trials=100); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    peak = [int(subprocess.run([sys.executable, "-c", code.format(g=g)], capture_output=True,
+                               text=True, check=True).stdout) for g in (100, 10_000)]
+    assert peak[1] - peak[0] < 50_000, peak  # ru_maxrss is in KiB on Linux: within 50 MB
