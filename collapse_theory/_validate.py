@@ -94,6 +94,16 @@ def choice(name: str, value, options: Sequence[str]) -> str:
     return value
 
 
+def choices(name: str, values, options: Sequence[str]) -> tuple:
+    """``tuple(values)`` if it is non-empty and each value is one of ``options``."""
+    values = tuple(values)
+    for value in values:
+        choice(name, value, options)
+    if not values:
+        raise ValueError(f"{name} must name at least one of {', '.join(options)}")
+    return values
+
+
 def schedule(name: str, value, generations: int, *, minimum: int) -> np.ndarray:
     """A sample size: an int, or one int per generation (the schedule M_1..M_G).
 

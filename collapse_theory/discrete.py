@@ -322,11 +322,7 @@ def simulate_summary(key, probs, *, sample_size, generations, trials,
     in ``[0, G]`` (0 is ``p_0``); the other arguments as in :func:`simulate`.
     """
     key = _validate.key("key", key)
-    names = tuple(statistics)
-    for name in names:
-        _validate.choice("statistics", name, SUMMARY_STATISTICS)
-    if not names:
-        raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
+    names = _validate.choices("statistics", statistics, SUMMARY_STATISTICS)
     generations = _validate.integer("generations", generations, minimum=1)
     p0, m, pol, _, alpha, eps, method = _checked(probs, normalize, sample_size, generations,
                                                  pseudocount, mix, policy, method)

@@ -363,11 +363,7 @@ def simulate_summary(key, *, sample_size, generations, trials, statistics=("log_
     ``"mean_sq_dev"`` (|μ_g − μ_0|²) and ``"w2_squared"`` (W2² to D0, Gaussian D0 only: Bures
     from the factor, never underflows).  ``memory_limit`` as in :func:`simulate`.
     """
-    names = tuple(statistics)
-    for name in names:
-        _validate.choice("statistics", name, SUMMARY_STATISTICS)
-    if not names:
-        raise ValueError("statistics must name at least one of " + ", ".join(SUMMARY_STATISTICS))
+    names = _validate.choices("statistics", statistics, SUMMARY_STATISTICS)
     keep = _validate.integer("keep", keep, minimum=1)
     run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
                  record, data, chunk_size, progress, "replace", memory_limit, keep)

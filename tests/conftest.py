@@ -37,6 +37,19 @@ def on_host_devices():
 
 
 @pytest.fixture
+def peak_rss():
+    """``peak(code)``: run ``code`` in a child Python and return its peak resident memory in
+    KiB (``ru_maxrss`` on Linux), so that a run's memory is measured apart from the suite's."""
+    def peak(code: str) -> int:
+        probe = "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        proc = subprocess.run([sys.executable, "-c", code + probe], capture_output=True,
+                              text=True, check=True)
+        return int(proc.stdout.strip().splitlines()[-1])
+
+    return peak
+
+
+@pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if a chain or a verification check is run before the input is refused."""
     from collapse_theory import engine, verify

@@ -452,16 +452,11 @@ def test_streaming_summary_matches_records_of_the_same_chains():
         discrete.simulate_summary(jax.random.key(5), p0, statistics=("kl",), **kw)
 
 
-def test_streaming_summary_memory_does_not_grow_with_generations():
+def test_streaming_summary_memory_does_not_grow_with_generations(peak_rss):
     """Peak memory of a 10 000-generation summary run (K = 100) is that of a 100-generation one:
     records of its 100 trials would hold 100 x 10 001 x 100 int32 counts = 400 MB."""
-    import subprocess
-    import sys
-
-    code = ("import jax, resource; from collapse_theory import discrete; "
+    code = ("import jax; from collapse_theory import discrete; "
             "discrete.simulate_summary(jax.random.key(0), discrete.zipf(100, 1.1), "
-            "sample_size=1000, generations={g}, trials=100); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    peak = [int(subprocess.run([sys.executable, "-c", code.format(g=g)], capture_output=True,
-                               text=True, check=True).stdout) for g in (100, 10_000)]
+            "sample_size=1000, generations={g}, trials=100)")
+    peak = [peak_rss(code.format(g=g)) for g in (100, 10_000)]
     assert peak[1] - peak[0] < 50_000, peak  # ru_maxrss is in KiB on Linux: within 50 MB

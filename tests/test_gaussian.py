@@ -117,17 +117,12 @@ def test_streaming_summary_matches_records_of_the_same_chains():
     assert summ.quantile([0.5])["log_det"].shape == (1, 3)
 
 
-def test_streaming_summary_memory_does_not_grow_with_generations():
+def test_streaming_summary_memory_does_not_grow_with_generations(peak_rss):
     """Peak memory of a 10 000-generation summary run is that of a 100-generation one."""
-    import subprocess
-    import sys
-
-    code = ("import jax, resource; from collapse_theory import gaussian; "
+    code = ("import jax; from collapse_theory import gaussian; "
             "gaussian.simulate_summary(jax.random.key(0), sample_size=10, generations={g}, "
-            "trials=2000, record='log'); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    peak = [int(subprocess.run([sys.executable, "-c", code.format(g=g)], capture_output=True,
-                               text=True, check=True).stdout) for g in (100, 10_000)]
+            "trials=2000, record='log')")
+    peak = [peak_rss(code.format(g=g)) for g in (100, 10_000)]
     # Records of 2000 trials x 10 001 generations would take 2000*10001*4*4 B = 320 MB (mean,
     # log det, log diag, unit factor in float32); the summary run stays within 50 MB of the
     # 100-generation one.

@@ -97,6 +97,19 @@ def tail_loss_figure(path, *, categories=200, exponent=1.1, sample_size=500, gen
     return save(fig, path)
 
 
+def survival_law(original_counts, sample_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x_0, p_0)`` of :func:`survival_figure`: the validated original counts and
+    ``p_0 = (x_0/M, ..., 1 − Σ x_0/M)`` (no remainder category when ``Σ x_0 = M``)."""
+    m = sample_size
+    if isinstance(original_counts, (str, bytes)) or not np.iterable(original_counts):
+        raise TypeError(f"original_counts must be a sequence of integers, got {original_counts!r}")
+    x0 = np.array([_validate.integer("original_counts", x, minimum=1) for x in original_counts])
+    if x0.size == 0 or x0.sum() > m:
+        raise ValueError(f"original_counts must be non-empty with sum <= sample_size={m}, "
+                         f"got {x0.tolist()}")
+    return x0, (np.append(x0 / m, 1.0 - x0.sum() / m) if x0.sum() < m else x0 / m)
+
+
 def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
                     generations=200, trials=4000, seed=0, progress: bool = False,
                     memory_limit=None):
@@ -106,13 +119,7 @@ def survival_figure(path, *, original_counts=(1, 2, 5, 10, 25), sample_size=50,
     binomial chain whatever the others do, so the curves are exact marginals.
     """
     path, m, generations, trials, key = _common(path, sample_size, generations, trials, seed)
-    if isinstance(original_counts, (str, bytes)) or not np.iterable(original_counts):
-        raise TypeError(f"original_counts must be a sequence of integers, got {original_counts!r}")
-    x0 = np.array([_validate.integer("original_counts", x, minimum=1) for x in original_counts])
-    if x0.size == 0 or x0.sum() > m:
-        raise ValueError(f"original_counts must be non-empty with sum <= sample_size={m}, "
-                         f"got {x0.tolist()}")
-    p0 = np.append(x0 / m, 1.0 - x0.sum() / m) if x0.sum() < m else x0 / m
+    x0, p0 = survival_law(original_counts, m)
     res = discrete.simulate(key, p0, sample_size=m, generations=generations, trials=trials,
                             progress=progress, memory_limit=memory_limit)
     ext = np.asarray(res.extinction)[:, : x0.size]

@@ -27,9 +27,33 @@ SECTIONS = {"discrete": exact.discrete_section, "gaussian": exact.gaussian_secti
             "gmm": fitted.gmm_section, "vae": fitted.vae_section, "lm": fitted.lm_section,
             "policies": exact.policies_section}
 
-#: Sizes per scale and section.  ``quick`` fits in 10 minutes on a 2-core CPU; ``full`` is the
-#: paper's GMM scale and the package's figure defaults; ``smoke`` only exercises the code (the
-#: test suite), its numbers mean nothing.
+#: ``quick``: under 10 minutes on a 2-core CPU.
+_QUICK = {
+    "discrete": dict(tail=(200, 1.1, 500, 200, 200),
+                     hist=(10_000, 10_000, 100_000, (0, 1, 10, 100), 8),
+                     survival=(50, 200, 4000), absorption=(50, 3, 400, 4000)),
+    "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 500),
+                     w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 1000)),
+    "gmm": dict(sample_size=1000, generations=2000, trials=8, panel=PANEL_GENERATIONS),
+    "vae": dict(epochs=100, generations=10, trials=4, policies=("replace",),
+                shown=(0, 1, 5, 10), arch="mlp"),
+    "lm": dict(blocks=256, trials=4, generations=10, hist_blocks=128, hist_trials=4,
+               transformer=None),
+    "policies": dict(generations=100, trials=1000, schedule_generations=1000),
+}
+#: ``full``: ``quick`` with these sizes changed (the paper's GMM scale and the package's
+#: figure defaults).
+_FULL_CHANGES = {
+    "discrete": dict(hist=(10_000, 10_000, 100_000, (0, 1, 10, 100), 16)),
+    "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 2000),
+                     w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 2000)),
+    "gmm": dict(trials=64),
+    "vae": dict(epochs=300, generations=20, policies=("replace", "fresh:0.1"),
+                shown=(0, 1, 5, 10, 20)),
+    "lm": dict(blocks=1024, trials=8, hist_trials=8, transformer=dict(blocks=64, trials=4)),
+}
+#: Sizes per scale and section; ``smoke`` only exercises the code (the test suite), its
+#: numbers mean nothing.
 SIZES = {
     "smoke": {
         "discrete": dict(tail=(50, 1.1, 100, 20, 20), hist=(500, 200, 1000, (0, 1, 5), 2),
@@ -42,34 +66,8 @@ SIZES = {
                    transformer=None),
         "policies": dict(generations=10, trials=50, schedule_generations=20),
     },
-    "quick": {
-        "discrete": dict(tail=(200, 1.1, 500, 200, 200), hist=(10_000, 10_000, 100_000,
-                                                               (0, 1, 10, 100), 8),
-                         survival=(50, 200, 4000), absorption=(50, 3, 400, 4000)),
-        "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 500),
-                         w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 1000)),
-        "gmm": dict(sample_size=1000, generations=2000, trials=8,
-                    panel=PANEL_GENERATIONS),
-        "vae": dict(epochs=100, generations=10, trials=4, policies=("replace",),
-                    shown=(0, 1, 5, 10), arch="mlp"),
-        "lm": dict(blocks=256, trials=4, generations=10, hist_blocks=128, hist_trials=4,
-                   transformer=None),
-        "policies": dict(generations=100, trials=1000, schedule_generations=1000),
-    },
-    "full": {
-        "discrete": dict(tail=(200, 1.1, 500, 200, 200), hist=(10_000, 10_000, 100_000,
-                                                               (0, 1, 10, 100), 16),
-                         survival=(50, 200, 4000), absorption=(50, 3, 400, 4000)),
-        "gaussian": dict(drift=((100, 1000, 10_000, 100_000, 10 ** 7), 1000, 2000),
-                         w2=((10, 100, 1000), (1, 2, 5), 20, 1000, 2000)),
-        "gmm": dict(sample_size=1000, generations=2000, trials=64,
-                    panel=PANEL_GENERATIONS),
-        "vae": dict(epochs=300, generations=20, trials=4, policies=("replace", "fresh:0.1"),
-                    shown=(0, 1, 5, 10, 20), arch="mlp"),
-        "lm": dict(blocks=1024, trials=8, generations=10, hist_blocks=128, hist_trials=8,
-                   transformer=dict(blocks=64, trials=4)),
-        "policies": dict(generations=100, trials=1000, schedule_generations=1000),
-    },
+    "quick": _QUICK,
+    "full": {name: {**sizes, **_FULL_CHANGES.get(name, {})} for name, sizes in _QUICK.items()},
 }
 
 __all__ = ["SECTIONS", "SIZES", "Row", "Section", "paper", "report", "run", "select"]

@@ -79,8 +79,7 @@ def discrete_section(ctx: Context) -> Section:
                                 "(circles) against the exact binomial chain (lines).",
                           f"collapse-theory figure survival --out {name} --sample-size {m_s} "
                           f"--generations {g_s} --trials {t_s} --seed {seed}"))
-    x0 = np.array(x0s)
-    p_s = np.append(x0 / m_s, 1.0 - x0.sum() / m_s) if x0.sum() < m_s else x0 / m_s
+    _, p_s = fdiscrete.survival_law(x0s, m_s)
     res = discrete.simulate(key(seed), p_s, sample_size=m_s, generations=g_s, trials=t_s)
     counts = np.asarray(res.counts)[:, -1]
     fixed = counts == m_s
