@@ -15,8 +15,8 @@ The engine runs ``trials`` independent copies of it:
   partitioned by XLA rounds differently, issue 14), and generations run in blocks of bounded work
   (:data:`BLOCK_BYTES`), each waited for, so that Ctrl-C acts within a block and long runs can
   report progress; results do not depend on the blocks;
-* only the recorded generations are kept: a buffer of ``R + 1`` rows is carried through the scan
-  and generation ``g`` is written to row ``slot[g]`` (``R`` for generations not recorded).
+* only the recorded generations are kept: a buffer of ``R`` rows is carried through the scan
+  and generation ``g`` is written to row ``slot[g]`` (``slot[g] = R``: not recorded, no write).
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def run_chain(
     outputs, finals = [], []
     for keep, buf, state in plan.chunks(key, state0, step, first_step, observe, label,
                                         summary=0):
-        outputs.append(jax.tree.map(lambda a: jnp.swapaxes(a[:plan.n_rec, :keep], 0, 1), buf))
+        outputs.append(_trial_major(buf, keep))
         if final is not None:
             finals.append(jax.tree.map(lambda a: a[:keep], jax.vmap(final)(state)))
     cat = lambda parts, axis: parts[0] if len(parts) == 1 else jax.tree.map(  # noqa: E731
@@ -260,7 +260,7 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
     total, acc, samples = 0, None, []
     for devices in plan.chunks(key, state0, step, first_step, observe, label,
                                summary=keep_chunk):
-        parts = [(valid, *jax.tree.map(lambda a: np.asarray(a[:plan.n_rec], np.float64), buf,
+        parts = [(valid, *jax.tree.map(lambda a: np.asarray(a, np.float64), buf,
                                        is_leaf=lambda x: isinstance(x, jax.Array)))
                  for valid, buf, _ in devices]
         if jax.process_count() > 1:
@@ -279,6 +279,13 @@ def summarize_chain(key, *, state0, step, observe, generations, trials, xs, reco
         lambda *a: np.concatenate(a, axis=1), *samples)
     variance = jax.tree.map(lambda v: v / max(n - 1, 1), m2)
     return Summary(plan.gens, n, mean, variance, lo, hi, sample)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _trial_major(buf, keep: int):
+    """A chunk's records ``(R, batch, ...)`` as ``(keep, R, ...)``: one transpose per leaf
+    (the slice of the first ``keep`` trials fuses into it)."""
+    return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1)[:keep], buf)
 
 
 def _every_process(parts: list) -> list:
@@ -404,7 +411,7 @@ class _Plan:
         self.progress = progress
 
     def chunks(self, key, state0, step, first_step, observe, label, summary: int):
-        """Yield ``(valid trials, buffer, state)`` per chunk; buffers have ``R + 1`` leading rows.
+        """Yield ``(valid trials, buffer, state)`` per chunk; buffers have ``R`` leading rows.
 
         On several devices each device runs the one-device program on its own trials (a
         single-device executable per device, dispatched asynchronously, not one program
@@ -605,7 +612,7 @@ def check_run(*, generations, trials, record, chunk_size, state0, observe, xs, k
     n_rec = gens.size
     if chunk_size is None:  # a trial's state (old and new), records and working memory
         per_trial = (2 * _nbytes(state0) + trial_bytes
-                     + (0 if keep else (n_rec + 1) * _nbytes(shape_of(observe, state0))))
+                     + (0 if keep else n_rec * _nbytes(shape_of(observe, state0))))
         chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
     chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
     check_memory(generations=generations, trials=trials, n_rec=n_rec, chunk_size=chunk_size,
@@ -638,14 +645,14 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
         records_what = (f"summaries: {n_rec} recorded generations x ({keep} kept values + 4 "
                         f"moments) x {per_trial} bytes")
         chunk_need = (chunk * (2 * state_bytes + extra)
-                      + (n_rec + 1) * (4 + min(keep, chunk)) * per_trial)
+                      + n_rec * (4 + min(keep, chunk)) * per_trial)
         on_device = chunk_need
     else:  # the records, and a copy when chunks are concatenated
         copies = 2 if trials > chunk else 1
         records = trials * n_rec * per_trial * copies
         records_what = (f"records: {trials} trials x {n_rec} recorded generations x {per_trial} "
                         f"bytes{' x 2 while chunks are joined' if copies == 2 else ''}")
-        chunk_need = chunk * (2 * state_bytes + (n_rec + 1) * per_trial + extra)
+        chunk_need = chunk * (2 * state_bytes + n_rec * per_trial + extra)
         on_device = chunk_need + records
     inputs = max(2 * _nbytes(xs) + 12 * (generations + 1),
                  INPUT_BYTES_PER_GENERATION * (generations + 1))
@@ -709,7 +716,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
     def start(keys, mask, state0, x1, s0, s1):
         state = jax.tree.map(lambda a: jnp.broadcast_to(a, keys.shape + a.shape), state0)
         rows = reduce(v_observe(state), mask)
-        buf = jax.tree.map(lambda o: jnp.zeros((n_rec + 1,) + o.shape, o.dtype), rows)
+        buf = jax.tree.map(lambda o: jnp.zeros((n_rec,) + o.shape, o.dtype), rows)
         buf = write(buf, state, mask, s0)
         if v_first is not None:
             state = v_first(gen_keys(keys, 1), state, x1)
