@@ -3,6 +3,7 @@ across a ``vmap`` batch (package-internal; random words come from :mod:`collapse
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -12,10 +13,8 @@ import numpy as np
 from .. import rng
 
 
-#: Compact buffers hold ``L // _BUCKET**k`` lanes, ``k < _LEVELS`` (each level compiles the
-#: proposal once more).
-_BUCKET = 16
-_LEVELS = 2
+#: Lanes per group: rejection rounds find the groups holding a lane to redo (``O(L / GROUP)``).
+GROUP = 32
 
 
 def _of_kind(dtype, kind, what: str):
@@ -130,25 +129,36 @@ def pick(values, ok):
 def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     """Rejection sampling for the lanes ``todo`` (flat ``(L,)``) in compacted rounds.
 
-    Each pass gathers the unresolved lanes into the smallest buffer that holds them
-    (``L // 16`` or ``L`` lanes), draws ``candidates`` uniform pairs per lane from the counters
-    ``(r, j)`` under ``lane_seed(lane)`` (``r`` the lane's round), and scatters back the
-    first accepted candidate.  The full buffer runs one round per pass; the small one runs
-    rounds until all its lanes are done, so the ``O(L)`` gather and scatter happen about
-    twice whatever the acceptance rate.  ``prepare(*params) -> consts`` (per lane),
-    ``propose(consts, u, v) -> (values, accepted)`` with ``u, v`` uniforms of shape
-    ``(lanes, candidates)``.  Lanes not in ``todo`` give 0.
+    Lane ``e`` draws ``candidates`` uniform pairs per round from the counters ``(r, j)`` under
+    ``lane_seed(e)``, rounds ``r = 0, 1, …``, and keeps the first accepted candidate, so its
+    value does not depend on the other lanes.  Each pass runs every lane still to do: in
+    place while they are many (one round, then look again), else gathered into the smallest
+    buffer of ``L // 256`` or ``L // 16`` lanes that holds them, run until done and scattered
+    back.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold
+    one, then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
+    ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
+    with ``u, v`` uniforms of shape ``(lanes, candidates)``.  Lanes not in ``todo`` give 0.
     """
     lanes = todo.shape[0]
     dtype = params[0].dtype
-    caps = sorted({max(1, lanes // _BUCKET ** k) for k in range(_LEVELS)})
+    if lanes == 0:
+        return jnp.zeros(0, dtype)
+    groups = -(-lanes // GROUP)
+    # (groups, lanes) a gathered pass holds: few lanes in few groups, or up to L/16 anywhere.
+    levels = sorted({(max(1, groups // 16), max(1, lanes // 256)), (groups, max(1, lanes // 16))})
     slots = jnp.arange(candidates, dtype=jnp.uint32)
 
     def one_round(seeds, consts, r):
         return pick(*propose(consts, *rng.uniform_pairs(seeds[:, None, :], r, slots, dtype)))
 
-    def run(cap, r, out, todo):
-        idx = nonzero(todo, cap)
+    def in_place(r, out, todo, counts):
+        del counts
+        consts = tuple(c[:, None] for c in prepare(*params))
+        v, ok = one_round(lane_seed(jnp.arange(lanes, dtype=jnp.int32)), consts, r)
+        return r + 1, jnp.where(todo & ok, v, out), todo & ~ok
+
+    def gathered(level, r, out, todo, counts):
+        idx = compact(todo, counts, *level)
         j = jnp.minimum(idx, lanes - 1)
         consts = tuple(c[:, None] for c in prepare(*(jnp.take(p, j) for p in params)))
         seeds = lane_seed(j)
@@ -158,22 +168,48 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
             v, ok = one_round(seeds, consts, r)
             return r + 1, jnp.where(found, value, v), found | ok
 
-        state = (r, jnp.zeros(cap, dtype), idx >= lanes)
-        if cap == caps[-1]:  # the full buffer: one round, then compact again
-            state = more(state)
-        else:  # a small buffer: finish its lanes here
-            state = jax.lax.while_loop(lambda s: ~jnp.all(s[2]), more, state)
-        r, value, found = state
-        dest = jnp.where(found & (idx < lanes), idx, lanes)
-        return r, out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
+        state = (r, jnp.zeros(idx.shape, dtype), idx >= lanes)
+        r, value, _ = jax.lax.while_loop(lambda s: ~jnp.all(s[2]), more, state)
+        return r, out.at[idx].set(value, mode="drop"), todo.at[idx].set(False, mode="drop")
 
     def body(state):
         r, out, todo = state
-        branch = jnp.sum(jnp.sum(todo) > jnp.asarray(caps[:-1], jnp.int32)) if len(caps) > 1 else 0
-        return jax.lax.switch(branch, [lambda *a, c=c: run(c, *a) for c in caps], r, out, todo)
+        counts = group_counts(todo)
+        n_groups = jnp.sum((counts > 0).astype(jnp.int32))
+        n_lanes = jnp.sum(counts).astype(jnp.int32)
+        fits = [(n_groups <= g) & (n_lanes <= n) for g, n in levels]
+        branch = len(levels) - jnp.sum(jnp.cumsum(jnp.stack(fits).astype(jnp.int32)) > 0)
+        passes = [functools.partial(gathered, level) for level in levels] + [in_place]
+        return jax.lax.switch(branch, passes, r, out, todo, counts)
 
     state = (jnp.uint32(0), jnp.zeros(lanes, dtype), todo)
     return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, state)[1]
+
+
+def group_counts(mask):
+    """Set entries of the flat ``mask`` in each group of :data:`GROUP` (float32: XLA:CPU sums
+    floats ~3× faster than it reduces booleans)."""
+    lanes = mask.shape[0]
+    padded = jnp.pad(mask.astype(jnp.float32), (0, -lanes % GROUP))
+    return jnp.sum(padded.reshape(-1, GROUP), axis=1)
+
+
+def compact(mask, counts, n_groups: int, size: int):
+    """Indices of the set entries of the flat ``mask``, in order, padded to ``size`` with
+    ``len(mask)``, given ``counts = group_counts(mask)`` and that they lie in at most
+    ``n_groups`` groups and number at most ``size``: the groups holding one first
+    (:func:`nonzero`), then the entries within them (a ``GROUP × GROUP`` prefix product)."""
+    lanes, groups = mask.shape[0], counts.shape[0]
+    g = (jnp.arange(groups, dtype=jnp.int32) if n_groups >= groups
+         else nonzero(counts > 0, n_groups))
+    lane = g[:, None] * GROUP + jnp.arange(GROUP, dtype=jnp.int32)
+    inside = (lane < lanes) & jnp.take(mask, jnp.minimum(lane, lanes - 1))
+    within = jnp.matmul(inside.astype(jnp.float32), jnp.triu(jnp.ones((GROUP, GROUP), jnp.float32)),
+                        precision=jax.lax.Precision.HIGHEST).astype(jnp.int32)
+    per = within[:, -1]
+    rank = within + (jnp.cumsum(per) - per)[:, None] - 1
+    dest = jnp.where(inside, rank, size).reshape(-1)
+    return jnp.full(size, lanes, jnp.int32).at[dest].set(lane.reshape(-1), mode="drop")
 
 
 def nonzero(mask, size, block=128):

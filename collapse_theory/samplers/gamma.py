@@ -11,7 +11,6 @@ import numpy as np
 from .. import _validate, rng
 from . import _rounds
 
-_GAMMA_FIRST_CANDIDATES = 1
 _GAMMA_CANDIDATES = 2
 #: Lanes per group in :func:`log_gamma_rows`: rejected lanes are found group by group.
 _GROUP = 32
@@ -103,18 +102,14 @@ _mt = _rounds.compacted_sampler(_mt_prepare, _mt_propose, _GAMMA_CANDIDATES)
 def _log_gamma(seed, a):
     """``log G(a)`` (float ``a`` of the output's shape and dtype) from the Threefry ``seed``.
 
-    Streams: ``c0 = 1`` first-round candidates, ``2`` the ``a < 1`` boost (drawn for every
-    element: one word is cheaper than a branch), lanes (salt 0) for the later rounds.
+    Streams: ``c0 = 1`` the first candidate of element ``e`` (counter ``e``), ``2`` the
+    ``a < 1`` boost, lanes (salt 0) for the later rounds of rejected elements.
     """
     small = a < 1.0
     b = jnp.where(small, a + 1.0, a)
-    consts = _mt_prepare(b)
-    count = jnp.arange(a.size * _GAMMA_FIRST_CANDIDATES, dtype=jnp.uint32)
-    w, u = (x.reshape(a.shape + (_GAMMA_FIRST_CANDIDATES,))
-            for x in rng.uniform_pairs(seed, 1, count, a.dtype))
-    value, found = _rounds.pick(*_mt_propose(tuple(c[..., None] for c in consts), w, u))
+    count = jnp.arange(a.size, dtype=jnp.uint32).reshape(a.shape)
+    value, found = _mt_propose(_mt_prepare(b), *rng.uniform_pairs(seed, 1, count, a.dtype))
     value = jnp.where(found, value, _mt(seed, jnp.uint32(0), ~found, b))
-
     boost = jnp.log1p(-rng.uniform(seed, 2, a.shape, a.dtype)) / a
     return value + jnp.where(small, boost, 0.0)
 
