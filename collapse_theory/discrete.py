@@ -277,10 +277,15 @@ def simulate(key, probs, *, sample_size, generations, trials, record=None, norma
                               jnp.full((trials,), fixed), alpha, eps)
     res = chain.simulate(key, family(p0.size, alpha, eps, method=method), params0,
                          sample_size=m, generations=generations, trials=trials, policy=pol,
-                         record=gens, first_passage=events, chunk_size=chunk_size,
-                         progress=progress, memory_limit=memory_limit)
+                         record=gens, observe=_counts, first_passage=events,
+                         chunk_size=chunk_size, progress=progress, memory_limit=memory_limit)
     extinct, fixed = res.first_passage
-    return DiscreteResult(gens, res.params.counts, p0, sizes.fit, extinct, fixed, alpha, eps)
+    return DiscreteResult(gens, res.params, p0, sizes.fit, extinct, fixed, alpha, eps)
+
+
+def _counts(params: Params):
+    """What a chain records: the counts (the fit ``q`` follows from them, α and ε)."""
+    return params.counts
 
 
 def _checked(probs, normalize, sample_size, generations, pseudocount, mix, policy, method):

@@ -281,17 +281,39 @@ def _lane_seeds(seed, row):
 def _multinomial_rows(lane_seed, n, cond):
     """``Multinomial(n_b, ·)`` for every lane ``b`` from its conditional probabilities ``cond``
     (:func:`_conditional`): ``X_k ~ Bin(n − Σ_{j<k} X_j, cond_k)``, one :func:`_binomial_lanes`
-    step per category in a ``scan`` (lanes are the contiguous axis).
+    step per category (lanes are the contiguous axis).
+
+    Each lane steps from one category with ``cond_k > 0`` to its next (a table of next live
+    categories, one reverse scan), and the walk stops once every lane's remainder is 0: it
+    takes as many steps as the most categories a lane of the pool has alive, as numpy stops
+    where the remainder is 0, so a collapsing chain's multinomials shorten (under replace an
+    extinct category never returns).  A category with ``cond_k = 0`` draws 0 and category
+    ``k``'s binomial uses the counters of ``k``, so the counts are those of the walk over all
+    ``K``.
     """
-    k_cat = cond.shape[-1]
-    cond_p = cond.T
+    lanes, k_cat = cond.shape
+    cond_t = cond.T
+    lane = jnp.arange(lanes, dtype=jnp.int32)
+    none = jnp.full((lanes,), k_cat, jnp.int32)
 
-    def body(left, inp):
-        k, p_k = inp
-        x = _binomial_lanes(lane_seed, k, left, p_k)
-        return left - x, x
+    def back(later, row):  # the first live category ≥ k, K where none
+        k, live = row
+        here = jnp.where(live, k, later)
+        return here, here
 
-    _, counts = jax.lax.scan(body, n, (jnp.arange(k_cat, dtype=jnp.uint32), cond_p))
+    _, nxt = jax.lax.scan(back, none, (jnp.arange(k_cat, dtype=jnp.int32), cond_t > 0.0),
+                          reverse=True)
+    nxt = jnp.concatenate([nxt, none[None]])
+
+    def more(state):
+        k, left, out = state
+        s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
+            jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), lane], 0.0))
+        x = _binomial_lanes(lane_seed, k.astype(jnp.uint32), left, s)
+        return nxt[k + 1, lane], left - x, out.at[k, lane].set(x, mode="drop")
+
+    state = (nxt[0], n, jnp.zeros((k_cat, lanes), n.dtype))
+    counts = jax.lax.while_loop(lambda s: jnp.any((s[1] > 0.0) & (s[0] < k_cat)), more, state)[2]
     return counts.T
 
 
@@ -317,35 +339,38 @@ def _binomial_lanes(lane_seed, step, n, s):
     q_small = jnp.where(small, q, 0.0)
     n_big, q_big = jnp.where(big, n, 2.0 * _BTRS_MIN_MEAN), jnp.where(big, q, 0.5)
 
-    def uniforms(seed, r):
-        return rng.uniform_pairs(seed, step, jnp.asarray(r, jnp.uint32), dtype)
+    step = jnp.broadcast_to(jnp.asarray(step, jnp.uint32), (lanes,))
 
-    x_small = _stored(jnp.any(small), lambda: _inversion_steps(
-        uniforms(lane_seed, 0)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
+    def uniforms(j, r):  # of the lanes j
+        return rng.uniform_pairs(jnp.take(lane_seed, j, axis=0), jnp.take(step, j),
+                                 jnp.asarray(r, jnp.uint32), dtype)
+
+    x_small = _stored(jnp.any(small), lambda: _inversion_steps(rng.uniform_pairs(
+        lane_seed, step, jnp.uint32(0), dtype)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
     cap = max(1, lanes // _SPARSE)
 
     def btrs_first(j, pad):
-        seed, n_j, q_j = jnp.take(lane_seed, j, axis=0), jnp.take(n_big, j), jnp.take(q_big, j)
+        n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
         x = jnp.where(pad, 0.0, -1.0).astype(dtype)
         for r in range(_BTRS_DENSE):
             x = _stored(jnp.any(x < 0.0), lambda x=x, r=r: jnp.where(
-                x < 0.0, _btrs_candidate(n_j, q_j, *uniforms(seed, r)), x), x)
+                x < 0.0, _btrs_candidate(n_j, q_j, *uniforms(j, r)), x), x)
         return x
 
     x_big = _finish(big, btrs_first, max(1, lanes // _BIG), dtype)
 
     def inversion(j, pad):
-        u = uniforms(jnp.take(lane_seed, j, axis=0), 0)[0]
+        u = uniforms(j, 0)[0]
         return _binomial_inversion(u, jnp.take(n, j), jnp.take(q_small, j), ~pad)
 
     def btrs(j, pad):
-        seed, n_j, q_j = jnp.take(lane_seed, j, axis=0), jnp.take(n_big, j), jnp.take(q_big, j)
+        n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
 
         def more(state):
             r, value = state
             first = -jnp.ones_like(value)
             for i in range(_BTRS_ROUND - 1, -1, -1):
-                draw = _btrs_candidate(n_j, q_j, *uniforms(seed, r + i))
+                draw = _btrs_candidate(n_j, q_j, *uniforms(j, r + i))
                 first = jnp.where(draw >= 0.0, draw, first)
             return r + _BTRS_ROUND, jnp.where(value < 0.0, first, value)
 
