@@ -48,7 +48,10 @@ _BLOCKS_FOR_PROGRESS = 20
 BLOCK_BYTES = 1 << 28
 #: Per-device batches are padded to a multiple of this many trials.
 _LANES = 8
-#: Memory one chunk of trials may hold (state, records and working buffers) by default.
+#: Memory one chunk of trials may hold (state, old and new, and working buffers) by default.
+#: Records do not shrink chunks: the result holds them whatever the chunking (a chunk's buffer,
+#: then its transposed copy, or every chunk's copy, then their concatenation: twice the
+#: records either way), and chunks of a few hundred trials ran the discrete chain 2× slower.
 CHUNK_BYTES = 1 << 28
 #: Most trials in one chunk by default.
 MAX_CHUNK = 65536
@@ -215,8 +218,8 @@ def run_chain(
       record: ``None`` or ``"all"`` (every generation), ``"log"`` (0 and log-spaced
         generations, ten per decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
-      chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state,
-        records and ``trial_bytes`` allow, at most 65536).
+      chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state and
+        ``trial_bytes`` allow, at most 65536).
       progress: print progress to stderr.
       final: ``final(state) -> pytree`` kept from each trial's last generation.
       trial_bytes: a trial's working memory beyond its state and records (e.g. a batch of
@@ -602,17 +605,16 @@ def check_run(*, generations, trials, record, chunk_size, state0, observe, xs, k
               trial_bytes: int = 0, memory_limit=None):
     """Everything :func:`run_chain` (``keep == 0``) or :func:`summarize_chain` (``keep`` values)
     checks before it allocates or traces: the counts (:func:`check_counts`), ``record``,
-    ``chunk_size`` (default: :data:`CHUNK_BYTES` of a trial's state, records and
-    ``trial_bytes``, at most :data:`MAX_CHUNK`) and the memory (:func:`check_memory`).
+    ``chunk_size`` (default: :data:`CHUNK_BYTES` of a trial's state and ``trial_bytes``, at
+    most :data:`MAX_CHUNK`) and the memory (:func:`check_memory`).
     ``state0`` and ``xs`` may be shapes (``jax.ShapeDtypeStruct``), so a caller can refuse a
     run before it builds them.  Returns ``(generations, trials, recorded generations,
     chunk_size)``."""
     generations, trials = check_counts(generations, trials, memory_limit)
     gens = record_generations(record, generations)
     n_rec = gens.size
-    if chunk_size is None:  # a trial's state (old and new), records and working memory
-        per_trial = (2 * _nbytes(state0) + trial_bytes
-                     + (0 if keep else n_rec * _nbytes(shape_of(observe, state0))))
+    if chunk_size is None:  # a trial's state (old and new) and working memory
+        per_trial = 2 * _nbytes(state0) + trial_bytes
         chunk_size = max(1, min(trials, MAX_CHUNK, CHUNK_BYTES // max(per_trial, 1)))
     chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
     check_memory(generations=generations, trials=trials, n_rec=n_rec, chunk_size=chunk_size,

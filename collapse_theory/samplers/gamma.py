@@ -12,8 +12,6 @@ from .. import _validate, rng
 from . import _rounds
 
 _GAMMA_CANDIDATES = 2
-#: Lanes per group in :func:`log_gamma_rows`: rejected lanes are found group by group.
-_GROUP = 32
 
 
 def log_gamma(key, a, shape=None, dtype=None):
@@ -131,8 +129,8 @@ def log_gamma_rows(seed, count, a):
     can draw it on their own counters.
 
     Rows are drawn one at a time (their temporaries stay in cache).  Rejections are rare
-    (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of ``_GROUP`` lanes of
-    a row that hold one (an ``O(B T / 32)`` compaction), then every rejected lane of those
+    (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of 32 lanes of a row
+    that hold one (an ``O(B T / 32)`` compaction), then every rejected lane of those
     groups is redrawn until accepted, with a buffer of ``n/256``, ``n/32`` or all ``n`` groups
     chosen by ``lax.switch`` on their number.
     """
@@ -140,7 +138,7 @@ def log_gamma_rows(seed, count, a):
     rows, trials = count.shape[0], seed.shape[0]
     small = a < 1.0
     d, c = _mt_prepare(jnp.where(small, a + 1.0, a))
-    size = math.gcd(trials, _GROUP)
+    size = math.gcd(trials, _rounds.GROUP)
     per_row = trials // size
     n = rows * per_row
     group_seed = seed.reshape(per_row, size, 2)
