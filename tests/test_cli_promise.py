@@ -79,7 +79,8 @@ CASES = [
     (["simulate", "gaussian", *SIM, "--memory-limit", "1K"], "limit (--memory-limit)"),
     (["simulate", "gaussian", *SIM, "--dim", "2", "--memory-limit", "1K"],
      "limit (--memory-limit)"),
-    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--memory-limit", "1K"],
+    # (the discrete run records its K = 2 int32 counts: it needs 1 KiB exactly)
+    (["simulate", "discrete", "--probs", "0.5,0.5", *SIM, "--memory-limit", "1000"],
      "limit (--memory-limit)"),
     (["simulate", "gmm", *SIM, "--memory-limit", "1K"], "limit (--memory-limit)"),
     (["simulate", "kde", *SIM, "--memory-limit", "1k"], "limit (--memory-limit)"),
