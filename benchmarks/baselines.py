@@ -16,12 +16,24 @@ chains carry ``log σ²`` (σ² underflows after a few thousand generations at `
 from __future__ import annotations
 
 import math
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from collapse_theory import samplers
+
+
+def best(fn, repeats: int = 2) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn`` (waited for): the steady state,
+    once a first call has compiled it."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def gaussian_paper(rng: np.random.Generator, m: int, generations: int):

@@ -22,24 +22,15 @@ import argparse
 import math
 import os
 import sys
-import time
 
 import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import baselines  # noqa: E402
+from baselines import best  # noqa: E402
 
 from collapse_theory import gaussian  # noqa: E402
-
-
-def best(fn, repeats: int = 2) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def numpy_recorded(rng, m: int, generations: int, trials: int):

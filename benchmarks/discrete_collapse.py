@@ -19,22 +19,16 @@ per second, and the package / numpy ratio for the same records.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 
 import jax
 import numpy as np
 
-from collapse_theory import discrete, sources
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baselines import best  # noqa: E402
 
-
-def best(fn, repeats: int = 2) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from collapse_theory import discrete, sources  # noqa: E402
 
 
 def numpy_chain(rng, probs, m: int, generations: int, trials: int, record: bool):
