@@ -232,25 +232,12 @@ def multinomial(key, n, probs, *, dtype=None):
 
 def _multinomial(key, n, probs):
     """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`)."""
-    return _rows(rng.seed(key), n.reshape(probs.shape[:-1]), _conditional(probs))
-
-
-def _conditional(probs):
-    """``p_k / Σ_{j≥k} p_j`` along the last axis; 1 at the last positive category, 0 where
-    ``p_k = 0`` (computed before the rows are pooled, so a shared ``probs`` stays unbatched)."""
-    k_cat = probs.shape[-1]
-    suffix = jnp.flip(jnp.cumsum(jnp.flip(probs, -1), axis=-1), -1)
-    positive = probs > 0
-    idx = jnp.arange(k_cat)
-    last = jnp.max(jnp.where(positive, idx, -1), axis=-1, keepdims=True)
-    cond = jnp.where(positive, jnp.minimum(probs / jnp.where(positive, suffix, 1.0), 1.0), 0.0)
-    return jnp.where(idx == last, 1.0, cond)
+    return _rows(rng.seed(key), n.reshape(probs.shape[:-1]), probs)
 
 
 @jax.custom_batching.custom_vmap
 def _rows(seed, n, probs):
-    """The counts of every row (conditional probabilities ``probs``), row ``b`` under the lane
-    seed of ``(seed, b)``."""
+    """The counts of every row of ``probs``, row ``b`` under the lane seed of ``(seed, b)``."""
     return _pooled(seed[None], n[None], probs[None])[0]
 
 
@@ -278,32 +265,45 @@ def _lane_seeds(seed, row):
     return jnp.stack(rng.words(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
 
 
-def _multinomial_rows(lane_seed, n, cond):
-    """``Multinomial(n_b, ·)`` for every lane ``b`` from its conditional probabilities ``cond``
-    (:func:`_conditional`): ``X_k ~ Bin(n − Σ_{j<k} X_j, cond_k)``, one :func:`_binomial_lanes`
-    step per category (lanes are the contiguous axis).
-
-    Each lane steps from one category with ``cond_k > 0`` to its next (a table of next live
-    categories, one reverse scan), and the walk stops once every lane's remainder is 0: it
-    takes as many steps as the most categories a lane of the pool has alive, as numpy stops
-    where the remainder is 0, so a collapsing chain's multinomials shorten (under replace an
-    extinct category never returns).  A category with ``cond_k = 0`` draws 0 and category
-    ``k``'s binomial uses the counters of ``k``, so the counts are those of the walk over all
-    ``K``.
-    """
-    lanes, k_cat = cond.shape
-    cond_t = cond.T
-    lane = jnp.arange(lanes, dtype=jnp.int32)
+def _walk_table(probs_t):
+    """From weights ``(K, L)``: the conditionals ``p_k / Σ_{j≥k} p_j`` (1 at a lane's last
+    positive category, 0 where ``p_k = 0``) and the first live category ``≥ k`` (``K`` where
+    none, row ``K`` appended), by one reverse scan over the categories.  The suffix sums are
+    accumulated from the last category down, with no cancellation in the tail."""
+    k_cat, lanes = probs_t.shape
     none = jnp.full((lanes,), k_cat, jnp.int32)
 
-    def back(later, row):  # the first live category ≥ k, K where none
-        k, live = row
+    def back(carry, row):
+        later, suffix = carry
+        k, p = row
+        suffix = suffix + p
+        live = p > 0.0
+        cond = jnp.where(later == k_cat, 1.0, jnp.minimum(p / jnp.where(live, suffix, 1.0), 1.0))
         here = jnp.where(live, k, later)
-        return here, here
+        return (here, suffix), (here, jnp.where(live, cond, 0.0))
 
-    _, nxt = jax.lax.scan(back, none, (jnp.arange(k_cat, dtype=jnp.int32), cond_t > 0.0),
-                          reverse=True)
-    nxt = jnp.concatenate([nxt, none[None]])
+    zero = jnp.zeros((lanes,), probs_t.dtype)
+    _, (nxt, cond) = jax.lax.scan(back, (none, zero), (jnp.arange(k_cat, dtype=jnp.int32),
+                                                       probs_t), reverse=True)
+    return cond, jnp.concatenate([nxt, none[None]])
+
+
+def _multinomial_rows(lane_seed, n, probs):
+    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b``:
+    ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
+    category (lanes are the contiguous axis).
+
+    Each lane steps from one category with ``p_k > 0`` to its next (:func:`_walk_table`), and
+    the walk stops once every lane's remainder is 0: it takes as many steps as the most
+    categories a lane of the pool has alive, as numpy stops where the remainder is 0, so a
+    collapsing chain's multinomials shorten (under replace an extinct category never
+    returns).  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
+    counters of ``k``, so the counts are those of the walk over all ``K``; the last positive
+    category takes the remainder, so counts sum to ``n``.
+    """
+    lanes, k_cat = probs.shape
+    cond_t, nxt = _walk_table(probs.T)
+    lane = jnp.arange(lanes, dtype=jnp.int32)
 
     def more(state):
         k, left, out = state
@@ -419,19 +419,30 @@ def _inversion_steps(u, n, q, steps):
 
 
 def _finish(todo, solve, cap, dtype):
-    """``solve(j, pad)`` at the flat indices ``j`` where ``todo``, ``cap`` at a time (0 elsewhere).
+    """``solve(j, pad)`` at the flat indices ``j`` where ``todo`` (0 elsewhere).
 
-    Each pass gathers up to ``cap`` of the remaining indices (padding slots get ``pad``) and
-    scatters back their values; nothing runs when ``todo`` is empty.
+    More than ``cap`` of them: one pass over every lane in place (``pad = ~todo``), no gather.
+    Else passes that gather up to ``cap`` of the remaining indices (padding slots get ``pad``)
+    and scatter back their values; nothing runs when ``todo`` is empty.  A lane's value depends
+    only on its own index, so both give the same counts.
     """
     size = todo.shape[0]
+    lanes = jnp.arange(size, dtype=jnp.int32)
 
-    def body(state):
+    def gathered(state):
         out, todo = state
         idx = _rounds.nonzero(todo, cap)
         value = solve(jnp.minimum(idx, size - 1), idx >= size)
         dest = jnp.where(idx < size, idx, size)
         return out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
+
+    def in_place(state):
+        out, todo = state
+        return jnp.where(todo, solve(lanes, ~todo), out), jnp.zeros_like(todo)
+
+    def body(state):
+        many = jnp.sum(state[1].astype(jnp.float32)) > cap
+        return jax.lax.cond(many, in_place, gathered, state)
 
     state = (jnp.zeros(size, dtype), todo)
     return jax.lax.while_loop(lambda st: jnp.any(st[1]), body, state)[0]
