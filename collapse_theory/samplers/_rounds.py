@@ -133,34 +133,46 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     ``lane_seed(e)``, rounds ``r = 0, 1, …``, and keeps the first accepted candidate, so its
     value does not depend on the other lanes.  Each pass runs every lane still to do: in
     place while they are many (one round, then look again), else gathered into the smallest
-    buffer of ``L // 256`` or ``L // 16`` lanes that holds them, run until done and scattered
-    back.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold
+    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes that holds them, run until a
+    quarter of the buffer is left (the smallest: until done) and scattered back.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold
     one, then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
-    with ``u, v`` uniforms of shape ``(lanes, candidates)``.  Lanes not in ``todo`` give 0.
+    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  Lanes not in ``todo`` give 0.
     """
     lanes = todo.shape[0]
     dtype = params[0].dtype
     if lanes == 0:
         return jnp.zeros(0, dtype)
     groups = -(-lanes // GROUP)
-    # (groups, lanes) a gathered pass holds: few lanes in few groups, or up to L/16 anywhere.
-    levels = sorted({(max(1, groups // 16), max(1, lanes // 256)), (groups, max(1, lanes // 16))})
-    slots = jnp.arange(candidates, dtype=jnp.uint32)
+    # (groups, lanes) a gathered pass holds: few lanes in few groups, or up to L/16 or L/4
+    # anywhere.
+    levels = sorted({(max(1, groups // 16), max(1, lanes // 256)), (groups, max(1, lanes // 16)),
+                     (groups, max(1, lanes // 4))})
 
     def one_round(seeds, consts, r):
-        return pick(*propose(consts, *rng.uniform_pairs(seeds[:, None, :], r, slots, dtype)))
+        """Candidates as separate ``(lanes,)`` arrays (XLA:CPU ran a trailing candidate axis
+        of size 2 at a fraction of the speed), each in a computation of its own (:func:`stored`:
+        fused with the selections that follow, a BTRS round took 2× as long); ``r`` is never
+        ``2³² − 1``, a condition XLA cannot fold."""
+        none = (jnp.zeros(seeds.shape[:-1], dtype), jnp.zeros(seeds.shape[:-1], bool))
+        value = accepted = None
+        for j in range(candidates - 1, -1, -1):
+            v, ok = stored(r != jnp.uint32(0xFFFFFFFF), lambda j=j: propose(
+                consts, *rng.uniform_pairs(seeds, r, jnp.uint32(j), dtype)), none)
+            value = v if value is None else jnp.where(ok, v, value)
+            accepted = ok if accepted is None else accepted | ok
+        return value, accepted
 
     def in_place(r, out, todo, counts):
         del counts
-        consts = tuple(c[:, None] for c in prepare(*params))
+        consts = prepare(*params)
         v, ok = one_round(lane_seed(jnp.arange(lanes, dtype=jnp.int32)), consts, r)
         return r + 1, jnp.where(todo & ok, v, out), todo & ~ok
 
     def gathered(level, r, out, todo, counts):
         idx = compact(todo, counts, *level)
         j = jnp.minimum(idx, lanes - 1)
-        consts = tuple(c[:, None] for c in prepare(*(jnp.take(p, j) for p in params)))
+        consts = prepare(*(jnp.take(p, j) for p in params))
         seeds = lane_seed(j)
 
         def more(state):
@@ -168,9 +180,15 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
             v, ok = one_round(seeds, consts, r)
             return r + 1, jnp.where(found, value, v), found | ok
 
+        def again(state):  # at least one round; the rest at the next pass's level once few
+            left = jnp.sum((~state[2]).astype(jnp.float32))
+            return (left > 0) & ((state[0] == r) | (left > stop))
+
+        stop = 0 if level == levels[0] else level[1] // 4
         state = (r, jnp.zeros(idx.shape, dtype), idx >= lanes)
-        r, value, _ = jax.lax.while_loop(lambda s: ~jnp.all(s[2]), more, state)
-        return r, out.at[idx].set(value, mode="drop"), todo.at[idx].set(False, mode="drop")
+        r, value, found = jax.lax.while_loop(again, more, state)
+        dest = jnp.where(found, idx, lanes)
+        return r, out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
 
     def body(state):
         r, out, todo = state
@@ -184,6 +202,15 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
 
     state = (jnp.uint32(0), jnp.zeros(lanes, dtype), todo)
     return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, state)[1]
+
+
+def stored(pred, fn, otherwise):
+    """``fn()`` if ``pred`` else ``otherwise``, as a stored array.
+
+    The branch of a ``cond`` is its own computation, so XLA cannot fuse (and so duplicate or
+    split) the long chains of cheap operations of ``fn`` into each of its consumers.
+    """
+    return jax.lax.cond(pred, fn, lambda: otherwise)
 
 
 def group_counts(mask):

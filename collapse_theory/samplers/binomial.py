@@ -345,7 +345,7 @@ def _binomial_lanes(lane_seed, step, n, s):
         return rng.uniform_pairs(jnp.take(lane_seed, j, axis=0), jnp.take(step, j),
                                  jnp.asarray(r, jnp.uint32), dtype)
 
-    x_small = _stored(jnp.any(small), lambda: _inversion_steps(rng.uniform_pairs(
+    x_small = _rounds.stored(jnp.any(small), lambda: _inversion_steps(rng.uniform_pairs(
         lane_seed, step, jnp.uint32(0), dtype)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
     cap = max(1, lanes // _SPARSE)
 
@@ -353,7 +353,7 @@ def _binomial_lanes(lane_seed, step, n, s):
         n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
         x = jnp.where(pad, 0.0, -1.0).astype(dtype)
         for r in range(_BTRS_DENSE):
-            x = _stored(jnp.any(x < 0.0), lambda x=x, r=r: jnp.where(
+            x = _rounds.stored(jnp.any(x < 0.0), lambda x=x, r=r: jnp.where(
                 x < 0.0, _btrs_candidate(n_j, q_j, *uniforms(j, r)), x), x)
         return x
 
@@ -383,15 +383,6 @@ def _binomial_lanes(lane_seed, step, n, s):
     x_big = jnp.where(late, _finish(late, btrs, cap, dtype), x_big)
     x = jnp.where(big, x_big, x_small)
     return jnp.where(flip, n - x, x)
-
-
-def _stored(pred, fn, otherwise):
-    """``fn()`` if ``pred`` else ``otherwise``, as a stored array.
-
-    The branch of a ``cond`` is its own computation, so XLA cannot fuse (and so duplicate) the
-    long chains of cheap operations of ``fn`` into each of its consumers.
-    """
-    return jax.lax.cond(pred, fn, lambda: otherwise)
 
 
 def _btrs_candidate(n, q, u, v):
