@@ -53,7 +53,7 @@ BLOCK_BYTES = 1 << 28
 _LANES = 8
 #: Memory one chunk of trials may hold (state, old and new, and working buffers) by default.
 #: Records do not shrink chunks: the result holds them whatever the chunking (a chunk's buffer,
-#: then its transposed copy, or every chunk's copy, then their concatenation: twice the
+#: then its transposed copy, or every chunk's copy, then their concatenation: up to twice the
 #: records either way), and chunks of a few hundred trials ran the discrete chain 2× slower.
 CHUNK_BYTES = 1 << 28
 #: Most trials in one chunk by default.
@@ -749,8 +749,8 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
     def start(keys, mask, state0, x1, s0, s1):
         state = jax.tree.map(lambda a: jnp.broadcast_to(a, keys.shape + a.shape), state0)
         rows = reduce(v_observe(state), mask)
-        buf = jax.tree.map(lambda o: jnp.zeros(
-            (o.shape[0], n_rec) + o.shape[1:] if by_trial(o) else (n_rec,) + o.shape, o.dtype), rows)
+        buf = jax.tree.map(lambda o: jnp.zeros((o.shape[0], n_rec) + o.shape[1:] if by_trial(o)
+                                               else (n_rec,) + o.shape, o.dtype), rows)
         buf = write(buf, state, mask, s0)
         if v_first is not None:
             state = v_first(gen_keys(keys, 1), state, x1)

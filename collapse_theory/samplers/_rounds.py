@@ -134,10 +134,12 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     value does not depend on the other lanes.  Each pass runs every lane still to do: in
     place while they are many (one round, then look again), else gathered into the smallest
     buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes that holds them, run until a
-    quarter of the buffer is left (the smallest: until done) and scattered back.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold
-    one, then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
+    quarter of the buffer is left (the smallest: until done) and scattered back.  Gathering is
+    two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one, then the
+    lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
-    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  Lanes not in ``todo`` give 0.
+    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  Lanes not in
+    ``todo`` give 0.
     """
     lanes = todo.shape[0]
     dtype = params[0].dtype
@@ -180,11 +182,12 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
             v, ok = one_round(seeds, consts, r)
             return r + 1, jnp.where(found, value, v), found | ok
 
+        stop = 0 if level == levels[0] else level[1] // 4
+
         def again(state):  # at least one round; the rest at the next pass's level once few
             left = jnp.sum((~state[2]).astype(jnp.float32))
             return (left > 0) & ((state[0] == r) | (left > stop))
 
-        stop = 0 if level == levels[0] else level[1] // 4
         state = (r, jnp.zeros(idx.shape, dtype), idx >= lanes)
         r, value, found = jax.lax.while_loop(again, more, state)
         dest = jnp.where(found, idx, lanes)
