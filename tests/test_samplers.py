@@ -127,6 +127,16 @@ def test_vmap_gives_each_member_what_it_gets_alone():
     assert np.all(np.abs(x[3] - np.array([[2 ** 19], [2 ** 18]])) < 5120)
 
 
+def test_shared_parameters_give_the_per_element_draws():
+    """Scalar ``n, p`` (BTRS prepares its constants once, not per lane) draw exactly what the
+    same values given per element draw, also where some of BTRS's candidates are rejected."""
+    key = jax.random.key(12)
+    for n, p in [(1000, 0.3), (40, 0.5), (100, 0.9), (2 ** 20, 0.25)]:
+        shared = samplers.binomial(key, n, p, (4099,))
+        each = samplers.binomial(key, jnp.full(4099, n), jnp.full(4099, p, jnp.float32))
+        np.testing.assert_array_equal(shared, each)
+
+
 def test_binomial_validation():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match=r"p must lie in \[0, 1\]"):

@@ -138,7 +138,8 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one, then the
     lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
-    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  Lanes not in
+    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  A param is ``(L,)``
+    or a scalar shared by every lane (prepared at its own shape, not per lane).  Lanes not in
     ``todo`` give 0.
     """
     lanes = todo.shape[0]
@@ -174,7 +175,7 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     def gathered(level, r, out, todo, counts):
         idx = compact(todo, counts, *level)
         j = jnp.minimum(idx, lanes - 1)
-        consts = prepare(*(jnp.take(p, j) for p in params))
+        consts = prepare(*(p if p.ndim == 0 else jnp.take(p, j) for p in params))
         seeds = lane_seed(j)
 
         def more(state):
@@ -266,14 +267,19 @@ def compacted_sampler(prepare, propose, candidates):
     """``f(seed, salt, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
 
     Element ``e`` (flat index) hashes its own seed from ``(LANE | salt, e)`` under ``seed``.
-    Under ``vmap`` all members' elements form one pool of lanes (member ``b`` using
-    ``seed[b]``), so the rounds are compacted across the batch and each member still gets
-    exactly what it would get alone.
+    Each param broadcasts to ``todo``; one holding a single value stays a scalar (the same
+    for every lane, see :func:`rejection_rounds`).  Under ``vmap`` all members' elements form
+    one pool of lanes (member ``b`` using ``seed[b]``), so the rounds are compacted across the
+    batch and each member still gets exactly what it would get alone.
     """
 
+    def lanes(p, shape):
+        return p.reshape(()) if p.size == 1 else jnp.broadcast_to(p, shape).reshape(-1)
+
     def flat(lane_seed, todo, params):
-        return rejection_rounds(lane_seed, todo.reshape(-1), tuple(p.reshape(-1) for p in params),
-                                 prepare, propose, candidates).reshape(todo.shape)
+        params = tuple(lanes(p, todo.shape) for p in params)
+        return rejection_rounds(lane_seed, todo.reshape(-1), params, prepare, propose,
+                                candidates).reshape(todo.shape)
 
     def seeds(seed, salt, e):
         return jnp.stack(rng.words(seed, jnp.uint32(LANE) | salt, e), axis=-1)
@@ -285,9 +291,14 @@ def compacted_sampler(prepare, propose, candidates):
     @sample.def_vmap
     def sample_batched(axis_size, in_batched, seed, salt, todo, *params):
         seed_b, salt_b, todo_b, *params_b = in_batched
-        todo, *params = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
-                         for x, b in zip((todo, *params), (todo_b, *params_b)))
-        size = math.prod(todo.shape[1:])
+        if not todo_b:
+            todo = jnp.broadcast_to(todo, (axis_size,) + todo.shape)
+        member = todo.shape[1:]
+        params = [p if not b and p.size == 1 else  # shared scalar, else one row per member
+                  jnp.broadcast_to(p.reshape(p.shape[:1] + (1,) * (len(member) + 1 - p.ndim)
+                                             + p.shape[1:]) if b else p, todo.shape)
+                  for p, b in zip(params, params_b)]
+        size = math.prod(member)
 
         def lane_seed(j):
             member = j // size

@@ -56,14 +56,14 @@ def binomial(key, n, p, shape=None, *, dtype=None):
     n = _rounds.check_counts("n", n, ftype)
     p = _rounds.check_probability("p", p, ftype)
     shape = _rounds.out_shape("shape", shape, n, p)
-    n, p = jnp.broadcast_to(n, shape), jnp.broadcast_to(p, shape)
     seed = rng.seed(key)
     u = rng.uniform(seed, 0, shape, ftype)
     return _binomial_from(u, seed, jnp.uint32(0), n, p).astype(itype)
 
 
 def _binomial_from(u, seed, salt, n, p):
-    """Binomial counts (floats holding integers) from the inversion uniforms ``u``.
+    """Binomial counts (floats holding integers) from the inversion uniforms ``u``; ``n`` and
+    ``p`` broadcast to ``u.shape`` (scalars: BTRS prepares its constants once, not per element).
 
     BTRS lanes hash their seeds from ``(seed, salt)`` (see :func:`_rounds.compacted_sampler`).
     """
@@ -72,7 +72,7 @@ def _binomial_from(u, seed, salt, n, p):
     n = jnp.maximum(n, 0.0)
     big = n * q >= _BTRS_MIN_MEAN
     small = _binomial_inversion(u, n, jnp.where(big, 0.0, q), ~big)
-    large = _btrs(seed, salt, big, n, jnp.where(big, q, 0.5))
+    large = _btrs(seed, salt, jnp.broadcast_to(big, u.shape), n, jnp.where(big, q, 0.5))
     x = jnp.where(big, large, small)
     return jnp.where(flip, n - x, x)
 
