@@ -1,6 +1,6 @@
 """Time the package's chains and samplers against numpy and ``jax.random``, side by side.
 
-    python benchmarks/run.py [--quick] [--out FILE] [--png FILE]
+    python benchmarks/run.py [--quick] [--only NAME,...] [--out FILE] [--png FILE]
 
 Everything runs in this one process.  JAX figures are steady state (inputs ready,
 ``jax.block_until_ready``, best of the repeats); compile time (first call minus a steady
@@ -260,6 +260,10 @@ def bench_samplers(cfg, key, rng):
     n = cfg["n"]
     tabs = []
     zipf = discrete.zipf(100, 1.0)
+    # Per-element parameters, every one in BTRS's range (n·min(p, 1 − p) ≥ 10).
+    ns = np.random.default_rng(1).integers(200, 2000, n).astype(np.float32)
+    ps = np.random.default_rng(2).uniform(0.05, 0.95, n).astype(np.float32)
+    ns_j, ps_j = jnp.asarray(ns), jnp.asarray(ps)
     cases = [
         ("chi2", "χ² with 99 degrees of freedom (the 1-D chain at M = 100)", [
             ("package: samplers.chisquare", lambda k: samplers.chisquare(k, 99.0, (n,))),
@@ -278,6 +282,10 @@ def bench_samplers(cfg, key, rng):
             ("package: samplers.binomial", lambda k: samplers.binomial(k, 1000, 0.3, (n,))),
             ("jax.random.binomial", lambda k: jax.random.binomial(k, 1000.0, 0.3, (n,))),
         ], lambda: rng.binomial(1000, 0.3, n)),
+        ("binom_each", "Binomial(n_i, p_i), n_i in [200, 2000), p_i in [0.05, 0.95): BTRS", [
+            ("package: samplers.binomial", samplers.binomial, (ns_j, ps_j)),
+            ("jax.random.binomial", jax.random.binomial, (ns_j, ps_j)),
+        ], lambda: rng.binomial(ns.astype(np.int64), ps)),
         ("multinomial", "Multinomial(1000, Zipf K = 100), one per element", [
             ("package: samplers.multinomial (vmap)",
              lambda k: jax.vmap(lambda kk: samplers.multinomial(kk, 1000, zipf))(
@@ -290,9 +298,10 @@ def bench_samplers(cfg, key, rng):
         count = n // 64 if name == "multinomial" else n
         tab = Table(name, f"{title}, {count} draws", "draws/s", "numpy: Generator")
         print(tab.title)
-        for row, fn in jax_rows:
-            f = jax.jit(fn)
-            tab.add(row, count, time_jax(lambda f=f: f(key), cfg["rep"]))
+        for row, fn, *args in jax_rows:  # args: arrays passed to the jitted call, not
+            f = jax.jit(fn)                  # folded into it as constants
+            args = args[0] if args else ()
+            tab.add(row, count, time_jax(lambda f=f, a=args: f(key, *a), cfg["rep"]))
         tab.add("numpy: Generator", count, time_numpy(numpy_fn, cfg["rep"]))
         tabs.append(tab)
     return tabs
@@ -379,6 +388,11 @@ def _device_name() -> str:
     return f"{dev.platform.upper()} {dev.device_kind}"
 
 
+BENCHES = {"gaussian1d": bench_gaussian1d, "discrete": bench_discrete,
+           "gaussian10d": bench_gaussian10d, "subsample": bench_subsample, "gmm": bench_gmm,
+           "samplers": bench_samplers}
+
+
 def goals_markdown(tables: dict) -> str:
     out = ["### Goals of the issue", "", "| goal | measured | met |", "|---|---:|---|"]
     for key, row, ref, target in GOALS["cpu"]:
@@ -398,9 +412,15 @@ def goals_markdown(tables: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (< ~2 minutes on 2 cores)")
+    parser.add_argument("--only", default=",".join(BENCHES),
+                        help=f"comma-separated tables to run, of {','.join(BENCHES)}")
     parser.add_argument("--out", help="also write the Markdown report to this file")
     parser.add_argument("--png", help="write scaling curves (trials, generations, M, K, d) here")
     args = parser.parse_args(argv)
+    only = args.only.split(",")
+    unknown = sorted(set(only) - set(BENCHES))
+    if unknown:
+        parser.error(f"--only: unknown tables {unknown}; choose from {','.join(BENCHES)}")
 
     gpu = jax.devices()[0].platform != "cpu"
     if args.quick:
@@ -424,11 +444,10 @@ def main(argv=None) -> int:
 
     tables = {}
     t0 = time.perf_counter()
-    for bench in (bench_gaussian1d, bench_discrete, bench_gaussian10d, bench_subsample, bench_gmm):
-        tab = bench(cfg, key, rng)
-        tables[tab.key] = tab
-    for tab in bench_samplers(cfg, key, rng):
-        tables[tab.key] = tab
+    for name in only:
+        out = BENCHES[name](cfg, key, rng)
+        for tab in out if isinstance(out, list) else [out]:
+            tables[tab.key] = tab
     if args.png:
         scaling_png(args.png, cfg, key, rng)
     report = "\n".join(header) + goals_markdown(tables) + "\n" + "\n".join(
