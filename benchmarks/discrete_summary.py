@@ -22,16 +22,18 @@ def main():
     args = parser.parse_args()
     start = time.perf_counter()
     s = discrete.simulate_summary(jax.random.key(0), discrete.zipf(100, 1.1), sample_size=1000,
-                                  generations=args.generations, trials=args.trials, record=args.record,
-                                  progress=True)
+                                  generations=args.generations, trials=args.trials,
+                                  record=args.record, progress=True)
     dt = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     records = s.count * (args.generations + 1) * 100 * 4 / 2 ** 30
-    print(f"{s.count} trials x {args.generations} generations (record={args.record!r}): {dt:.1f} s (compile included), "
-          f"{s.count * args.generations / dt:.3g} trial-gen/s, peak RSS {peak:.2f} GiB "
+    print(f"{s.count} trials x {args.generations} generations (record={args.record!r}): "
+          f"{dt:.1f} s (compile included), {s.count * args.generations / dt:.3g} trial-gen/s, peak RSS {peak:.2f} GiB "
           f"(records would hold {records:.1f} GiB of counts)")
-    rows = np.unique(np.searchsorted(s.generation, [0, 1, args.generations // 2, args.generations]))
+    rows = np.unique(np.searchsorted(s.generation, [0, 1, args.generations // 2,
+                                                    args.generations]))
     print("mean support at generations", s.generation[rows], np.round(s.mean["support"][rows], 3))
+
 
 if __name__ == "__main__":
     main()

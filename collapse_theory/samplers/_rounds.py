@@ -293,12 +293,16 @@ def compacted_sampler(prepare, propose, candidates):
         seed_b, salt_b, todo_b, *params_b = in_batched
         if not todo_b:
             todo = jnp.broadcast_to(todo, (axis_size,) + todo.shape)
-        member = todo.shape[1:]
-        params = [p if not b and p.size == 1 else  # shared scalar, else one row per member
-                  jnp.broadcast_to(p.reshape(p.shape[:1] + (1,) * (len(member) + 1 - p.ndim)
-                                             + p.shape[1:]) if b else p, todo.shape)
-                  for p, b in zip(params, params_b)]
-        size = math.prod(member)
+
+        def pooled(p, batched):
+            if not batched:  # shared by every member: a single value stays a scalar
+                return p if p.size == 1 else jnp.broadcast_to(p, todo.shape)
+            # one row per member, its shape right-aligned with the member's
+            p = p.reshape(p.shape[:1] + (1,) * (todo.ndim - p.ndim) + p.shape[1:])
+            return jnp.broadcast_to(p, todo.shape)
+
+        params = [pooled(p, b) for p, b in zip(params, params_b)]
+        size = math.prod(todo.shape[1:])
 
         def lane_seed(j):
             member = j // size
