@@ -202,6 +202,24 @@ def test_multinomial_marginals_zipf():
         assert chi2_pvalue(x[:, k], st.binom(1000, perturbed_p(p))) < ALPHA  # negative control
 
 
+def test_multinomial_walk_skips_the_last_live_category():
+    """A lane's last positive category takes the remainder with no draw, so a pool of lanes
+    with one live category each runs no walk step; mixed with lanes that do walk, each row
+    draws what it draws alone (its counters do not depend on the pool)."""
+    eye = jnp.eye(5)[jnp.array([4, 0, 2, 2])]
+    n = jnp.array([7, 0, 2 ** 24, 1], dtype=jnp.int32)
+    one = jax.jit(jax.vmap(lambda k, m, p: samplers.multinomial(k, m, p)))
+    keys = jax.random.split(jax.random.key(13), 4)
+    np.testing.assert_array_equal(one(keys, n, eye), np.asarray(n)[:, None] * np.asarray(eye))
+    probs = eye.at[1].set(jnp.array([0.1, 0.0, 0.3, 0.0, 0.6])).at[3, 3].set(0.5)
+    n = jnp.array([7, 1000, 50, 9], dtype=jnp.int32)
+    pooled = one(keys, n, probs)
+    for i in range(4):
+        np.testing.assert_array_equal(pooled[i], samplers.multinomial(keys[i], n[i], probs[i]))
+    np.testing.assert_array_equal(pooled.sum(axis=1), n)
+    assert pooled[0, 4] == 7 and pooled[2, 2] == 50 and pooled[1, 1] == pooled[1, 3] == 0
+
+
 def test_multinomial_validation():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="probs must be finite and >= 0"):

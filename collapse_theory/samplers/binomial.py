@@ -254,9 +254,12 @@ def _pooled(seed, n, probs):
     ``b`` uses the lane seed of ``(seed[v], b)``, so its counts do not depend on the pool."""
     members, k_cat = probs.shape[0], probs.shape[-1]
     rows = math.prod(probs.shape[1:-1])
-    lane_seed = _lane_seeds(seed[:, None, :], jnp.arange(rows, dtype=jnp.uint32)[None, :])
-    counts = _multinomial_rows(lane_seed.reshape(members * rows, 2), n.reshape(-1),
-                               probs.reshape(members * rows, k_cat))
+
+    def lane_seeds():
+        row = jnp.arange(rows, dtype=jnp.uint32)[None, :]
+        return _lane_seeds(seed[:, None, :], row).reshape(members * rows, 2)
+
+    counts = _multinomial_rows(lane_seeds, n.reshape(-1), probs.reshape(members * rows, k_cat))
     return counts.reshape(probs.shape)
 
 
@@ -288,22 +291,25 @@ def _walk_table(probs_t):
     return cond, jnp.concatenate([nxt, none[None]])
 
 
-def _multinomial_rows(lane_seed, n, probs):
-    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b``:
+def _multinomial_rows(lane_seeds, n, probs):
+    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and the lane
+    seeds ``lane_seeds()`` (hashed only when some lane draws):
     ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
     category (lanes are the contiguous axis).
 
     Each lane steps from one category with ``p_k > 0`` to its next (:func:`_walk_table`), and
-    the walk stops once every lane's remainder is 0: it takes as many steps as the most
-    categories a lane of the pool has alive, as numpy stops where the remainder is 0, so a
-    collapsing chain's multinomials shorten (under replace an extinct category never
+    the walk stops once every lane's remainder is 0 or the lane stands at its last positive
+    category, whose conditional is 1: that category takes the remainder with no draw, so
+    counts sum to ``n``.  The walk takes one step fewer than the most categories a lane of the
+    pool has alive (none once every lane has one), as numpy stops where the remainder is 0,
+    so a collapsing chain's multinomials shorten (under replace an extinct category never
     returns).  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
-    counters of ``k``, so the counts are those of the walk over all ``K``; the last positive
-    category takes the remainder, so counts sum to ``n``.
+    counters of ``k``, so the counts are those of the walk over all ``K``.
     """
     lanes, k_cat = probs.shape
     cond_t, nxt = _walk_table(probs.T)
     lane = jnp.arange(lanes, dtype=jnp.int32)
+    last = jnp.max(jnp.where(cond_t > 0.0, jnp.arange(k_cat, dtype=jnp.int32)[:, None], -1), 0)
 
     def more(state):
         k, left, out = state
@@ -312,9 +318,13 @@ def _multinomial_rows(lane_seed, n, probs):
         x = _binomial_lanes(lane_seed, k.astype(jnp.uint32), left, s)
         return nxt[k + 1, lane], left - x, out.at[k, lane].set(x, mode="drop")
 
+    def walking(state):
+        return jnp.any((state[1] > 0.0) & (state[0] < last))
+
     state = (nxt[0], n, jnp.zeros((k_cat, lanes), n.dtype))
-    counts = jax.lax.while_loop(lambda s: jnp.any((s[1] > 0.0) & (s[0] < k_cat)), more, state)[2]
-    return counts.T
+    lane_seed = _rounds.stored(walking(state), lane_seeds, jnp.zeros((lanes, 2), jnp.uint32))
+    k, left, out = jax.lax.while_loop(walking, more, state)
+    return out.at[k, lane].set(left, mode="drop").T
 
 
 def _binomial_lanes(lane_seed, step, n, s):
