@@ -36,6 +36,28 @@ def best(fn, repeats: int = 2) -> float:
     return min(times)
 
 
+def alternated(fns: dict, repeats: int = 3) -> dict:
+    """Seconds of each of ``fns``' calls (waited for): one untimed call of each (compiles),
+    then ``repeats`` rounds calling each once in turn, so that a slow spell of a shared machine
+    falls on every implementation of a round alike.  ``{name: [seconds per round]}``."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def ratio(times: dict, num: str, den: str) -> tuple[float, float, float]:
+    """Median, min and max over the rounds of :func:`alternated` of ``times[num] /
+    times[den]`` within a round (how many times faster ``den`` runs)."""
+    r = np.asarray(times[num]) / np.asarray(times[den])
+    return float(np.median(r)), float(r.min()), float(r.max())
+
+
 def gaussian_paper(rng: np.random.Generator, m: int, generations: int):
     """One 1-D chain: sample ``m`` points from the fit, refit mean and unbiased variance."""
     mu, sigma = 0.0, 1.0

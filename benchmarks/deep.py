@@ -12,8 +12,11 @@
   reaches 40 100 points): ``gaussian.simulate`` every generation and log-spaced, against Kazdan
   et al.'s one-trajectory-per-seed loop (``baselines.gaussian_subsample_loop``).
 
-Steady-state rates (best of 2 after a compile call), trial-generations per second; every
-record is checked finite (a NaN or ±inf in a record is an error).
+1-D rows: after one untimed call of each, ``--repeats`` rounds (default 3) call the four
+implementations in turn (``baselines.alternated``): median rates, and the median (min–max) over
+the rounds of the ratio to numpy recording every generation within a round.  Subsample rows:
+best of 2 after a compile call.  Trial-generations per second; every record is checked finite
+(a NaN or ±inf in a record is an error).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import baselines  # noqa: E402
-from baselines import best  # noqa: E402
+from baselines import alternated, best, ratio  # noqa: E402
 
 from collapse_theory import gaussian  # noqa: E402
 
@@ -49,6 +52,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generations", type=int, default=5000)
     parser.add_argument("--subsample-generations", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     key, rng = jax.random.key(0), np.random.default_rng(0)
     rows = []
@@ -57,20 +61,22 @@ def main(argv=None) -> int:
     for t, g in ((4096, args.generations), (1000, args.generations),
                  (20000, max(args.generations // 10, 1))):
         conf = f"1-D exact, {t} × {g}"
-        numpy_all = t * g / best(lambda: numpy_recorded(rng, m, g, t))
+        fns = {record: lambda record=record: gaussian.simulate(
+            key, sample_size=m, generations=g, trials=t, record=record) for record in (None, "log")}
+        final = {record: np.asarray(fn().log_det)[:, -1] for record, fn in fns.items()}
+        assert all(np.isfinite(v).all() for v in final.values()), "a 1-D record is not finite"
+        fns["numpy all"] = lambda: numpy_recorded(rng, m, g, t)
+        fns["numpy last"] = lambda: baselines.gaussian_numpy(rng, m, g, t)
+        times = alternated(fns, args.repeats)
+        rate = {name: t * g / np.median(v) for name, v in times.items()}
         for record in (None, "log"):
-            run = lambda record=record: gaussian.simulate(  # noqa: E731
-                key, sample_size=m, generations=g, trials=t, record=record)
-            out = np.asarray(run().log_det)
-            assert np.isfinite(out).all(), "a 1-D record is not finite"
-            rate = t * g / best(run)
-            rows.append((conf, f"gaussian.simulate record={record!r}", rate,
-                         f"{rate / numpy_all:.2f}× numpy recording every generation; "
-                         f"final E log σ² = {out[:, -1].mean():.1f}"))
+            mid, lo, hi = ratio(times, "numpy all", record)
+            rows.append((conf, f"gaussian.simulate record={record!r}", rate[record],
+                         f"{mid:.2f}× ({lo:.2f}–{hi:.2f}) numpy recording every generation; "
+                         f"final E log σ² = {final[record].mean():.1f}"))
         rows.append((conf, "numpy vectorised, every generation's μ and log σ² recorded",
-                     numpy_all, ""))
-        rows.append((conf, "numpy vectorised, last generation only",
-                     t * g / best(lambda: baselines.gaussian_numpy(rng, m, g, t)), ""))
+                     rate["numpy all"], ""))
+        rows.append((conf, "numpy vectorised, last generation only", rate["numpy last"], ""))
 
     s, t2, d = args.subsample_generations, 64, 10
     label = f"subsample d={d} M={m}, {t2} × {s}"

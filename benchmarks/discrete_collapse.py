@@ -1,6 +1,6 @@
 """The discrete chain through a whole collapse, against numpy's ``Generator.multinomial`` chain.
 
-    python benchmarks/discrete_collapse.py [--trials T] [--only NAME,...]
+    python benchmarks/discrete_collapse.py [--trials T] [--only NAME,...] [--repeats N]
 
 Issue 14's goal 1: the package at least as fast as numpy at every stage of a collapse, where
 numpy speeds up as the support shrinks (its multinomial stops once the remaining count is 0).
@@ -12,8 +12,10 @@ Configurations (name: law, M, trials × generations):
 
 Each is timed with every generation recorded (``record=None``; numpy stores each generation's
 counts as int32 into a ``(G + 1, T, K)`` array) and with ``record="log"`` (numpy keeps the last
-generation only).  Steady-state rates (best of 2 after a compile call) in trial-generations
-per second, and the package / numpy ratio for the same records.
+generation only).  After one untimed call of each, ``N`` rounds (default 3) call the package
+and numpy in turn (``baselines.alternated``): median rates in trial-generations per second,
+and the median (min–max) over the rounds of the package / numpy ratio within a round, so that
+a slow spell of a shared machine falls on both.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from baselines import best  # noqa: E402
+from baselines import alternated, ratio  # noqa: E402
 
 from collapse_theory import discrete, sources  # noqa: E402
 
@@ -63,22 +65,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--only", default="zipf,absorption,english")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     key, rng = jax.random.key(0), np.random.default_rng(0)
     confs = configurations(args.trials)
     print("| configuration | records | package trial-gen/s | numpy trial-gen/s | package/numpy "
-          "| final mean support |\n|---|---|---:|---:|---:|---:|", flush=True)
+          "(min–max) | final mean support |\n|---|---|---:|---:|---:|---:|", flush=True)
     for name in args.only.split(","):
         for label, probs, m, g, t in confs[name]:
             for record in (None, "log"):
                 run = lambda: discrete.simulate(  # noqa: E731
                     key, probs, sample_size=m, generations=g, trials=t, record=record).counts
                 support = float(np.mean(np.count_nonzero(np.asarray(run())[:, -1], axis=-1)))
-                package = t * g / best(run)
-                numpy = t * g / best(lambda: numpy_chain(rng, probs, m, g, t, record is None))
+                times = alternated({"package": run, "numpy": lambda: numpy_chain(
+                    rng, probs, m, g, t, record is None)}, args.repeats)
+                package, numpy = (t * g / np.median(times[k]) for k in ("package", "numpy"))
+                mid, lo, hi = ratio(times, "numpy", "package")
                 what = "every generation" if record is None else "log (numpy: last only)"
-                print(f"| {label} | {what} | {package:.3g} | {numpy:.3g} | {package / numpy:.2f} "
-                      f"| {support:.2f} |", flush=True)
+                print(f"| {label} | {what} | {package:.3g} | {numpy:.3g} | {mid:.2f} "
+                      f"({lo:.2f}–{hi:.2f}) | {support:.2f} |", flush=True)
     return 0
 
 
