@@ -323,7 +323,12 @@ def _trial_major(buf, keep: int):
 
 @functools.partial(jax.jit, static_argnums=1)
 def _transposed(a, keep: int):
-    """``(R, batch, ...)`` as ``(keep, R, ...)``: one transpose (the slice fuses into it)."""
+    """``(R, batch, ...)`` as ``(keep, R, ...)``: one transpose (the slice fuses into it).  A
+    row of one element is transposed as a 2-D array (~2× faster than ``(R, batch, 1)`` on
+    XLA:CPU); its unit axes are bitcasts."""
+    if math.prod(a.shape[2:]) == 1:
+        return jnp.swapaxes(a.reshape(a.shape[:2]), 0, 1)[:keep].reshape((keep,) + a.shape[:1]
+                                                                          + a.shape[2:])
     return jnp.swapaxes(a, 0, 1)[:keep]
 
 

@@ -340,8 +340,9 @@ def simulate(key, *, sample_size, generations, trials, dim=1, mean=None, cov=Non
     run = _setup(key, sample_size, generations, trials, dim, mean, cov, estimator, method,
                  record, data, chunk_size, progress, policy, memory_limit)
     if run.block is not None:
-        gens, rec, _ = engine.run_chain(run.key, observe=_observe_1d, **run.block)
-        return GaussianResult(jnp.asarray(gens), *_result_1d(*rec))
+        gens, (mean, ell), _ = engine.run_chain(run.key, observe=_observe_1d, **run.block)
+        log_det, unit = _derived_1d(ell)
+        return GaussianResult(jnp.asarray(gens), mean, log_det, ell, unit)
     res = chain.simulate(run.key, run.family, run.params0, **run.chain)
     p = res.params
     return GaussianResult(jnp.asarray(res.generation), p.mean, 2.0 * jnp.sum(p.log_diag, -1),
@@ -471,22 +472,23 @@ def _block_chain(params0: Params, m, estimator, source: RealData, common: dict,
 
 
 def _observe_1d(s: Params):
-    """What the 1-D chain records per generation: μ and ℓ as scalars.  ``log_det = 2ℓ`` and
-    ``U = 1`` are derived after the run (:func:`_result_1d`): half the records to write and to
-    transpose, and 2-D records transpose twice as fast as ``(…, 1)`` ones on XLA:CPU."""
-    return s.mean[0], s.log_diag[0]
+    """What the 1-D chain records per generation: μ and ℓ, the result's ``mean`` and
+    ``log_diag`` as they are.  ``log_det = 2ℓ`` and ``U = 1`` are derived after the run
+    (:func:`_derived_1d`): half the records to write and to transpose."""
+    return s.mean, s.log_diag
 
 
 @jax.jit
-def _result_1d(mean, ell):
-    """:class:`GaussianResult`'s fields from the 1-D records ``(trials, R)``."""
-    return mean[..., None], 2.0 * ell, ell[..., None], jnp.ones(ell.shape + (1, 1), ell.dtype)
+def _derived_1d(ell):
+    """:class:`GaussianResult`'s ``log_det`` and ``unit_chol`` from the 1-D records ``ℓ``
+    ``(trials, R, 1)``."""
+    return 2.0 * ell[..., 0], jnp.ones(ell.shape + (1,), ell.dtype)
 
 
 def _held_1d(s: Params):
     """What a 1-D run holds per trial and generation at its peak, for the memory check: the
-    records and the result derived from them."""
-    return _observe_1d(s), (s.mean, s.log_diag, s.log_diag, s.unit)
+    records (the result's ``mean`` and ``log_diag``) and what is derived from them."""
+    return _observe_1d(s), (s.log_diag, s.unit)
 
 
 @functools.lru_cache(maxsize=16)
