@@ -270,25 +270,27 @@ def _lane_seeds(seed, row):
 
 def _walk_table(probs_t):
     """From weights ``(K, L)``: the conditionals ``p_k / Σ_{j≥k} p_j`` (1 at a lane's last
-    positive category, 0 where ``p_k = 0``) and the first live category ``≥ k`` (``K`` where
-    none, row ``K`` appended), by one reverse scan over the categories.  The suffix sums are
-    accumulated from the last category down, with no cancellation in the tail."""
+    positive category, 0 where ``p_k = 0``), the first live category ``≥ k`` (``K`` where
+    none, row ``K`` appended) and each lane's last live category (``K`` where none), by one
+    reverse scan over the categories.  The suffix sums are accumulated from the last category
+    down, with no cancellation in the tail."""
     k_cat, lanes = probs_t.shape
     none = jnp.full((lanes,), k_cat, jnp.int32)
 
     def back(carry, row):
-        later, suffix = carry
+        later, last, suffix = carry
         k, p = row
         suffix = suffix + p
         live = p > 0.0
         cond = jnp.where(later == k_cat, 1.0, jnp.minimum(p / jnp.where(live, suffix, 1.0), 1.0))
         here = jnp.where(live, k, later)
-        return (here, suffix), (here, jnp.where(live, cond, 0.0))
+        last = jnp.where(live & (last == k_cat), k, last)
+        return (here, last, suffix), (here, jnp.where(live, cond, 0.0))
 
     zero = jnp.zeros((lanes,), probs_t.dtype)
-    _, (nxt, cond) = jax.lax.scan(back, (none, zero), (jnp.arange(k_cat, dtype=jnp.int32),
-                                                       probs_t), reverse=True)
-    return cond, jnp.concatenate([nxt, none[None]])
+    (_, last, _), (nxt, cond) = jax.lax.scan(back, (none, none, zero), (
+        jnp.arange(k_cat, dtype=jnp.int32), probs_t), reverse=True)
+    return cond, jnp.concatenate([nxt, none[None]]), last
 
 
 def _multinomial_rows(lane_seeds, n, probs):
@@ -307,9 +309,8 @@ def _multinomial_rows(lane_seeds, n, probs):
     counters of ``k``, so the counts are those of the walk over all ``K``.
     """
     lanes, k_cat = probs.shape
-    cond_t, nxt = _walk_table(probs.T)
+    cond_t, nxt, last = _walk_table(probs.T)
     lane = jnp.arange(lanes, dtype=jnp.int32)
-    last = jnp.max(jnp.where(cond_t > 0.0, jnp.arange(k_cat, dtype=jnp.int32)[:, None], -1), 0)
 
     def more(state):
         k, left, out = state
