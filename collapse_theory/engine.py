@@ -326,9 +326,9 @@ def _transposed(a, keep: int):
     """``(R, batch, ...)`` as ``(keep, R, ...)``: one transpose (the slice fuses into it).  A
     row of one element is transposed as a 2-D array (~2× faster than ``(R, batch, 1)`` on
     XLA:CPU); its unit axes are bitcasts."""
-    if math.prod(a.shape[2:]) == 1:
-        return jnp.swapaxes(a.reshape(a.shape[:2]), 0, 1)[:keep].reshape((keep,) + a.shape[:1]
-                                                                          + a.shape[2:])
+    row = a.shape[2:]
+    if math.prod(row) == 1:
+        return jnp.swapaxes(a.reshape(a.shape[:2]), 0, 1)[:keep].reshape((keep, a.shape[0]) + row)
     return jnp.swapaxes(a, 0, 1)[:keep]
 
 
