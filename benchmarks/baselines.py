@@ -125,12 +125,21 @@ def discrete_paper(rng: np.random.Generator, probs: np.ndarray, m: int, generati
 
 
 def discrete_numpy(rng: np.random.Generator, probs: np.ndarray, m: int, generations: int,
-                   trials: int):
-    """All trials at once with ``Generator.multinomial`` on a ``(trials, K)`` array of laws."""
+                   trials: int, record: bool = False):
+    """All trials at once with ``Generator.multinomial`` on a ``(trials, K)`` array of laws.
+
+    ``record=True`` also stores every generation's counts as int32 into a ``(G + 1, T, K)``
+    array (row 0: ``round(p_0 M)``) and returns it instead of the final law."""
     q = np.broadcast_to(probs, (trials, probs.size))
-    for _ in range(generations):
-        q = rng.multinomial(m, q) / m
-    return q
+    rec = np.empty((generations + 1, trials, probs.size), np.int32) if record else None
+    if record:
+        rec[0] = np.round(q * m)
+    for g in range(1, generations + 1):
+        counts = rng.multinomial(m, q)
+        q = counts / m
+        if record:
+            rec[g] = counts
+    return rec if record else q
 
 
 def discrete_jax(probs: np.ndarray, m: int, generations: int, trials: int, sampler: str = "jax"):

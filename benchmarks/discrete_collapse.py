@@ -28,24 +28,9 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from baselines import alternated, ratio  # noqa: E402
+from baselines import alternated, discrete_numpy, ratio  # noqa: E402
 
 from collapse_theory import discrete, sources  # noqa: E402
-
-
-def numpy_chain(rng, probs, m: int, generations: int, trials: int, record: bool):
-    """All trials at once, one ``Generator.multinomial`` per generation on ``(T, K)`` laws."""
-    q = np.broadcast_to(probs, (trials, probs.size))
-    rec = np.empty((generations + 1, trials, probs.size), np.int32) if record else None
-    if record:
-        rec[0] = np.round(q * m)
-    counts = None
-    for g in range(1, generations + 1):
-        counts = rng.multinomial(m, q)
-        q = counts / m
-        if record:
-            rec[g] = counts
-    return rec if record else counts
 
 
 def configurations(trials: int):
@@ -77,7 +62,7 @@ def main(argv=None) -> int:
                 run = lambda: discrete.simulate(  # noqa: E731
                     key, probs, sample_size=m, generations=g, trials=t, record=record).counts
                 support = float(np.mean(np.count_nonzero(np.asarray(run())[:, -1], axis=-1)))
-                times = alternated({"package": run, "numpy": lambda: numpy_chain(
+                times = alternated({"package": run, "numpy": lambda: discrete_numpy(
                     rng, probs, m, g, t, record is None)}, args.repeats)
                 package, numpy = (t * g / np.median(times[k]) for k in ("package", "numpy"))
                 mid, lo, hi = ratio(times, "numpy", "package")
