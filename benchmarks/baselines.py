@@ -36,11 +36,12 @@ def best(fn, repeats: int = 2) -> float:
     return min(times)
 
 
-def alternated(fns: dict, repeats: int = 3) -> dict:
-    """Seconds of each of ``fns``' calls (waited for): one untimed call of each (compiles),
-    then ``repeats`` rounds calling each once in turn, so that a slow spell of a shared machine
-    falls on every implementation of a round alike.  ``{name: [seconds per round]}``."""
-    for fn in fns.values():
+def alternated(fns: dict, repeats: int = 3, warm: bool = True) -> dict:
+    """Seconds of each of ``fns``' calls (waited for): one untimed call of each (compiles;
+    skipped with ``warm=False``, when the caller made it), then ``repeats`` rounds calling
+    each once in turn, so that a slow spell of a shared machine falls on every implementation
+    of a round alike.  ``{name: [seconds per round]}``."""
+    for fn in fns.values() if warm else ():
         jax.block_until_ready(fn())
     times = {name: [] for name in fns}
     for _ in range(repeats):

@@ -2,11 +2,16 @@
 
     python benchmarks/run.py [--quick] [--only NAME,...] [--out FILE] [--png FILE]
 
-Everything runs in this one process.  JAX figures are steady state (inputs ready,
-``jax.block_until_ready``, best of the repeats); compile time (first call minus a steady
-call) is reported separately.  Rates are trial-generations per second for chains and
-elements per second for samplers; ratios are against the vectorised numpy row of the same
-table.  Peak memory: numpy rows, the ``tracemalloc`` peak of the row; JAX rows, the growth
+Everything runs in this one process.  The rows of a table are timed together: a first call
+of each (it compiles), then rounds calling each in turn (3, or 2 with ``--quick``), so that a
+slow spell of a shared machine falls on every row of a round alike; rates use the median
+seconds (JAX: inputs ready, ``jax.block_until_ready``), and the ratio to the table's
+reference row is the median (min–max) of the ratios within a round.  Compile time (first
+call minus the median) is reported separately.  One-off rows (the papers' single-chain loops,
+``jax.random.multinomial``, the full GMM run, the 2-device child process, the subsample
+chain against its 16 loops) are timed on their own, as their notes say.  Rates are
+trial-generations per second for chains and elements per second for samplers.  Peak
+memory: numpy rows, the ``tracemalloc`` peak of the row; JAX rows, the growth
 of the device's ``peak_bytes_in_use`` (GPU) or of the process's maximum resident set size
 (CPU: a high-water mark, so a row below an earlier peak shows 0).  See ``baselines.py``.
 """
@@ -65,21 +70,39 @@ def time_numpy(fn, repeats: int):
 
 def time_jax(fn, repeats: int):
     """Steady wall time of ``jax.block_until_ready(fn())``, compile time and peak growth."""
-    dev0, rss0 = _device_peak(), _max_rss()
-    t = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - t
+    first = first_jax(fn)
     best = math.inf
     for _ in range(repeats):
         t = time.perf_counter()
         jax.block_until_ready(fn())
         best = min(best, time.perf_counter() - t)
+    return {"seconds": best, "compile": max(first["first"] - best, 0.0), "peak": first["peak"]}
+
+
+def first_jax(fn) -> dict:
+    """The first call of ``fn`` (it compiles): its seconds and the peak memory growth."""
+    dev0, rss0 = _device_peak(), _max_rss()
+    t = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - t
     dev1 = _device_peak()
-    peak = (dev1 - dev0) if dev0 is not None else (_max_rss() - rss0)
-    return {"seconds": best, "compile": max(first - best, 0.0), "peak": peak}
+    return {"first": first, "peak": (dev1 - dev0) if dev0 is not None else (_max_rss() - rss0)}
+
+
+def first_numpy(fn) -> dict:
+    """One call of ``fn`` under ``tracemalloc``: its peak (bytes)."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"peak": peak}
 
 
 class Table:
+    """Rows of one configuration.  ``timed`` rows are measured together by :meth:`measure`
+    (a first call each for compile time and peak memory, then rounds calling each in turn:
+    ``baselines.alternated``); ``add`` puts a row measured on its own (one-off runs)."""
+
     def __init__(self, key: str, title: str, unit: str, reference: str):
         self.key, self.title, self.unit, self.reference = key, title, unit, reference
         self.rows: list[dict] = []
@@ -87,22 +110,60 @@ class Table:
     def add(self, name: str, work: float, timing: dict, note: str = ""):
         row = dict(name=name, work=work, rate=work / timing["seconds"], note=note, **timing)
         self.rows.append(row)
-        print(f"  {name:48s} {row['rate']:10.3g} {self.unit}"
+        self._print(row)
+
+    def timed(self, name: str, work: float, fn, note: str = "", numpy: bool = False):
+        """A row timed by :meth:`measure`: ``fn`` is JAX (waited for) unless ``numpy``."""
+        self.rows.append(dict(name=name, work=work, note=note, fn=fn, numpy=numpy))
+
+    def measure(self, rounds: int):
+        """Times the ``timed`` rows in ``rounds`` alternated rounds: rate from the median
+        seconds, compile time = first call − median (JAX rows)."""
+        todo = [r for r in self.rows if "fn" in r]
+        for r in todo:
+            r.update((first_numpy if r["numpy"] else first_jax)(r["fn"]))
+        times = baselines.alternated({r["name"]: r["fn"] for r in todo}, rounds, warm=False)
+        for r in todo:
+            r["rounds"] = times[r["name"]]
+            r["seconds"] = float(np.median(r["rounds"]))
+            r["rate"] = r["work"] / r["seconds"]
+            r["compile"] = None if r.pop("numpy") else max(r.pop("first") - r["seconds"], 0.0)
+            del r["fn"]
+            self._print(r)
+
+    def _print(self, row: dict):
+        print(f"  {row['name']:48s} {row['rate']:10.3g} {self.unit}"
               + (f"  (compile {row['compile']:.1f}s)" if row["compile"] is not None else ""),
               flush=True)
 
     def rate(self, name: str) -> float:
-        return next(r["rate"] for r in self.rows if r["name"] == name)
+        return self._row(name)["rate"]
+
+    def ratio(self, name: str, ref: str | None = None) -> tuple[float, float, float]:
+        """Rate of row ``name`` over row ``ref``'s (default: the table's reference): median
+        (min–max) over the rounds of the ratio within a round, when both were timed
+        together; else the ratio of their rates."""
+        row, ref = self._row(name), self._row(ref or self.reference)
+        if "rounds" in row and "rounds" in ref:
+            times = {"row": np.asarray(row["rounds"]) / row["work"],
+                     "ref": np.asarray(ref["rounds"]) / ref["work"]}
+            return baselines.ratio(times, "ref", "row")
+        r = row["rate"] / ref["rate"]
+        return r, r, r
+
+    def _row(self, name: str) -> dict:
+        return next(r for r in self.rows if r["name"] == name)
 
     def markdown(self) -> str:
-        ref = self.rate(self.reference)
         out = [f"### {self.title}", "",
-               (f"| implementation | {self.unit} | × {self.reference.split(':')[0]} ref | "
-                "compile (s) | peak mem (MB) | notes |"),
+               (f"| implementation | {self.unit} | × {self.reference.split(':')[0]} ref "
+                "(min–max) | compile (s) | peak mem (MB) | notes |"),
                "|---|---:|---:|---:|---:|---|"]
         for r in self.rows:
             comp = "" if r["compile"] is None else f"{r['compile']:.1f}"
-            out.append(f"| {r['name']} | {r['rate']:.3g} | {r['rate'] / ref:.2f} | {comp} | "
+            mid, lo, hi = self.ratio(r["name"])
+            spread = f" ({lo:.2f}–{hi:.2f})" if hi > lo else ""
+            out.append(f"| {r['name']} | {r['rate']:.3g} | {mid:.2f}{spread} | {comp} | "
                        f"{r['peak'] / 2 ** 20:.0f} | {r['note']} |")
         return "\n".join(out) + "\n"
 
@@ -118,8 +179,8 @@ def bench_gaussian1d(cfg, key, rng):
     print(tab.title)
     run = lambda: gaussian.simulate(key, sample_size=m, generations=g, trials=t,
                                     record=[g]).log_det
-    tab.add("package: gaussian.simulate (exact)", t * g, time_jax(run, cfg["rep"]),
-            "engine BlockStep: counter-based noise per generation")
+    tab.timed("package: gaussian.simulate (exact)", t * g, run,
+              "engine BlockStep: counter-based noise per generation")
     if jax.devices()[0].platform == "cpu" and jax.device_count() == 1:
         import json
         import subprocess
@@ -145,12 +206,13 @@ def bench_gaussian1d(cfg, key, rng):
                 {k: out[k] for k in ("seconds", "compile", "peak")},
                 f"child process, {out['n']} XLA CPU devices (shard_map per device)")
     f = baselines.gaussian_jax(m, g, t, "package")
-    tab.add("JAX chain, samplers.log_chisquare", t * g, time_jax(lambda: f(key), cfg["rep"]),
-            "bare jit(vmap(scan)), no engine")
-    f = baselines.gaussian_jax(m, g, t, "jax")
-    tab.add("JAX chain, jax.random.loggamma", t * g, time_jax(lambda: f(key), cfg["rep"]), "")
-    tab.add("numpy: vectorised χ² + normal", t * g,
-            time_numpy(lambda: baselines.gaussian_numpy(rng, m, g, t), cfg["rep"]), "")
+    tab.timed("JAX chain, samplers.log_chisquare", t * g, lambda: f(key),
+              "bare jit(vmap(scan)), no engine")
+    f2 = baselines.gaussian_jax(m, g, t, "jax")
+    tab.timed("JAX chain, jax.random.loggamma", t * g, lambda: f2(key))
+    tab.timed("numpy: vectorised χ² + normal", t * g,
+              lambda: baselines.gaussian_numpy(rng, m, g, t), numpy=True)
+    tab.measure(cfg["rep"])
     gp = cfg["g_paper"]
     tab.add("paper: one chain, sample M and refit", gp,
             time_numpy(lambda: baselines.gaussian_paper(rng, m, gp), 1), f"{gp} generations")
@@ -165,15 +227,15 @@ def bench_discrete(cfg, key, rng):
     print(tab.title)
     run = lambda: discrete.simulate(key, p0, sample_size=m, generations=g, trials=t,
                                     record=[g]).counts
-    tab.add("package: discrete.simulate", t * g, time_jax(run, cfg["rep"]),
-            "engine + samplers.multinomial")
+    tab.timed("package: discrete.simulate", t * g, run, "engine + samplers.multinomial")
     f = baselines.discrete_jax(p0, m, g, t, "package")
-    tab.add("JAX chain, samplers.multinomial", t * g, time_jax(lambda: f(key), cfg["rep"]), "")
-    f = baselines.discrete_jax(p0, m, g, t, "jax")
-    tab.add("JAX chain, jax.random.multinomial", t * g, time_jax(lambda: f(key), 1),
-            "float counts; one repeat")
-    tab.add("numpy: Generator.multinomial", t * g,
-            time_numpy(lambda: baselines.discrete_numpy(rng, p0, m, g, t), cfg["rep"]), "")
+    tab.timed("JAX chain, samplers.multinomial", t * g, lambda: f(key))
+    tab.timed("numpy: Generator.multinomial", t * g,
+              lambda: baselines.discrete_numpy(rng, p0, m, g, t), numpy=True)
+    tab.measure(cfg["rep"])
+    f2 = baselines.discrete_jax(p0, m, g, t, "jax")
+    tab.add("JAX chain, jax.random.multinomial", t * g, time_jax(lambda: f2(key), 1),
+            "float counts; one repeat, on its own")
     gp = cfg["g_paper"]
     tab.add("paper: one chain, Python loop", gp,
             time_numpy(lambda: baselines.discrete_paper(rng, p0, m, gp), 1), f"{gp} generations")
@@ -189,7 +251,8 @@ def bench_gaussian10d(cfg, key, rng):
                          ("samples", "package: samples (draw and refit)")]:
         run = lambda method=method: gaussian.simulate(
             key, sample_size=m, generations=g, trials=t, dim=d, method=method, record=[g]).log_det
-        tab.add(name, t * g, time_jax(run, cfg["rep"]))
+        tab.timed(name, t * g, run)
+    tab.measure(cfg["rep"])
     return tab
 
 
@@ -205,7 +268,7 @@ def bench_subsample(cfg, key, rng):
                                     estimator="mle", method="samples",
                                     policy="accumulate-subsample", record=[g]).log_det
     tab.add("package: gaussian.simulate", t * g, time_jax(run, cfg["rep"]),
-            "pool of points per trial, subsample by Floyd's algorithm")
+            "pool of points per trial, subsample by Floyd's algorithm; best of the repeats")
     reps = 16
     tab.add("Kazdan et al.: numpy loop, one trajectory per seed", reps * g,
             time_numpy(lambda: [baselines.gaussian_subsample_loop(rng, d, m, g)
@@ -243,8 +306,8 @@ def bench_gmm(cfg, key, rng):
                 time_jax(run("kmeans++", g // 100), 1), f"{g // 100} generations")
     else:
         for init in ("warm", "kmeans++"):
-            tab.add(f"package: gmm.simulate (init={init})", t * g,
-                    time_jax(run(init, g), cfg["rep"]))
+            tab.timed(f"package: gmm.simulate (init={init})", t * g, run(init, g))
+        tab.measure(cfg["rep"])
     gp = 20 if full else 5
     tab.add("paper: sklearn GaussianMixture loop", gp,
             time_numpy(lambda: baselines.gmm_paper(rng, m, gp), 1),
@@ -301,8 +364,9 @@ def bench_samplers(cfg, key, rng):
         for row, fn, *args in jax_rows:  # args: arrays passed to the jitted call, not
             f = jax.jit(fn)                  # folded into it as constants
             args = args[0] if args else ()
-            tab.add(row, count, time_jax(lambda f=f, a=args: f(key, *a), cfg["rep"]))
-        tab.add("numpy: Generator", count, time_numpy(numpy_fn, cfg["rep"]))
+            tab.timed(row, count, lambda f=f, a=args: f(key, *a))
+        tab.timed("numpy: Generator", count, numpy_fn, numpy=True)
+        tab.measure(cfg["rep"])
         tabs.append(tab)
     return tabs
 
@@ -394,12 +458,13 @@ BENCHES = {"gaussian1d": bench_gaussian1d, "discrete": bench_discrete,
 
 
 def goals_markdown(tables: dict) -> str:
-    out = ["### Goals of the issue", "", "| goal | measured | met |", "|---|---:|---|"]
+    out = ["### Goals of the issue", "", "| goal | measured (min–max) | met |", "|---|---:|---|"]
     for key, row, ref, target in GOALS["cpu"]:
         if key not in tables:
             continue
-        ratio = tables[key].rate(row) / tables[key].rate(ref)
-        out.append(f"| {row} ≥ {target:g}× {ref} | {ratio:.2f}× | {'yes' if ratio >= target else 'no'} |")
+        mid, lo, hi = tables[key].ratio(row, ref)
+        out.append(f"| {row} ≥ {target:g}× {ref} | {mid:.2f}× ({lo:.2f}–{hi:.2f}) | "
+                   f"{'yes' if mid >= target else 'no'} |")
     if jax.devices()[0].platform == "gpu":
         for key, row, target in [("gaussian1d", "package: gaussian.simulate (exact)", 1e10),
                                  ("discrete", "package: discrete.simulate", 1e8)]:
