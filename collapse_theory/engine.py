@@ -56,8 +56,14 @@ _LANES = 8
 #: then its transposed copy, or every chunk's copy, then their concatenation: up to twice the
 #: records either way), and chunks of a few hundred trials ran the discrete chain 2× slower.
 CHUNK_BYTES = 1 << 28
-#: Most trials in one chunk by default.
+#: Most trials in one chunk by default on CPU.
 MAX_CHUNK = 65536
+#: :data:`CHUNK_BYTES` on an accelerator, where a chunk has no other bound: a GPU runs a
+#: generation of many trials in about the time of a few.  On an H200 the 1-D chain (M = 100,
+#: 2²² trials × 1000 generations) ran 4.1e8 trial-gen/s in chunks of 65 536 trials, 3.8e9 in
+#: chunks of 2²⁰ and 9.1e9 in one chunk; the K = 100 discrete chain (2¹⁸ trials × 100, about
+#: 2.4 kB a trial) 3.7e6 in chunks of 65 536 and 1.1e7 in one.
+DEVICE_CHUNK_BYTES = 1 << 30
 #: On CPU, the chunks of a streaming summary, or of a run split into chunks anyway, hold
 #: about this much state (old and new) and working memory, so that a generation's working set
 #: stays in cache: near absorption a K = 100 discrete chain took 452 ns per trial-generation in
@@ -234,8 +240,10 @@ def run_chain(
         generations, ten per decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
       chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state and
-        ``trial_bytes`` allow, at most :data:`MAX_CHUNK`; on CPU, a run that needs several
-        chunks uses chunks of :data:`CACHE_BYTES`).  Results do not depend on it.
+        ``trial_bytes`` allow, at most :data:`MAX_CHUNK`, or :data:`DEVICE_CHUNK_BYTES` on an
+        accelerator; on CPU, a run that needs several
+        chunks uses chunks of :data:`CACHE_BYTES`).  Results do not depend on it on CPU; on
+        a GPU a fit that sums floats can (:data:`BATCH_INVARIANT`).
       progress: print progress to stderr.
       final: ``final(state) -> pytree`` kept from each trial's last generation.
       trial_bytes: a trial's working memory beyond its state and records (e.g. a batch of
@@ -648,8 +656,9 @@ def check_run(*, generations, trials, record, chunk_size, state0, observe, xs, k
     """Everything :func:`run_chain` (``keep == 0``) or :func:`summarize_chain` (``keep`` values)
     checks before it allocates or traces: the counts (:func:`check_counts`), ``record``,
     ``chunk_size`` (default: :data:`CHUNK_BYTES` of a trial's state and ``trial_bytes``, at
-    most :data:`MAX_CHUNK`; on CPU, when that is not one chunk of records, :data:`CACHE_BYTES`
-    and at least :data:`MIN_CACHE_CHUNK`) and the memory (:func:`check_memory`).
+    most :data:`MAX_CHUNK`, or :data:`DEVICE_CHUNK_BYTES` on an accelerator; on CPU, when
+    that is not one chunk of records, :data:`CACHE_BYTES` and at least
+    :data:`MIN_CACHE_CHUNK`) and the memory (:func:`check_memory`).
     ``state0`` and ``xs`` may be shapes (``jax.ShapeDtypeStruct``), so a caller can refuse a
     run before it builds them.  Returns ``(generations, trials, recorded generations,
     chunk_size)``."""
@@ -658,9 +667,12 @@ def check_run(*, generations, trials, record, chunk_size, state0, observe, xs, k
     n_rec = gens.size
     if chunk_size is None:  # a trial's state (old and new) and working memory
         per_trial = max(2 * _nbytes(state0) + trial_bytes, 1)
-        chunk_size = min(MAX_CHUNK, CHUNK_BYTES // per_trial)
-        if jax.default_backend() == "cpu" and (keep or trials > chunk_size):
-            chunk_size = min(chunk_size, max(MIN_CACHE_CHUNK, CACHE_BYTES // per_trial))
+        cpu = jax.default_backend() == "cpu"
+        chunk_size = (CHUNK_BYTES if cpu else DEVICE_CHUNK_BYTES) // per_trial
+        if cpu:
+            chunk_size = min(chunk_size, MAX_CHUNK)
+            if keep or trials > chunk_size:
+                chunk_size = min(chunk_size, max(MIN_CACHE_CHUNK, CACHE_BYTES // per_trial))
         chunk_size = max(1, min(trials, chunk_size))
     chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
     check_memory(generations=generations, trials=trials, n_rec=n_rec, chunk_size=chunk_size,
@@ -721,6 +733,26 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
                              f"accelerator memory per device ({parts}; over {n_dev} device(s)), "
                              f"more than the "
                              f"{_gib(dev_limit)} limit ({dev_what}): {WAY_OUT}")
+
+
+#: XLA options for the chain programs.  XLA:CPU hands a reduction over more than a few thousand
+#: elements in all to a YNNPACK kernel whose order of addition differs from its own loop's, so
+#: a vmapped fit's ``sum`` over a sample axis rounds differently for other batch sizes (a
+#: ``(b, 20)`` row sum: rows differ in their last bit from ``b = 255`` on; KDE and a drawn
+#: Gaussian's fit differed over chunk sizes).  Without it a row's sum does not depend on ``b``.
+#: XLA:GPU has no such switch: on an H200, 77 of 257 KDE trials differed between 257 and 301
+#: trials, and ``xla_gpu_deterministic_ops`` made those equal but not a ``(b, M)`` variance.
+BATCH_INVARIANT = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def compiler_options() -> dict:
+    """:data:`BATCH_INVARIANT` where this jaxlib knows the option (a probe), else none."""
+    try:
+        jax.jit(jnp.negative, compiler_options=BATCH_INVARIANT).lower(1.0).compile()
+    except Exception:  # an older XLA: no YNNPACK fusion, nothing to turn off
+        return {}
+    return BATCH_INVARIANT
 
 
 @functools.lru_cache(maxsize=128)
@@ -803,11 +835,12 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
         return jax.lax.scan(draws, (state, buf), (split(g), jax.tree.map(split, x), split(s)))[0]
 
+    jit = functools.partial(jax.jit, compiler_options=compiler_options())
     if isinstance(step, BlockStep):
         v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
-        return jax.jit(start), jax.jit(block_rows, donate_argnums=(2, 3))
+        return jit(start), jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
-    return jax.jit(start), jax.jit(block, donate_argnums=(2, 3))
+    return jit(start), jit(block, donate_argnums=(2, 3))
 
 
 def _trial_sharding(n_dev: int):

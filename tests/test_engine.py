@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from collapse_theory import engine, gaussian
+import collapse_theory as ct
+from collapse_theory import engine, gaussian, kde
 
 
 def _walk_step(k, s, x):
@@ -245,3 +246,41 @@ def test_shape_of_follows_x64():
         assert engine.shape_of(draw, key).dtype == jnp.float32
     with jax.enable_x64(True):
         assert engine.shape_of(draw, key).dtype == jnp.float64
+
+
+def test_float_sums_do_not_depend_on_the_batch():
+    """Trial ``i`` of a fit that sums floats over its sample is the same for any batch: a
+    user's family (M = 50) and the KDE chain (M = 20) over 301 trials, 257, 8 and chunks of
+    64.  XLA:CPU hands a reduction over a few thousand elements in all to a YNNPACK kernel
+    that adds in another order; the engine compiles with ``engine.compiler_options()``
+    (:data:`engine.BATCH_INVARIANT`).  Negative control: the same row sums jitted without it
+    differ between a batch of 8 and one of 304 (this configuration crosses that threshold)."""
+    if jax.default_backend() != "cpu" or not engine.compiler_options():
+        pytest.skip("XLA:CPU's YNNPACK fusion only")
+
+    x = np.random.default_rng(0).normal(size=(304, 50)).astype(np.float32)
+    sums = lambda **kw: jax.jit(lambda a: jnp.sum(a * a, axis=1), **kw)
+    assert np.any(np.asarray(sums()(x))[:8] != np.asarray(sums()(x[:8])))  # the control
+    fixed = sums(compiler_options=engine.compiler_options())
+    np.testing.assert_array_equal(np.asarray(fixed(x))[:8], np.asarray(fixed(x[:8])))
+
+    def sample(key, p, n):
+        return p[0] + jnp.exp(p[1] / 2) * jax.random.normal(key, (n,))
+
+    def fit(x, w):
+        mu = jnp.sum(w * x) / jnp.sum(w)
+        return mu, jnp.log(jnp.sum(w * (x - mu) ** 2) / (jnp.sum(w) - 1))
+
+    fam = ct.Family(sample, fit)
+    runs = {
+        "family": lambda t, c: ct.simulate(jax.random.key(5), fam, (0.0, 0.0), sample_size=50,
+                                           generations=8, trials=t, record=[8],
+                                           chunk_size=c).params[1],
+        "kde": lambda t, c: kde.simulate(jax.random.key(5), sample_size=20, generations=6,
+                                         trials=t, record=[6], chunk_size=c).log_variance,
+    }
+    for name, run in runs.items():
+        full = np.asarray(run(301, None))
+        for t, c in [(301, 64), (257, None), (8, None)]:
+            np.testing.assert_array_equal(np.asarray(run(t, c)), full[:t],
+                                          err_msg=f"{name}, {t} trials, chunk_size {c}")
