@@ -172,6 +172,11 @@ class Table:
 # Chains
 
 
+def _numpy_note(cfg, trials: int, generations: int) -> str:
+    """On a GPU numpy rows keep the CPU sizes (rates are per trial-generation)."""
+    return "" if cfg["numpy"] is cfg else f"{trials} trials × {generations} generations"
+
+
 def bench_gaussian1d(cfg, key, rng):
     m, g, t = 100, cfg["g1"], cfg["t1"]
     tab = Table("gaussian1d", f"1-D Gaussian chain, M = {m}, {t} trials × {g} generations",
@@ -210,8 +215,10 @@ def bench_gaussian1d(cfg, key, rng):
               "bare jit(vmap(scan)), no engine")
     f2 = baselines.gaussian_jax(m, g, t, "jax")
     tab.timed("JAX chain, jax.random.loggamma", t * g, lambda: f2(key))
-    tab.timed("numpy: vectorised χ² + normal", t * g,
-              lambda: baselines.gaussian_numpy(rng, m, g, t), numpy=True)
+    tn, gn = cfg["numpy"]["t1"], cfg["numpy"]["g1"]
+    tab.timed("numpy: vectorised χ² + normal", tn * gn,
+              lambda: baselines.gaussian_numpy(rng, m, gn, tn), numpy=True,
+              note=_numpy_note(cfg, tn, gn))
     tab.measure(cfg["rep"])
     gp = cfg["g_paper"]
     tab.add("paper: one chain, sample M and refit", gp,
@@ -230,12 +237,15 @@ def bench_discrete(cfg, key, rng):
     tab.timed("package: discrete.simulate", t * g, run, "engine + samplers.multinomial")
     f = baselines.discrete_jax(p0, m, g, t, "package")
     tab.timed("JAX chain, samplers.multinomial", t * g, lambda: f(key))
-    tab.timed("numpy: Generator.multinomial", t * g,
-              lambda: baselines.discrete_numpy(rng, p0, m, g, t), numpy=True)
+    tn, gn = cfg["numpy"]["t2"], cfg["numpy"]["g2"]
+    tab.timed("numpy: Generator.multinomial", tn * gn,
+              lambda: baselines.discrete_numpy(rng, p0, m, gn, tn), numpy=True,
+              note=_numpy_note(cfg, tn, gn))
     tab.measure(cfg["rep"])
-    f2 = baselines.discrete_jax(p0, m, g, t, "jax")
-    tab.add("JAX chain, jax.random.multinomial", t * g, time_jax(lambda: f2(key), 1),
-            "float counts; one repeat, on its own")
+    t2 = min(t, 2 ** 14)  # slow: 1e4 trial-gen/s on 2 cores
+    f2 = baselines.discrete_jax(p0, m, g, t2, "jax")
+    tab.add("JAX chain, jax.random.multinomial", t2 * g, time_jax(lambda: f2(key), 1),
+            f"float counts; {t2} trials, one repeat, on its own")
     gp = cfg["g_paper"]
     tab.add("paper: one chain, Python loop", gp,
             time_numpy(lambda: baselines.discrete_paper(rng, p0, m, gp), 1), f"{gp} generations")
@@ -320,7 +330,7 @@ def bench_gmm(cfg, key, rng):
 
 
 def bench_samplers(cfg, key, rng):
-    n = cfg["n"]
+    n, n_np = cfg["n"], cfg["numpy"]["n"]
     tabs = []
     zipf = discrete.zipf(100, 1.0)
     # Per-element parameters, every one in BTRS's range (n·min(p, 1 − p) ≥ 10).
@@ -332,30 +342,30 @@ def bench_samplers(cfg, key, rng):
             ("package: samplers.chisquare", lambda k: samplers.chisquare(k, 99.0, (n,))),
             ("package: samplers.log_chisquare", lambda k: samplers.log_chisquare(k, 99.0, (n,))),
             ("jax.random.chisquare", lambda k: jax.random.chisquare(k, 99.0, (n,))),
-        ], lambda: rng.chisquare(99.0, n)),
+        ], lambda: rng.chisquare(99.0, n_np)),
         ("gamma", "Gamma(0.5)", [
             ("package: samplers.gamma", lambda k: samplers.gamma(k, 0.5, (n,))),
             ("jax.random.gamma", lambda k: jax.random.gamma(k, 0.5, (n,))),
-        ], lambda: rng.standard_gamma(0.5, n)),
+        ], lambda: rng.standard_gamma(0.5, n_np)),
         ("binom_small", "Binomial(1000, 0.005): inversion", [
             ("package: samplers.binomial", lambda k: samplers.binomial(k, 1000, 0.005, (n,))),
             ("jax.random.binomial", lambda k: jax.random.binomial(k, 1000.0, 0.005, (n,))),
-        ], lambda: rng.binomial(1000, 0.005, n)),
+        ], lambda: rng.binomial(1000, 0.005, n_np)),
         ("binom_large", "Binomial(1000, 0.3): BTRS", [
             ("package: samplers.binomial", lambda k: samplers.binomial(k, 1000, 0.3, (n,))),
             ("jax.random.binomial", lambda k: jax.random.binomial(k, 1000.0, 0.3, (n,))),
-        ], lambda: rng.binomial(1000, 0.3, n)),
+        ], lambda: rng.binomial(1000, 0.3, n_np)),
         ("binom_each", "Binomial(n_i, p_i), n_i in [200, 2000), p_i in [0.05, 0.95): BTRS", [
             ("package: samplers.binomial", samplers.binomial, (ns_j, ps_j)),
             ("jax.random.binomial", jax.random.binomial, (ns_j, ps_j)),
-        ], lambda: rng.binomial(ns.astype(np.int64), ps)),
+        ], lambda: rng.binomial(ns[:n_np].astype(np.int64), ps[:n_np])),
         ("multinomial", "Multinomial(1000, Zipf K = 100), one per element", [
             ("package: samplers.multinomial (vmap)",
              lambda k: jax.vmap(lambda kk: samplers.multinomial(kk, 1000, zipf))(
                  jax.random.split(k, n // 64))),
             ("jax.random.multinomial", lambda k: jax.random.multinomial(
                 k, 1000.0, jnp.asarray(zipf, jnp.float32), shape=(n // 64, 100))),
-        ], lambda: rng.multinomial(1000, zipf, size=n // 64)),
+        ], lambda: rng.multinomial(1000, zipf, size=n_np // 64)),
     ]
     for name, title, jax_rows, numpy_fn in cases:
         count = n // 64 if name == "multinomial" else n
@@ -365,7 +375,9 @@ def bench_samplers(cfg, key, rng):
             f = jax.jit(fn)                  # folded into it as constants
             args = args[0] if args else ()
             tab.timed(row, count, lambda f=f, a=args: f(key, *a))
-        tab.timed("numpy: Generator", count, numpy_fn, numpy=True)
+        count_np = count * n_np // n
+        tab.timed("numpy: Generator", count_np, numpy_fn, numpy=True,
+                  note="" if n_np == n else f"{count_np} draws")
         tab.measure(cfg["rep"])
         tabs.append(tab)
     return tabs
@@ -494,8 +506,9 @@ def main(argv=None) -> int:
     else:
         cfg = {"t1": 2 ** 18, "g1": 200, "t2": 2 ** 13, "g2": 20, "t3": 512, "g3": 10,
                "n": 2 ** 21, "rep": 3, "g_paper": 1000, "t4": 1000, "g4": 100}
-    if gpu:
-        cfg.update(t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24,
+    cfg["numpy"] = cfg
+    if gpu:  # numpy rows keep the CPU sizes
+        cfg = dict(cfg, t1=2 ** 22, g1=1000, t2=2 ** 18, g2=100, t3=2 ** 14, g3=20, n=2 ** 24,
                    t4=2 ** 14)
     key = jax.random.key(0)
     rng = np.random.default_rng(0)
