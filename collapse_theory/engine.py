@@ -7,9 +7,11 @@ The engine runs ``trials`` independent copies of it:
 * one ``lax.scan`` over generations, trials batched with ``vmap``;
 * randomness: trial ``i`` uses ``k_i = fold_in(key, i)`` and generation ``g`` uses
   ``fold_in(k_i, g)``, so trial ``i`` depends only on ``(key, i)`` — the same whatever ``trials``,
-  ``chunk_size``, the recorded generations or the device count.  A :class:`BlockStep` instead
-  draws the noise of a block of generations at once from counters ``g`` under ``k_i``'s
-  Threefry seed (no key derived per generation) and applies it one generation at a time;
+  ``chunk_size``, the recorded generations or the device count (on CPU, where the programs are
+  compiled so that a float sum does not depend on the batch: :data:`BATCH_INVARIANT`).  A
+  :class:`BlockStep` instead draws the noise of a block of generations at once from counters
+  ``g`` under ``k_i``'s Threefry seed (no key derived per generation) and applies it one
+  generation at a time;
 * trials run in chunks of ``chunk_size`` (memory stays bounded), each chunk's trial axis is
   split over all visible devices (each runs the one-device program on its trials: a program
   partitioned by XLA rounds differently, issue 14), and generations run in blocks of bounded work
@@ -239,11 +241,11 @@ def run_chain(
       record: ``None`` or ``"all"`` (every generation), ``"log"`` (0 and log-spaced
         generations, ten per decade) or a sequence of generations in ``[0, G]``.
       first_step: a different step for generation 1 (e.g. a fit on non-Gaussian real data).
-      chunk_size: trials per chunk (default: as many as :data:`CHUNK_BYTES` of state and
-        ``trial_bytes`` allow, at most :data:`MAX_CHUNK`, or :data:`DEVICE_CHUNK_BYTES` on an
-        accelerator; on CPU, a run that needs several
-        chunks uses chunks of :data:`CACHE_BYTES`).  Results do not depend on it on CPU; on
-        a GPU a fit that sums floats can (:data:`BATCH_INVARIANT`).
+      chunk_size: trials per chunk (default on CPU: as many as :data:`CHUNK_BYTES` of state
+        and ``trial_bytes`` allow, at most :data:`MAX_CHUNK`, and chunks of
+        :data:`CACHE_BYTES` for a run that needs several; on an accelerator: as many as
+        :data:`DEVICE_CHUNK_BYTES` allow).  Results do not depend on it on CPU; on a GPU a
+        fit that sums floats can (:data:`BATCH_INVARIANT`).
       progress: print progress to stderr.
       final: ``final(state) -> pytree`` kept from each trial's last generation.
       trial_bytes: a trial's working memory beyond its state and records (e.g. a batch of
