@@ -25,17 +25,6 @@ import numpy as np
 from collapse_theory import samplers
 
 
-def best(fn, repeats: int = 2) -> float:
-    """Seconds of the fastest of ``repeats`` calls of ``fn`` (waited for): the steady state,
-    once a first call has compiled it."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def alternated(fns: dict, repeats: int = 3, warm: bool = True) -> dict:
     """Seconds of each of ``fns``' calls (waited for): one untimed call of each (compiles;
     skipped with ``warm=False``, when the caller made it), then ``repeats`` rounds calling

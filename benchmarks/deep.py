@@ -12,11 +12,11 @@
   reaches 40 100 points): ``gaussian.simulate`` every generation and log-spaced, against Kazdan
   et al.'s one-trajectory-per-seed loop (``baselines.gaussian_subsample_loop``).
 
-1-D rows: after one untimed call of each, ``--repeats`` rounds (default 3) call the four
+After one untimed call of each, ``--repeats`` rounds (default 3) call a configuration's
 implementations in turn (``baselines.alternated``): median rates, and the median (min–max) over
-the rounds of the ratio to numpy recording every generation within a round.  Subsample rows:
-best of 2 after a compile call.  Trial-generations per second; every record is checked finite
-(a NaN or ±inf in a record is an error).
+the rounds of the ratio within a round to numpy recording every generation (1-D) or to Kazdan
+et al.'s loop (subsample).  Trial-generations per second; every record is checked finite (a NaN
+or ±inf in a record is an error).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import baselines  # noqa: E402
-from baselines import alternated, best, ratio  # noqa: E402
+from baselines import alternated, ratio  # noqa: E402
 
 from collapse_theory import gaussian  # noqa: E402
 
@@ -78,19 +78,23 @@ def main(argv=None) -> int:
                      rate["numpy all"], ""))
         rows.append((conf, "numpy vectorised, last generation only", rate["numpy last"], ""))
 
-    s, t2, d = args.subsample_generations, 64, 10
+    s, t2, d, reps = args.subsample_generations, 64, 10, 4
     label = f"subsample d={d} M={m}, {t2} × {s}"
+    fns = {record: lambda record=record: gaussian.simulate(
+        key, sample_size=m, generations=s, trials=t2, dim=d, estimator="mle",
+        method="samples", policy="accumulate-subsample", record=record).log_det
+        for record in (None, "log")}
+    final = {record: np.asarray(fn()) for record, fn in fns.items()}
+    assert all(np.isfinite(v).all() for v in final.values()), "a subsample record is not finite"
+    fns["kazdan"] = lambda: [baselines.gaussian_subsample_loop(rng, d, m, s) for _ in range(reps)]
+    times = alternated(fns, args.repeats, warm=False)  # the chains compiled above
     for record in (None, "log"):
-        run = lambda record=record: gaussian.simulate(  # noqa: E731
-            key, sample_size=m, generations=s, trials=t2, dim=d, estimator="mle",
-            method="samples", policy="accumulate-subsample", record=record).log_det
-        out = np.asarray(run())
-        assert np.isfinite(out).all(), "a subsample record is not finite"
-        rows.append((label, f"gaussian.simulate record={record!r}", t2 * s / best(run),
-                     f"final E log det = {out[:, -1].mean():.2f}"))
-    reps = 4
-    rows.append((label, f"Kazdan et al.: numpy loop, {reps} trajectories", reps * s / best(
-        lambda: [baselines.gaussian_subsample_loop(rng, d, m, s) for _ in range(reps)], 1), ""))
+        mid, lo, hi = (r * t2 / reps for r in ratio(times, "kazdan", record))
+        rows.append((label, f"gaussian.simulate record={record!r}", t2 * s / np.median(
+            times[record]), f"{mid:.1f}× ({lo:.1f}–{hi:.1f}) Kazdan et al.'s loop; final E log "
+            f"det = {final[record][:, -1].mean():.2f}"))
+    rows.append((label, f"Kazdan et al.: numpy loop, {reps} trajectories",
+                 reps * s / np.median(times["kazdan"]), ""))
 
     print("| configuration | implementation | trial-gen/s | note |\n|---|---|---:|---|")
     for conf, name, rate, note in rows:
