@@ -250,8 +250,8 @@ def test_shape_of_follows_x64():
 
 def test_float_sums_do_not_depend_on_the_batch():
     """Trial ``i`` of a fit that sums floats over its sample is the same for any batch: a
-    user's family (M = 50) and the KDE chain (M = 20) over 301 trials, 257, 8 and chunks of
-    64.  XLA:CPU hands a reduction over a few thousand elements in all to a YNNPACK kernel
+    user's family (M = 50), the KDE chain (M = 20) and the drawn 3-D Gaussian (M = 8) over
+    301 trials, 257, 8 and chunks of 64.  XLA:CPU hands a reduction over a few thousand elements in all to a YNNPACK kernel
     that adds in another order; the engine compiles with ``engine.compiler_options()``
     (:data:`engine.BATCH_INVARIANT`).  Negative control: the same row sums jitted without it
     differ between a batch of 8 and one of 304 (this configuration crosses that threshold)."""
@@ -278,6 +278,9 @@ def test_float_sums_do_not_depend_on_the_batch():
                                            chunk_size=c).params[1],
         "kde": lambda t, c: kde.simulate(jax.random.key(5), sample_size=20, generations=6,
                                          trials=t, record=[6], chunk_size=c).log_variance,
+        "drawn 3-D Gaussian": lambda t, c: gaussian.simulate(
+            jax.random.key(5), sample_size=8, generations=6, trials=t, dim=3, method="samples",
+            record=[6], chunk_size=c).unit_chol,
     }
     for name, run in runs.items():
         full = np.asarray(run(301, None))
