@@ -251,8 +251,9 @@ def test_shape_of_follows_x64():
 def test_float_sums_do_not_depend_on_the_batch():
     """Trial ``i`` of a fit that sums floats over its sample is the same for any batch: a
     user's family (M = 50), the KDE chain (M = 20) and the drawn 3-D Gaussian (M = 8) over
-    301 trials, 257, 8 and chunks of 64.  XLA:CPU hands a reduction over a few thousand elements in all to a YNNPACK kernel
-    that adds in another order; the engine compiles with ``engine.compiler_options()``
+    301 trials, 257, 8 and chunks of 64.  XLA:CPU hands a reduction over a few thousand
+    elements in all to a YNNPACK kernel that adds in another order; the engine compiles with
+    ``engine.compiler_options()``
     (:data:`engine.BATCH_INVARIANT`).  Negative control: the same row sums jitted without it
     differ between a batch of 8 and one of 304 (this configuration crosses that threshold)."""
     if jax.default_backend() != "cpu" or not engine.compiler_options():
