@@ -41,6 +41,13 @@ def alternated(fns: dict, repeats: int = 3, warm: bool = True) -> dict:
     return times
 
 
+def save(report: str, out: str | None) -> None:
+    """Write a script's Markdown ``report`` to the file ``out`` (its ``--out``), if given."""
+    if out:
+        with open(out, "w") as fh:
+            fh.write(report)
+
+
 def ratio(times: dict, num: str, den: str) -> tuple[float, float, float]:
     """Median, min and max over the rounds of :func:`alternated` of ``times[num] /
     times[den]`` within a round (how many times faster ``den`` runs)."""

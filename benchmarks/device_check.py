@@ -13,13 +13,17 @@ That last part is a report, not a promise: XLA's GPU and CPU compilers may round
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import jax
 import numpy as np
 
-from collapse_theory import discrete, gaussian, gmm, kde, regression
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baselines import save  # noqa: E402
+
+from collapse_theory import discrete, gaussian, gmm, kde, regression  # noqa: E402
 
 KEY = jax.random.key(8)
 CHAINS = {  # name: (trials, chunk_size) -> result
@@ -93,10 +97,7 @@ def main(argv=None) -> int:
               f"{'**present**' if nan else 'absent'}; final log σ² median "
               f"{np.median(log_det[:, -1]):.4g}, −inf in {int(np.isneginf(log_det[:, -1]).sum())}."]
     print(lines[-1])
-    report = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
+    save("\n".join(lines) + "\n", args.out)
     return int(failed)
 
 

@@ -28,7 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from collapse_theory import discrete, engine, gaussian, samplers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baselines import save  # noqa: E402
+
+from collapse_theory import discrete, engine, gaussian, samplers  # noqa: E402
 
 
 def timed(fn, reps: int) -> tuple[float, float, str]:
@@ -116,9 +119,7 @@ def main(argv=None) -> int:
               for r in results]
     report = "\n".join(table) + "\n"
     print(report)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
+    save(report, args.out)
     return 0
 
 

@@ -532,9 +532,7 @@ def main(argv=None) -> int:
         t.markdown() for t in tables.values())
     report += f"\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n"
     print("\n" + report)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(report)
+    baselines.save(report, args.out)
     return 0
 
 
