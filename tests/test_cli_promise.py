@@ -312,7 +312,9 @@ def test_ctrl_c_acts_at_once(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "collapse_theory", "simulate", "gaussian", "--sample-size", "10",
          "--generations", "2000000", "--trials", "2000", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        # A shell that ran the suite in the background ignores SIGINT, and children inherit it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         time.sleep(8)  # start-up and compilation; the run itself takes minutes
         assert proc.poll() is None, proc.communicate()

@@ -181,7 +181,9 @@ def test_ctrl_c_in_the_api_acts_within_a_block():
             print("interrupted", flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                            stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+                            # a suite run in the background ignores SIGINT; children inherit it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline() == b"running\n", proc.communicate()
         time.sleep(1)
