@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -34,6 +35,16 @@ def on_host_devices():
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     return run
+
+
+@pytest.fixture
+def sigint_default():
+    """A ``preexec_fn`` for a child that must get SIGINT: a suite started in the background by
+    a shell (``nohup … &``) ignores SIGINT and children inherit that, so it resets the default
+    there.  ``None`` otherwise, as ``preexec_fn`` makes ``Popen`` fork, which JAX warns about."""
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        return None
+    return lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -305,20 +305,14 @@ def test_interrupt_in_the_work_says_interrupted(monkeypatch, capsys):
     assert capsys.readouterr().err == "interrupted\n"
 
 
-#: A suite started in the background by a shell (``nohup … &``) ignores SIGINT, and a child
-#: inherits that: reset it there (only then, as ``preexec_fn`` makes Popen fork).
-SIGINT_DEFAULT = (None if signal.getsignal(signal.SIGINT) != signal.SIG_IGN
-                  else lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-
-def test_ctrl_c_acts_at_once(tmp_path):
+def test_ctrl_c_acts_at_once(tmp_path, sigint_default):
     """A real SIGINT during a long compiled block (stderr not a terminal, so no progress
     blocks): the process ends within seconds, status 130, one line, no file left behind."""
     out = tmp_path / "run.npz"
     proc = subprocess.Popen(
         [sys.executable, "-m", "collapse_theory", "simulate", "gaussian", "--sample-size", "10",
          "--generations", "2000000", "--trials", "2000", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=SIGINT_DEFAULT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=sigint_default)
     try:
         time.sleep(8)  # start-up and compilation; the run itself takes minutes
         assert proc.poll() is None, proc.communicate()

@@ -147,7 +147,7 @@ def test_long_runs_run_in_bounded_blocks_with_the_same_results(monkeypatch):
                                                          generations=53)[1])
 
 
-def test_ctrl_c_in_the_api_acts_within_a_block():
+def test_ctrl_c_in_the_api_acts_within_a_block(sigint_default):
     """A SIGINT to a long API call without progress (as in a Jupyter kernel), sent once the
     compiled run is under way, raises KeyboardInterrupt within seconds, not after the whole
     run (minutes: it was one compiled block)."""
@@ -180,11 +180,9 @@ def test_ctrl_c_in_the_api_acts_within_a_block():
         except KeyboardInterrupt:
             print("interrupted", flush=True)
     """)
-    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # a suite run with nohup … &
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, "JAX_PLATFORMS": "cpu"},
-                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-                            if ignored else None)
+                            preexec_fn=sigint_default)
     try:
         assert proc.stdout.readline() == b"running\n", proc.communicate()
         time.sleep(1)
