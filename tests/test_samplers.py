@@ -220,6 +220,23 @@ def test_multinomial_walk_skips_the_last_live_category():
     assert pooled[0, 4] == 7 and pooled[2, 2] == 50 and pooled[1, 1] == pooled[1, 3] == 0
 
 
+def test_multinomial_walk_gathers_the_lanes_still_walking():
+    """Lane ``i`` of a pool of 64 has ``2 + i`` live categories, so one lane stops walking per
+    step: the pool walks in place, then in buffers of 16 and 4 lanes (``_WALK_LEVELS``), and
+    every row still draws what it draws alone."""
+    k_cat, lanes = 70, 64
+    probs = (jnp.arange(k_cat)[None, :] < 2 + jnp.arange(lanes)[:, None]).astype(jnp.float32)
+    n = jnp.full(lanes, 1000, jnp.int32).at[5].set(0).at[40].set(3)
+    keys = jax.random.split(jax.random.key(14), lanes)
+    draw = jax.jit(lambda k, m, p: samplers.multinomial(k, m, p))
+    pooled = np.asarray(jax.jit(jax.vmap(draw))(keys, n, probs))
+    for i in range(lanes):
+        np.testing.assert_array_equal(pooled[i], draw(keys[i], n[i], probs[i]))
+    np.testing.assert_array_equal(pooled.sum(axis=1), n)
+    np.testing.assert_array_equal(pooled[np.asarray(probs) == 0], 0)
+    assert (pooled[63, :65] > 0).sum() > 50  # the longest walk spread its 1000 draws
+
+
 def test_multinomial_validation():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="probs must be finite and >= 0"):

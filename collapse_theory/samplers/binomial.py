@@ -28,6 +28,8 @@ _BTRS_DENSE = 2
 #: and the rejected ones (stragglers, in buffers of 1/_SPARSE) _BTRS_ROUND per round.
 _SPARSE = 16
 _BTRS_ROUND = 3
+#: the lanes still walking are gathered into buffers of 1/d of the pool, d in _WALK_LEVELS.
+_WALK_LEVELS = (4, 16)
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
@@ -300,31 +302,57 @@ def _multinomial_rows(lane_seeds, n, probs):
     category (lanes are the contiguous axis).
 
     Each lane steps from one category with ``p_k > 0`` to its next (:func:`_walk_table`), and
-    the walk stops once every lane's remainder is 0 or the lane stands at its last positive
-    category, whose conditional is 1: that category takes the remainder with no draw, so
-    counts sum to ``n``.  The walk takes one step fewer than the most categories a lane of the
-    pool has alive (none once every lane has one), as numpy stops where the remainder is 0,
-    so a collapsing chain's multinomials shorten (under replace an extinct category never
-    returns).  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
-    counters of ``k``, so the counts are those of the walk over all ``K``.
+    stops once its remainder is 0 or it stands at its last positive category, whose
+    conditional is 1: that category takes the remainder with no draw, so counts sum to ``n``.
+    A lane thus walks one step fewer than it has categories alive, as numpy stops where the
+    remainder is 0, so a collapsing chain's multinomials shorten (under replace an extinct
+    category never returns).  The lanes still walking are gathered once they are few
+    (:data:`_WALK_LEVELS`): a step costs what they number, not what the pool does.  A
+    category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the counters of
+    ``k``, so the counts are those of the walk over all ``K``.
     """
     lanes, k_cat = probs.shape
     cond_t, nxt, last = _walk_table(probs.T)
     lane = jnp.arange(lanes, dtype=jnp.int32)
+    # A lane that stops walking never walks again, so the passes run in sequence: all lanes in
+    # place while more than the largest buffer walk, then each buffer, largest first, until
+    # the next one holds the lanes left (the smallest: until none is left).
+    caps = sorted({max(1, lanes // d) for d in _WALK_LEVELS}, reverse=True)
 
-    def more(state):
+    def walks(k, left, at):  # lanes `at` (in range) at categories k with remainders left
+        return (left > 0.0) & (k < last[at])
+
+    def walking(at, stop):
+        return lambda st: jnp.sum(walks(st[0], st[1], at).astype(jnp.float32)) > stop
+
+    def step(seeds, at, to):  # lanes `at`, written to `to` (a padding slot: `lanes`, dropped)
+        def advance(state):
+            k, left, out = state
+            s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
+                jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), at], 0.0))
+            x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s)
+            return nxt[k + 1, at], left - x, out.at[k, to].set(x, mode="drop")
+
+        return advance
+
+    def gathered(state, cap, stop):
+        # Padding slots stand at category K with nothing left: they draw 0 and stay there.
         k, left, out = state
-        s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
-            jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), lane], 0.0))
-        x = _binomial_lanes(lane_seed, k.astype(jnp.uint32), left, s)
-        return nxt[k + 1, lane], left - x, out.at[k, lane].set(x, mode="drop")
-
-    def walking(state):
-        return jnp.any((state[1] > 0.0) & (state[0] < last))
+        to = _rounds.nonzero(walks(k, left, lane), cap)
+        at = jnp.minimum(to, lanes - 1)
+        pad = to >= lanes
+        inner = (jnp.where(pad, k_cat, k[at]), jnp.where(pad, 0.0, left[at]), out)
+        k_g, left_g, out = jax.lax.while_loop(walking(at, stop), step(lane_seed[at], at, to),
+                                              inner)
+        return k.at[to].set(k_g, mode="drop"), left.at[to].set(left_g, mode="drop"), out
 
     state = (nxt[0], n, jnp.zeros((k_cat, lanes), n.dtype))
-    lane_seed = _rounds.stored(walking(state), lane_seeds, jnp.zeros((lanes, 2), jnp.uint32))
-    k, left, out = jax.lax.while_loop(walking, more, state)
+    lane_seed = _rounds.stored(walking(lane, 0)(state), lane_seeds,
+                               jnp.zeros((lanes, 2), jnp.uint32))
+    state = jax.lax.while_loop(walking(lane, caps[0]), step(lane_seed, lane, lane), state)
+    for cap, stop in zip(caps, caps[1:] + [0]):
+        state = gathered(state, cap, stop)
+    k, left, out = state
     return out.at[k, lane].set(left, mode="drop").T
 
 
