@@ -237,6 +237,13 @@ def test_multinomial_walk_gathers_the_lanes_still_walking():
     assert (pooled[63, :65] > 0).sum() > 50  # the longest walk spread its 1000 draws
 
 
+def test_multinomial_of_no_rows_is_empty():
+    key = jax.random.key(15)
+    assert samplers.multinomial(key, 10, jnp.ones((0, 5))).shape == (0, 5)
+    keys = jax.random.split(key, 0)
+    assert jax.vmap(lambda k: samplers.multinomial(k, 10, jnp.ones(5)))(keys).shape == (0, 5)
+
+
 def test_multinomial_validation():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="probs must be finite and >= 0"):

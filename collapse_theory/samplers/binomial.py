@@ -312,6 +312,8 @@ def _multinomial_rows(lane_seeds, n, probs):
     ``k``, so the counts are those of the walk over all ``K``.
     """
     lanes, k_cat = probs.shape
+    if lanes == 0:  # no rows: nothing to walk (a buffer of one lane would index them)
+        return jnp.zeros(probs.shape, n.dtype)
     cond_t, nxt, last = _walk_table(probs.T)
     lane = jnp.arange(lanes, dtype=jnp.int32)
     # A lane that stops walking never walks again, so the passes run in sequence: all lanes in
