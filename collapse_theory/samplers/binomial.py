@@ -321,11 +321,11 @@ def _multinomial_rows(lane_seeds, n, probs):
     # the next one holds the lanes left (the smallest: until none is left).
     caps = sorted({max(1, lanes // d) for d in _WALK_LEVELS}, reverse=True)
 
-    def walks(k, left, at):  # lanes `at` (in range) at categories k with remainders left
-        return (left > 0.0) & (k < last[at])
+    def walks(k, left, last):  # lanes at categories k with remainders left, last categories
+        return (left > 0.0) & (k < last)
 
-    def walking(at, stop):
-        return lambda st: jnp.sum(walks(st[0], st[1], at).astype(jnp.float32)) > stop
+    def walking(last, stop):
+        return lambda st: jnp.sum(walks(st[0], st[1], last).astype(jnp.float32)) > stop
 
     def step(seeds, at, to):  # lanes `at`, written to `to` (a padding slot: `lanes`, dropped)
         def advance(state):
@@ -340,18 +340,18 @@ def _multinomial_rows(lane_seeds, n, probs):
     def gathered(state, cap, stop):
         # Padding slots stand at category K with nothing left: they draw 0 and stay there.
         k, left, out = state
-        to = _rounds.nonzero(walks(k, left, lane), cap)
+        to = _rounds.nonzero(walks(k, left, last), cap)
         at = jnp.minimum(to, lanes - 1)
         pad = to >= lanes
         inner = (jnp.where(pad, k_cat, k[at]), jnp.where(pad, 0.0, left[at]), out)
-        k_g, left_g, out = jax.lax.while_loop(walking(at, stop), step(lane_seed[at], at, to),
+        k_g, left_g, out = jax.lax.while_loop(walking(last[at], stop), step(lane_seed[at], at, to),
                                               inner)
         return k.at[to].set(k_g, mode="drop"), left.at[to].set(left_g, mode="drop"), out
 
     state = (nxt[0], n, jnp.zeros((k_cat, lanes), n.dtype))
-    lane_seed = _rounds.stored(walking(lane, 0)(state), lane_seeds,
+    lane_seed = _rounds.stored(walking(last, 0)(state), lane_seeds,
                                jnp.zeros((lanes, 2), jnp.uint32))
-    state = jax.lax.while_loop(walking(lane, caps[0]), step(lane_seed, lane, lane), state)
+    state = jax.lax.while_loop(walking(last, caps[0]), step(lane_seed, lane, lane), state)
     for cap, stop in zip(caps, caps[1:] + [0]):
         state = gathered(state, cap, stop)
     k, left, out = state
