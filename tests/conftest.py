@@ -2,42 +2,11 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 import pytest
-
-_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
-
-
-def pytest_configure(config):
-    """One persistent compilation cache for the whole session, fresh each session: its
-    pytest-xdist workers and every child Python they start (CLI runs, host devices, the two
-    processes) inherit the directory through the environment, so a program compiled once is
-    loaded, not compiled again, in another worker, child or test module (each module ends with
-    ``jax.clear_caches()``, below).  Compilation dominates the suite: the README's API tour took
-    305 s with a cold cache and 77 s with a warm one.  Fresh each session, so a test that counts
-    compilations sees the ones it causes.  A directory set by the user is kept as it is."""
-    if _CACHE_ENV in os.environ:
-        return
-    path = tempfile.mkdtemp(prefix="collapse-theory-jax-cache-")
-    config._ct_jax_cache = path
-    os.environ[_CACHE_ENV] = path
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    if "jax" in sys.modules:  # imported already: it read its environment then
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-
-
-def pytest_unconfigure(config):
-    path = getattr(config, "_ct_jax_cache", None)
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="module")
