@@ -222,8 +222,8 @@ def test_multinomial_walk_skips_the_last_live_category():
 
 def test_multinomial_walk_gathers_the_lanes_still_walking():
     """Lane ``i`` of a pool of 64 has ``2 + i`` live categories, so one lane stops walking per
-    step: the pool walks in place, then in buffers of 16 and 4 lanes (``_WALK_LEVELS``), and
-    every row still draws what it draws alone."""
+    step: the pool walks in place, then in a buffer of 4 lanes (``_WALK_LEVELS``), and every row
+    still draws what it draws alone."""
     k_cat, lanes = 70, 64
     probs = (jnp.arange(k_cat)[None, :] < 2 + jnp.arange(lanes)[:, None]).astype(jnp.float32)
     n = jnp.full(lanes, 1000, jnp.int32).at[5].set(0).at[40].set(3)

@@ -22,14 +22,15 @@ _INVERSION_STEPS = 8
 _LARGE_MEAN = 30.0
 #: unrolled inversion steps every lane takes (P(X > 48) ≈ 1e-3 at mean 30);
 _UNROLLED_STEPS = 48
-#: BTRS lanes are gathered into buffers of 1/_BIG of the lanes, try _BTRS_DENSE candidates,
+#: BTRS lanes are gathered into buffers of 1/_BIG of the lanes for one candidate each,
 _BIG = 8
-_BTRS_DENSE = 2
-#: and the rejected ones (stragglers, in buffers of 1/_SPARSE) _BTRS_ROUND per round.
+#: and the rejected ones (stragglers) into buffers of 1/_SPARSE, one candidate per round;
 _SPARSE = 16
-_BTRS_ROUND = 3
 #: the lanes still walking are gathered into buffers of 1/d of the pool, d in _WALK_LEVELS.
-_WALK_LEVELS = (4, 16)
+#: Every candidate and every level is code of its own in the compiled chain: with one candidate
+#: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles 2.2× faster
+#: and runs as fast, within the machine's noise (benchmarks/RESULTS.md, stop 37).
+_WALK_LEVELS = (16,)
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
@@ -391,12 +392,8 @@ def _binomial_lanes(lane_seed, step, n, s):
     cap = max(1, lanes // _SPARSE)
 
     def btrs_first(j, pad):
-        n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
-        x = jnp.where(pad, 0.0, -1.0).astype(dtype)
-        for r in range(_BTRS_DENSE):
-            x = _rounds.stored(jnp.any(x < 0.0), lambda x=x, r=r: jnp.where(
-                x < 0.0, _btrs_candidate(n_j, q_j, *uniforms(j, r)), x), x)
-        return x
+        return jnp.where(pad, 0.0, _btrs_candidate(jnp.take(n_big, j), jnp.take(q_big, j),
+                                                   *uniforms(j, 0)))
 
     x_big = _finish(big, btrs_first, max(1, lanes // _BIG), dtype)
 
@@ -409,13 +406,10 @@ def _binomial_lanes(lane_seed, step, n, s):
 
         def more(state):
             r, value = state
-            first = -jnp.ones_like(value)
-            for i in range(_BTRS_ROUND - 1, -1, -1):
-                draw = _btrs_candidate(n_j, q_j, *uniforms(j, r + i))
-                first = jnp.where(draw >= 0.0, draw, first)
-            return r + _BTRS_ROUND, jnp.where(value < 0.0, first, value)
+            draw = _btrs_candidate(n_j, q_j, *uniforms(j, r))
+            return r + 1, jnp.where(value < 0.0, draw, value)
 
-        state = (jnp.uint32(_BTRS_DENSE), jnp.where(pad, 0.0, -1.0).astype(dtype))
+        state = (jnp.uint32(1), jnp.where(pad, 0.0, -1.0).astype(dtype))
         return jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, state)[1]
 
     late = x_small > _UNROLLED_STEPS
