@@ -28,7 +28,7 @@ _BIG = 8
 _SPARSE = 16
 #: the lanes still walking are gathered into buffers of 1/d of the pool, d in _WALK_LEVELS.
 #: Every candidate and every level is code of its own in the compiled chain: with one candidate
-#: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles 2.2× faster
+#: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles about 2× faster
 #: and runs as fast, within the machine's noise (benchmarks/RESULTS.md, stop 37).
 _WALK_LEVELS = (16,)
 #: Counter word ``c0`` of the multinomial's per-row seeds.
