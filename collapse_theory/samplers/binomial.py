@@ -29,8 +29,8 @@ _SPARSE = 16
 #: the lanes still walking are gathered into buffers of 1/d of the pool, d in _WALK_LEVELS.
 #: Every candidate and every level is code of its own in the compiled chain: with one candidate
 #: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles about 2×
-#: faster; its run times stayed within the machine's noise, though late in a collapse it may
-#: be up to ~10 % slower (not settled: benchmarks/RESULTS.md, stop 37).
+#: faster at the same speed within the machine's noise, except late in a collapse (Zipf, 500
+#: generations), where it ran ~5–10 % slower (benchmarks/RESULTS.md, stop 37).
 _WALK_LEVELS = (16,)
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
