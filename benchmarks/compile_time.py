@@ -3,9 +3,9 @@
     python benchmarks/compile_time.py [--only NAME,...] [--repeats N]
 
 A chain is compiled once per configuration (shapes, generations, records, family, policy), so
-a study of many small configurations, and the test suite, pay mostly compilation.  Each
-configuration is called once (tracing, compilation and one run, new keys each call) and then
-``N`` times (default 3); ``compile ≈ first − median`` of the steady calls.  Every
+a study of many small configurations pays mostly compilation (RESULTS.md, stop 37).  Each
+configuration is called once (tracing, compilation and one run) and then ``N`` times
+(default 3; ``baselines.alternated``); ``compile ≈ first − median`` of the steady calls.  Every
 configuration is a program of its own, so one process measures them all.  For an A/B of two
 checkouts run this script with ``PYTHONPATH`` set to each, in turn.
 """
@@ -13,13 +13,17 @@ checkouts run this script with ``PYTHONPATH`` set to each, in turn.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import time
+import sys
 
 import jax
 import numpy as np
 
-from collapse_theory import discrete, gaussian
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baselines import alternated  # noqa: E402
+
+from collapse_theory import discrete, gaussian  # noqa: E402
 
 
 def configurations():
@@ -59,15 +63,10 @@ def main(argv=None) -> int:
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}\n\n"
           "| chain | first call (s) | steady call (s), median | compile ≈ (s) |\n|---|---:|---:|---:|",
           flush=True)
-    seed = 0
     for name in args.only.split(","):
         for label, run in confs[name]:
-            times = []
-            for _ in range(args.repeats + 1):
-                t0 = time.perf_counter()
-                jax.block_until_ready(run(jax.random.key(seed)))
-                times.append(time.perf_counter() - t0)
-                seed += 1
+            times = alternated({label: lambda: run(jax.random.key(0))}, args.repeats + 1,
+                               warm=False)[label]
             steady = statistics.median(times[1:])
             print(f"| {label} | {times[0]:.1f} | {steady:.2f} | {times[0] - steady:.1f} |",
                   flush=True)
