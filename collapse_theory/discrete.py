@@ -154,8 +154,8 @@ def _family(k_cat: int, alpha: float, eps: float, method: str) -> Family:
     def fit(points, weights):
         return fit_stats(stats(points, weights))
 
-    def sample_stats(key, params, n):
-        return multinomial(key, n, params.probs, dtype=params.counts.dtype)
+    def sample_stats(key, params, n, *, n_max=None):
+        return multinomial(key, n, params.probs, dtype=params.counts.dtype, n_max=n_max)
 
     name = f"discrete K={k_cat}"
     if method == "samples":

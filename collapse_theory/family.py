@@ -19,7 +19,9 @@ Bartlett factor of a Gaussian or the multinomial counts of a categorical law); w
 * ``stats(points, weights) -> S``; ``merge(S, S) -> S`` (associative, ``n = 0`` the identity);
 * ``fit_stats(S) -> params`` (the same estimator as ``fit``; may also take ``key``/``previous``);
 * ``sample_stats(key, params, n) -> S``: the statistics of ``n`` draws in law, ``n`` a traced
-  integer (defaults to ``stats`` of ``sample``).
+  integer (defaults to ``stats`` of ``sample``).  One that declares the keyword ``n_max`` gets
+  a static bound on ``n`` (a power of two ``≥`` every ``n`` of the chain), so that it may leave
+  out code that only larger batches need (the multinomial's BTRS below 60 draws).
 
 Every member must be a pure function of its arguments (no Python side effects): it is traced
 under ``jit``, ``vmap`` and ``lax.scan``.  Build a family once (module level or a cached factory)
@@ -37,6 +39,8 @@ import jax.numpy as jnp
 
 #: Keywords a ``fit`` or ``fit_stats`` may declare (keyword-only or ``**kwargs``).
 FIT_KEYWORDS = ("key", "previous")
+#: Keywords a ``sample_stats`` may declare.
+SAMPLE_KEYWORDS = ("n_max",)
 
 
 class Family(NamedTuple):
@@ -88,17 +92,17 @@ def check(family: Any) -> Family:
     return family
 
 
-def keywords(fn: Callable) -> frozenset:
-    """The keywords of :data:`FIT_KEYWORDS` that ``fn`` accepts (by name or ``**kwargs``)."""
+def keywords(fn: Callable, names: tuple = FIT_KEYWORDS) -> frozenset:
+    """The keywords of ``names`` that ``fn`` accepts (by name or ``**kwargs``)."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature take none
         return frozenset()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return frozenset(FIT_KEYWORDS)
-    names = {p.name for p in params
+        return frozenset(names)
+    given = {p.name for p in params
              if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
-    return frozenset(k for k in FIT_KEYWORDS if k in names)
+    return frozenset(k for k in names if k in given)
 
 
 def carry_reference(own, previous):

@@ -19,6 +19,7 @@ import pytest
 from scipy import stats
 
 import collapse_theory as ct
+from collapse_theory import discrete
 from collapse_theory.testing import statistics
 from collapse_theory.theory import gaussian as gtheory
 from collapse_theory.theory import policies as ptheory
@@ -322,6 +323,35 @@ def test_fit_keywords_are_passed():
                 generations=1, trials=2)
     assert jax.dtypes.issubdtype(seen["key"].dtype, jax.dtypes.prng_key)
     assert len(seen["previous"]) == 2
+
+
+def test_sample_stats_gets_a_power_of_two_bound_on_n():
+    """A ``sample_stats`` that declares ``n_max`` gets a static power of two ``≥`` every batch
+    size of the chain (the model's draws and D0's, under fresh), and the discrete family's
+    counts with it are those drawn without it (the multinomial leaves out BTRS below 60)."""
+    fam = discrete.family(3)
+
+    def bounded(seen):  # a new family each time (compiled steps are cached on the family)
+        def sample_stats(key, params, n, *, n_max):
+            seen.append(n_max)
+            return fam.sample_stats(key, params, n, n_max=n_max)
+        return sample_stats
+
+    def run(sample_stats, sizes, policy):
+        res = ct.simulate(jax.random.key(3), fam._replace(sample_stats=sample_stats),
+                          discrete.initial(np.array([0.5, 0.3, 0.2])), sample_size=sizes,
+                          generations=3, trials=301, policy=policy)
+        return np.asarray(res.params.counts)
+
+    cases = (([10, 20, 30], "replace", 32), (16, "replace", 16), (17, "replace", 32),
+             ([10, 20, 30], "fresh:0.5", 16))  # 15 draws of the model and 15 of D0
+    for i, (sizes, policy, bound) in enumerate(cases):
+        seen = []
+        counts = run(bounded(seen), sizes, policy)
+        assert set(seen) == {bound}, (sizes, policy, seen)
+        if i == 0:
+            np.testing.assert_array_equal(
+                counts, run(lambda k, p, n: fam.sample_stats(k, p, n), sizes, policy))
 
 
 def test_same_result_on_one_two_and_four_devices(on_host_devices):

@@ -237,6 +237,27 @@ def test_multinomial_walk_gathers_the_lanes_still_walking():
     assert (pooled[63, :65] > 0).sum() > 50  # the longest walk spread its 1000 draws
 
 
+def test_multinomial_n_max_changes_the_program_not_the_counts():
+    """With ``n_max`` < 60 no conditional mean ``n·min(s, 1−s)`` reaches BTRS, and up to 48 the
+    unrolled inversion finds every count: those paths are not compiled (fewer while loops in
+    the program), and every count, at every ``n ≤ 48``, is the one drawn without a bound."""
+    lanes = 4096
+    probs = jnp.tile(jnp.array([0.5, 0.02, 0.48]), (lanes, 1))  # means up to n/2 at k = 0
+    n = jnp.arange(lanes, dtype=jnp.int32) % 49
+    keys = jax.random.split(jax.random.key(16), lanes)
+
+    def draw(bound):
+        return jax.jit(jax.vmap(lambda k, m, p: samplers.multinomial(k, m, p, n_max=bound)))
+
+    full = np.asarray(draw(None)(keys, n, probs))
+    assert (full[:, 0] > 24).sum() > 100  # the largest means were drawn
+    loops = {}
+    for bound in (None, 59, 48):
+        np.testing.assert_array_equal(np.asarray(draw(bound)(keys, n, probs)), full)
+        loops[bound] = str(jax.make_jaxpr(draw(bound))(keys, n, probs)).count("while[")
+    assert loops[None] > loops[59] > loops[48], loops  # the paths are left out
+
+
 def test_multinomial_of_no_rows_is_empty():
     key = jax.random.key(15)
     assert samplers.multinomial(key, 10, jnp.ones((0, 5))).shape == (0, 5)
@@ -254,6 +275,12 @@ def test_multinomial_validation():
         samplers.multinomial(key, 5, 0.5)
     with pytest.raises(ValueError, match="does not broadcast"):
         samplers.multinomial(key, jnp.array([1, 2, 3]), jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"n must be <= n_max=9, got 10"):
+        samplers.multinomial(key, jnp.array([3, 10]), jnp.ones((2, 4)), n_max=9)
+    with pytest.raises(ValueError, match="n_max"):
+        samplers.multinomial(key, 5, jnp.ones(4), n_max=-1)
+    with pytest.raises(TypeError, match="n_max"):
+        samplers.multinomial(key, 5, jnp.ones(4), n_max=5.5)
 
 
 # ------------------------------------------------------------------------------------------

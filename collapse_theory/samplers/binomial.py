@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -198,7 +200,7 @@ _btrs = _rounds.compacted_sampler(_btrs_prepare, _btrs_propose, _BTRS_CANDIDATES
 # Multinomial
 
 
-def multinomial(key, n, probs, *, dtype=None):
+def multinomial(key, n, probs, *, dtype=None, n_max=None):
     """Exact ``Multinomial(n, probs)`` counts as integers, shape ``probs.shape``.
 
     Conditional binomials along the last axis: ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``
@@ -211,11 +213,23 @@ def multinomial(key, n, probs, *, dtype=None):
       n: number of draws, broadcastable to ``probs.shape[:-1]`` (may be traced).
       probs: non-negative weights ``(..., K)`` with a positive sum along the last axis.
       dtype: integer output dtype (default int64 with ``jax_enable_x64``, else int32).
+      n_max: a static bound on ``n`` (an int ``≥`` every ``n``; default none), as a chain
+        knows from its sample sizes.  It changes what is compiled, never the counts: each
+        conditional mean is at most ``n/2``, so below ``2·_LARGE_MEAN = 60`` no lane uses
+        BTRS, and up to ``_UNROLLED_STEPS = 48`` the unrolled inversion finds every count;
+        those paths are left out (a K = 3, M = 10 chain compiles ~5× faster,
+        ``benchmarks/RESULTS.md``, stop 38).  A concrete ``n`` above it is a ``ValueError``;
+        a traced one must not exceed it (its counts would be wrong).
     """
     key = _validate.key("key", key)
     itype = _rounds.check_int_dtype(dtype)
     ftype = rng.float_dtype()
     n = _rounds.check_counts("n", n, ftype)
+    if n_max is not None:
+        n_max = _validate.integer("n_max", n_max, minimum=0)
+        value = _rounds.concrete(n)
+        if value is not None and value.size and value.max() > n_max:
+            raise ValueError(f"n must be <= n_max={n_max}, got {value.max():.0f}")
     probs = jnp.asarray(probs)
     if probs.ndim == 0:
         raise ValueError("probs must have at least one axis (the categories), got a scalar")
@@ -231,29 +245,38 @@ def multinomial(key, n, probs, *, dtype=None):
         n = jnp.broadcast_to(n, batch)
     except ValueError:
         raise ValueError(f"n of shape {n.shape} does not broadcast to probs.shape[:-1]={batch}") from None
-    return _multinomial(key, n, probs).astype(itype)
+    rows = _rows(_Paths(btrs=n_max is None or n_max >= 2 * _LARGE_MEAN,
+                        late=n_max is None or n_max > _UNROLLED_STEPS))
+    return rows(rng.seed(key), n.reshape(batch), probs).astype(itype)
 
 
-def _multinomial(key, n, probs):
-    """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`)."""
-    return _rows(rng.seed(key), n.reshape(probs.shape[:-1]), probs)
+class _Paths(NamedTuple):
+    """Which paths of :func:`_binomial_lanes` are compiled: BTRS, and the inversion's
+    stragglers past the unrolled steps (static: bounds on ``n`` rule them out)."""
+
+    btrs: bool
+    late: bool
 
 
-@jax.custom_batching.custom_vmap
-def _rows(seed, n, probs):
-    """The counts of every row of ``probs``, row ``b`` under the lane seed of ``(seed, b)``."""
-    return _pooled(seed[None], n[None], probs[None])[0]
+@functools.lru_cache(maxsize=None)
+def _rows(paths: _Paths):
+    """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`):
+    ``rows(seed, n, probs)``, row ``b`` of ``probs`` under the lane seed of ``(seed, b)``."""
+    @jax.custom_batching.custom_vmap
+    def rows(seed, n, probs):
+        return _pooled(seed[None], n[None], probs[None], paths)[0]
+
+    @rows.def_vmap
+    def rows_batched(axis_size, in_batched, seed, n, probs):
+        """All members' rows form one pool of lanes (stragglers are compacted across the batch)."""
+        seed, n, probs = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
+                          for x, b in zip((seed, n, probs), in_batched))
+        return _pooled(seed, n, probs, paths), True
+
+    return rows
 
 
-@_rows.def_vmap
-def _rows_batched(axis_size, in_batched, seed, n, probs):
-    """All members' rows form one pool of lanes (stragglers are compacted across the batch)."""
-    seed, n, probs = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
-                      for x, b in zip((seed, n, probs), in_batched))
-    return _pooled(seed, n, probs), True
-
-
-def _pooled(seed, n, probs):
+def _pooled(seed, n, probs, paths):
     """The rows of ``V`` members (leading axis) drawn as one set of lanes; member ``v``'s row
     ``b`` uses the lane seed of ``(seed[v], b)``, so its counts do not depend on the pool."""
     members, k_cat = probs.shape[0], probs.shape[-1]
@@ -263,7 +286,8 @@ def _pooled(seed, n, probs):
         row = jnp.arange(rows, dtype=jnp.uint32)[None, :]
         return _lane_seeds(seed[:, None, :], row).reshape(members * rows, 2)
 
-    counts = _multinomial_rows(lane_seeds, n.reshape(-1), probs.reshape(members * rows, k_cat))
+    counts = _multinomial_rows(lane_seeds, n.reshape(-1), probs.reshape(members * rows, k_cat),
+                               paths)
     return counts.reshape(probs.shape)
 
 
@@ -297,7 +321,7 @@ def _walk_table(probs_t):
     return cond, jnp.concatenate([nxt, none[None]]), last
 
 
-def _multinomial_rows(lane_seeds, n, probs):
+def _multinomial_rows(lane_seeds, n, probs, paths):
     """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and the lane
     seeds ``lane_seeds()`` (hashed only when some lane draws):
     ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
@@ -334,7 +358,7 @@ def _multinomial_rows(lane_seeds, n, probs):
             k, left, out = state
             s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
                 jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), at], 0.0))
-            x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s)
+            x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s, paths)
             return nxt[k + 1, at], left - x, out.at[k, to].set(x, mode="drop")
 
         return advance
@@ -360,7 +384,7 @@ def _multinomial_rows(lane_seeds, n, probs):
     return out.at[k, lane].set(left, mode="drop").T
 
 
-def _binomial_lanes(lane_seed, step, n, s):
+def _binomial_lanes(lane_seed, step, n, s, paths):
     """``Bin(n_b, s_b)`` for every lane ``b``, from the words at counters ``(step, r)`` under
     the lane's seed (so each lane's draw depends only on its seed and inputs).
 
@@ -368,9 +392,10 @@ def _binomial_lanes(lane_seed, step, n, s):
     word of round 0), ``_UNROLLED_STEPS`` unrolled steps for all lanes at once.  From
     ``_LARGE_MEAN``: BTRS (Hörmann 1993) on the gathered lanes that need it, rounds
     ``0, 1, …`` one candidate each.  Stragglers (a longer search, all first candidates
-    rejected) finish in compacted buffers (:func:`_finish`).  Inversion is cheap per step
-    and has no rejections, so it covers means up to 30 (the float CDF sums ≤ ~80 terms);
-    BTRS costs ~10 transcendental functions per candidate.
+    rejected) finish in compacted buffers (:func:`_finish`); ``paths`` (:class:`_Paths`) leaves
+    out those no lane can take.  Inversion is cheap per step and has no rejections, so it
+    covers means up to 30 (the float CDF sums ≤ ~80 terms); BTRS costs ~10 transcendental
+    functions per candidate.
     """
     lanes = n.shape[0]
     dtype = n.dtype
@@ -392,15 +417,21 @@ def _binomial_lanes(lane_seed, step, n, s):
         lane_seed, step, jnp.uint32(0), dtype)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
     cap = max(1, lanes // _SPARSE)
 
+    def inversion(j, pad):
+        u = uniforms(j, 0)[0]
+        return _binomial_inversion(u, jnp.take(n, j), jnp.take(q_small, j), ~pad)
+
+    if paths.late:
+        late = x_small > _UNROLLED_STEPS
+        x_small = jnp.where(late, _finish(late, inversion, cap, dtype), x_small)
+    if not paths.btrs:
+        return jnp.where(flip, n - x_small, x_small)
+
     def btrs_first(j, pad):
         return jnp.where(pad, 0.0, _btrs_candidate(jnp.take(n_big, j), jnp.take(q_big, j),
                                                    *uniforms(j, 0)))
 
     x_big = _finish(big, btrs_first, max(1, lanes // _BIG), dtype)
-
-    def inversion(j, pad):
-        u = uniforms(j, 0)[0]
-        return _binomial_inversion(u, jnp.take(n, j), jnp.take(q_small, j), ~pad)
 
     def btrs(j, pad):
         n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
@@ -413,8 +444,6 @@ def _binomial_lanes(lane_seed, step, n, s):
         state = (jnp.uint32(1), jnp.where(pad, 0.0, -1.0).astype(dtype))
         return jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, state)[1]
 
-    late = x_small > _UNROLLED_STEPS
-    x_small = jnp.where(late, _finish(late, inversion, cap, dtype), x_small)
     late = x_big < 0.0
     x_big = jnp.where(late, _finish(late, btrs, cap, dtype), x_big)
     x = jnp.where(big, x_big, x_small)
