@@ -32,7 +32,8 @@ _SPARSE = 16
 #: Every candidate and every level is code of its own in the compiled chain: with one candidate
 #: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles about 2×
 #: faster at the same speed within the machine's noise, except late in a collapse (Zipf, 500
-#: generations), where it ran ~5–10 % slower (benchmarks/RESULTS.md, stop 37).
+#: generations), where it ran ~5–10 % slower (benchmarks/RESULTS.md, stop 37); restoring the
+#: level of 4 alone made no measurable difference there (stop 38).
 _WALK_LEVELS = (16,)
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
