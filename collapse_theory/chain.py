@@ -93,7 +93,7 @@ class _Spec(NamedTuple):
     use_stats: bool
     real: Any  # None (D0 = the family at params0) or a _Real
     fit_keywords: frozenset
-    n_max: int  # the static bound on n given to a sample_stats that takes it (else 0)
+    sample_kw: tuple  # (("n_max", bound),) for a sample_stats that takes it, else ()
     first_passage: Callable | None
     tally: Callable | None
 
@@ -236,18 +236,19 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
         cap = int(sizes.pool.max()) + syn_max if generations else 0
     rows = 1 if use_stats else _fit_rows(pol.name, syn_max, real_max, cap)
     fit_kw = family_mod.keywords(family.fit_stats if use_stats else family.fit)
-    n_max = 0
+    sample_kw = ()
     if use_stats and family.sample_stats is not None and family_mod.keywords(
             family.sample_stats, family_mod.SAMPLE_KEYWORDS):
-        # Every n it draws, rounded up to a power of two: nearby sizes share a compiled step.
-        n_max = 1 << (max(syn_max, real_max if real is None else 0, 1) - 1).bit_length()
+        # Two compiled steps at most, whatever the sizes: n ≤ N_MAX_LIMIT, or no bound.
+        small = max(syn_max, real_max if real is None else 0) <= family_mod.N_MAX_LIMIT
+        sample_kw = (("n_max", family_mod.N_MAX_LIMIT if small else None),)
     if use_stats and family.sample_stats is not None and real is None:
         # Batches are drawn in law with traced sizes: key the compiled step on whether there
         # are batches, not on their sizes (one compilation for every sample size, or for
-        # every n_max above).
+        # every sample_kw above).
         syn_max, real_max = min(syn_max, 1), min(real_max, 1)
     spec = _Spec(family, pol.name, syn_max, real_max, cap, rows, use_stats, real, fit_kw,
-                 n_max, first_passage, tally)
+                 sample_kw, first_passage, tally)
     shape0 = jax.eval_shape(lambda: _state0(spec, key, params0))
     itype = jnp.asarray(0).dtype  # int64 with x64: batches beyond 2**31 − 1 points
     point_bytes = _point_bytes(spec, key, shape0.params)
@@ -412,7 +413,7 @@ def _steps(spec: _Spec):
     def from_model(k, params, n, n_max):
         """A batch of ``n`` draws of a model: statistics, or ``(points, weights)``."""
         if spec.use_stats and fam.sample_stats is not None:
-            return fam.sample_stats(k, params, n, **({"n_max": spec.n_max} if spec.n_max else {}))
+            return fam.sample_stats(k, params, n, **dict(spec.sample_kw))
         batch = (fam.sample(k, params, n_max), _mask(n_max, n, dtype))
         return fam.stats(*batch) if spec.use_stats else batch
 

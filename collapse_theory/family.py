@@ -20,8 +20,9 @@ Bartlett factor of a Gaussian or the multinomial counts of a categorical law); w
 * ``fit_stats(S) -> params`` (the same estimator as ``fit``; may also take ``key``/``previous``);
 * ``sample_stats(key, params, n) -> S``: the statistics of ``n`` draws in law, ``n`` a traced
   integer (defaults to ``stats`` of ``sample``).  One that declares the keyword ``n_max`` gets
-  a static bound on ``n`` (a power of two ``≥`` every ``n`` of the chain), so that it may leave
-  out code that only larger batches need (the multinomial's BTRS below 60 draws).
+  a static bound on ``n``: :data:`N_MAX_LIMIT` where every ``n`` of the chain is at most that,
+  else ``None`` (so a family compiles at most two steps, whatever the sample sizes).  It may
+  leave out code that only larger batches need (the multinomial's BTRS).
 
 Every member must be a pure function of its arguments (no Python side effects): it is traced
 under ``jit``, ``vmap`` and ``lax.scan``.  Build a family once (module level or a cached factory)
@@ -41,6 +42,8 @@ import jax.numpy as jnp
 FIT_KEYWORDS = ("key", "previous")
 #: Keywords a ``sample_stats`` may declare.
 SAMPLE_KEYWORDS = ("n_max",)
+#: The ``n_max`` a chain passes when every batch is at most this large (else ``None``).
+N_MAX_LIMIT = 32
 
 
 class Family(NamedTuple):

@@ -325,33 +325,32 @@ def test_fit_keywords_are_passed():
     assert len(seen["previous"]) == 2
 
 
-def test_sample_stats_gets_a_power_of_two_bound_on_n():
-    """A ``sample_stats`` that declares ``n_max`` gets a static power of two ``≥`` every batch
-    size of the chain (the model's draws and D0's, under fresh), and the discrete family's
-    counts with it are those drawn without it (the multinomial leaves out BTRS below 60)."""
-    fam = discrete.family(3)
-
+def test_sample_stats_gets_a_static_bound_on_n():
+    """A ``sample_stats`` that declares ``n_max`` gets 32 where every batch of the chain (the
+    model's draws and D0's, under fresh) is at most 32, else ``None``; the discrete family's
+    counts with it are those drawn without it (the multinomial leaves BTRS out)."""
     def bounded(seen):  # a new family each time (compiled steps are cached on the family)
         def sample_stats(key, params, n, *, n_max):
             seen.append(n_max)
-            return fam.sample_stats(key, params, n, n_max=n_max)
-        return sample_stats
+            return stats_(sample(key, params, 128), (jnp.arange(128) < n).astype(jnp.float32))
+        return ct.Family(sample, fit, stats_, merge, fit_stats, sample_stats)
 
-    def run(sample_stats, sizes, policy):
-        res = ct.simulate(jax.random.key(3), fam._replace(sample_stats=sample_stats),
-                          discrete.initial(np.array([0.5, 0.3, 0.2])), sample_size=sizes,
-                          generations=3, trials=301, policy=policy)
-        return np.asarray(res.params.counts)
-
-    cases = (([10, 20, 30], "replace", 32), (16, "replace", 16), (17, "replace", 32),
-             ([10, 20, 30], "fresh:0.5", 16))  # 15 draws of the model and 15 of D0
-    for i, (sizes, policy, bound) in enumerate(cases):
+    cases = (([10, 30], "replace", 32), (1, "replace", 32), (32, "replace", 32),
+             ([3, 33], "accumulate", None), (10**6, "replace", None),
+             ([10, 64], "fresh:0.5", 32))  # 32 draws of the model and 32 of D0
+    for sizes, policy, bound in cases:
         seen = []
-        counts = run(bounded(seen), sizes, policy)
+        ct.simulate(jax.random.key(3), bounded(seen), P0, sample_size=sizes, generations=2,
+                    trials=5, policy=policy)
         assert set(seen) == {bound}, (sizes, policy, seen)
-        if i == 0:
-            np.testing.assert_array_equal(
-                counts, run(lambda k, p, n: fam.sample_stats(k, p, n), sizes, policy))
+
+    fam = discrete.family(3)
+    counts = [np.asarray(ct.simulate(
+        jax.random.key(3), fam._replace(sample_stats=draw),
+        discrete.initial(np.array([0.5, 0.3, 0.2])), sample_size=[10, 20, 30],
+        generations=3, trials=301).params.counts)
+        for draw in (fam.sample_stats, lambda k, p, n: fam.sample_stats(k, p, n))]
+    np.testing.assert_array_equal(counts[0], counts[1])
 
 
 def test_same_result_on_one_two_and_four_devices(on_host_devices):
