@@ -263,9 +263,6 @@ def _setup(key, family, params0, sample_size, generations, trials, policy, real,
     xs = (jnp.arange(1, generations + 1, dtype=jnp.int32),
           jnp.asarray(sizes.synthetic, itype), jnp.asarray(sizes.real, itype))
     step, first = _steps(spec)
-    if real is None and (pol.name in ("replace", "fresh")
-                         or not use_stats and pol.name != "fixed"):
-        first = None  # fit 1 is then the ordinary step on model 0: compile one step, not two
     chain = dict(state0=state0, step=step, first_step=first, generations=generations,
                  trials=trials, record=record, xs=xs, chunk_size=chunk_size, progress=progress,
                  trial_bytes=trial_bytes,
@@ -434,11 +431,12 @@ def _steps(spec: _Spec):
             buf, new.astype(buf.dtype), (n,) + (jnp.zeros_like(n),) * (buf.ndim - 1))
         return jax.tree.map(put, pool, batch)
 
-    def advance(k, s: _State, x, params0, first: bool):
+    def advance(k, s: _State, x, params0, first):
+        """``first``: True for fit 1 compiled apart, False for g ≥ 2, or a traced ``g == 1``."""
         g, syn, real = x
         batch = None
         if spec.syn_max:
-            batch = (from_d0(k, params0, syn, spec.syn_max) if first
+            batch = (from_d0(k, params0, syn, spec.syn_max) if first is True
                      else from_model(k, s.params, syn, spec.syn_max))
         k_real = jax.random.fold_in(k, REAL_STREAM)
         pool, n = s.pool, s.n
@@ -448,11 +446,16 @@ def _steps(spec: _Spec):
             fresh = from_d0(k_real, params0, real, spec.real_max) if spec.real_max else None
             data = batch if fresh is None else fresh if batch is None else combine(fresh, batch)
         elif spec.policy == "fixed":
-            if first:
+            if first is True:
                 pool = from_d0(k_real, params0, real, spec.real_max)
+            elif first is not False:  # a traced g == 1: draw the real set once, then keep it
+                pool = jax.lax.cond(first, lambda: from_d0(k_real, params0, real,
+                                                           spec.real_max), lambda: pool)
             data = pool if batch is None else combine(pool, batch)
         elif spec.use_stats:  # accumulate
-            pool = batch if first else fam.merge(pool, batch)
+            pool = batch if first is True else fam.merge(pool, batch)
+            if not isinstance(first, bool):  # a traced g == 1: the pool is the first batch
+                pool = jax.tree.map(lambda b, p: jnp.where(first, b, p), batch, pool)
             data = pool
         else:  # accumulate, accumulate-subsample: a buffer of points
             pool, n = append(pool, n, batch), n + syn.astype(n.dtype)
@@ -471,14 +474,22 @@ def _steps(spec: _Spec):
             tally = jax.tree.map(lambda t, v: t + v, s.tally, spec.tally(params))
         return s._replace(params=params, pool=pool, n=n, first=first_, tally=tally)
 
-    # Model 0 (D0) is the state's params at generation 0: fit 1 reads it from there.
+    # Model 0 (D0) is the state's params at generation 0: fit 1 reads it from there.  Fit 1
+    # is compiled apart only where its code differs from the step's (D0 as real data, a fixed
+    # set of points); with statistics, accumulate and fixed run it as the step at g = 1 (one
+    # compilation of the sampler and the fit, not two).
+    separate = spec.real is not None or (spec.policy == "fixed" and not spec.use_stats)
+    at_g1 = not separate and spec.use_stats and spec.policy in ("accumulate", "fixed")
+
     def first_step(k, s, x):
         return advance(k, s, x, s.params, True)
 
     def step(k, s, x):
+        if at_g1:
+            return advance(k, s, x, s.params, x[0] == 1)
         return advance(k, s, x, s.d0, False)
 
-    return step, first_step
+    return step, first_step if separate else None
 
 
 @functools.lru_cache(maxsize=128)
