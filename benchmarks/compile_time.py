@@ -1,6 +1,6 @@
 """Compilation against run time of the chains: the first call of each, then steady calls.
 
-    python benchmarks/compile_time.py [--only NAME,...] [--repeats N]
+    python benchmarks/compile_time.py [--only discrete,gaussian,policies] [--repeats N]
 
 A chain is compiled once per configuration (shapes, generations, records, family, policy), so
 a study of many small configurations pays mostly compilation (RESULTS.md, stop 37).  Each
@@ -46,12 +46,29 @@ def configurations():
                                          policy="fixed:1", estimator="mle",
                                          record=[40]).log_det),
         ],
+        # Chains whose fit 1 was compiled apart before 66b9c4e (accumulate and fixed).
+        "policies": [
+            ("gaussian 1-D accumulate, M = 50, 20 000 × 200, log",
+             lambda k: gaussian.simulate(k, sample_size=50, generations=200, trials=20_000,
+                                         policy="accumulate").log_det),
+            ("gaussian 2-D fixed:1, M = 50, 20 000 × 200, log",
+             lambda k: gaussian.simulate(k, dim=2, sample_size=50, generations=200,
+                                         trials=20_000, policy="fixed:1").log_det),
+            ("discrete uniform K = 100, M = 1000, accumulate, 4000 × 100, log",
+             lambda k: discrete.simulate(k, np.full(100, 0.01), sample_size=1000,
+                                         generations=100, trials=4000,
+                                         policy="accumulate").counts),
+            ("discrete K = 4, M = 10, fixed:1, 20 000 × 200, log",
+             lambda k: discrete.simulate(k, [0.5, 0.3, 0.15, 0.05], sample_size=10,
+                                         generations=200, trials=20_000,
+                                         policy="fixed:1").counts),
+        ],
     }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="discrete,gaussian")
+    parser.add_argument("--only", default="discrete,gaussian,policies")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     if args.repeats < 1:
