@@ -402,8 +402,9 @@ def _mask(n_max: int, n, dtype):
 
 @functools.lru_cache(maxsize=128)
 def _steps(spec: _Spec):
-    """The chain's step and its first step (fit 1, whose model ``g − 1`` is D0); cached on the
-    static spec so that the engine's compiled code is reused."""
+    """The chain's step and its first step (fit 1, whose model ``g − 1`` is D0; ``None`` where
+    the step is fit 1 at ``g = 1``); cached on the static spec so that the engine's compiled
+    code is reused."""
     fam = spec.family
     dtype = engine.float_dtype()
 
