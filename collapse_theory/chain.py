@@ -435,6 +435,7 @@ def _steps(spec: _Spec):
     def advance(k, s: _State, x, params0, first):
         """``first``: True for fit 1 compiled apart, False for g ≥ 2, or a traced ``g == 1``."""
         g, syn, real = x
+        traced = not isinstance(first, bool)
         batch = None
         if spec.syn_max:
             batch = (from_d0(k, params0, syn, spec.syn_max) if first is True
@@ -449,13 +450,13 @@ def _steps(spec: _Spec):
         elif spec.policy == "fixed":
             if first is True:
                 pool = from_d0(k_real, params0, real, spec.real_max)
-            elif first is not False:  # a traced g == 1: draw the real set once, then keep it
+            elif traced:  # draw the real set at g = 1, then keep it
                 pool = jax.lax.cond(first, lambda: from_d0(k_real, params0, real,
                                                            spec.real_max), lambda: pool)
             data = pool if batch is None else combine(pool, batch)
         elif spec.use_stats:  # accumulate
             pool = batch if first is True else fam.merge(pool, batch)
-            if not isinstance(first, bool):  # a traced g == 1: the pool is the first batch
+            if traced:  # the pool at g = 1 is the first batch
                 pool = jax.tree.map(lambda b, p: jnp.where(first, b, p), batch, pool)
             data = pool
         else:  # accumulate, accumulate-subsample: a buffer of points
@@ -480,7 +481,7 @@ def _steps(spec: _Spec):
     # set of points); with statistics, accumulate and fixed run it as the step at g = 1 (one
     # compilation of the sampler and the fit, not two).
     separate = spec.real is not None or (spec.policy == "fixed" and not spec.use_stats)
-    at_g1 = not separate and spec.use_stats and spec.policy in ("accumulate", "fixed")
+    at_g1 = spec.real is None and spec.use_stats and spec.policy in ("accumulate", "fixed")
 
     def first_step(k, s, x):
         return advance(k, s, x, s.params, True)
