@@ -361,7 +361,10 @@ def test_same_result_on_one_two_and_four_devices(on_host_devices):
 
     Issue 14: partitioned over the devices, XLA's SPMD pipeline CSE'd the two fits' shared
     ``sum(w)`` before the algebraic simplifier, which then kept ``a / sum(w)`` where the
-    one-device program has ``a * (1 / sum(w))``: trials differed in their last bits."""
+    one-device program has ``a * (1 / sum(w))``: trials differed in their last bits.  And the
+    Gaussian chain with statistics under fixed (a schedule, 301 trials: batches of 304, 152 and
+    80 per device) drew its χ² from rejection buffers sized by the batch, one of them a single
+    lane, which XLA:CPU rounds apart: trial 257 differed on 4 devices from generation 9 on."""
     code = textwrap.dedent("""
         import json, jax, jax.numpy as jnp, numpy as np
         import collapse_theory as ct
@@ -389,6 +392,9 @@ def test_same_result_on_one_two_and_four_devices(on_host_devices):
                          sample_size=3, generations=20, trials=13, record=[20])
         out["summary_n"], out["summary"] = s.count, np.asarray(s.sample["v"]).tolist()
         out["summary_mean"] = np.asarray(s.mean["v"]).tolist()
+        g = ct.gaussian.simulate(jax.random.key(3), sample_size=[7, 20, 9, 12] * 3,
+                                 generations=12, trials=301, policy="fixed:1")
+        out["gaussian_fixed"] = np.asarray(g.log_det).tolist()
         print(json.dumps(out))
     """)
     out = {n: on_host_devices(code, n) for n in (1, 2, 4)}

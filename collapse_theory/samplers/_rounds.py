@@ -17,6 +17,17 @@ from .. import rng
 GROUP = 32
 
 
+def buffer(n: int) -> int:
+    """Lanes of a gathered buffer that serves up to ``n``: a multiple of :data:`GROUP`.
+
+    XLA:CPU compiles elementwise code for small or odd sizes apart from its vector loop (on
+    AVX-512: float32 ``log``/``exp`` of 3, 5–7, 11 or 13–15 elements, a Marsaglia–Tsang
+    candidate of 1), and rounds differently there.  A lane's value must not depend on the
+    size of the buffer that served it, which the batch (so the device count) decides.
+    """
+    return GROUP * max(1, -(-n // GROUP))
+
+
 def _of_kind(dtype, kind, what: str):
     """``dtype`` as a numpy dtype, which must be a sub-dtype of ``kind``."""
     dtype = jnp.dtype(dtype)
@@ -133,7 +144,7 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     ``lane_seed(e)``, rounds ``r = 0, 1, …``, and keeps the first accepted candidate, so its
     value does not depend on the other lanes.  Each pass runs every lane still to do: in
     place while they are many (one round, then look again), else gathered into the smallest
-    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes that holds them, run until a
+    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes (:func:`buffer`) that holds them, run until a
     quarter of the buffer is left (the smallest: until done) and scattered back.  Gathering is
     two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one, then the
     lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
@@ -149,8 +160,8 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     groups = -(-lanes // GROUP)
     # (groups, lanes) a gathered pass holds: few lanes in few groups, or up to L/16 or L/4
     # anywhere.
-    levels = sorted({(max(1, groups // 16), max(1, lanes // 256)), (groups, max(1, lanes // 16)),
-                     (groups, max(1, lanes // 4))})
+    levels = sorted({(max(1, groups // 16), buffer(lanes // 256)), (groups, buffer(lanes // 16)),
+                     (groups, buffer(lanes // 4))})
 
     def one_round(seeds, consts, r):
         """Candidates as separate ``(lanes,)`` arrays (XLA:CPU ran a trailing candidate axis

@@ -346,7 +346,7 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     # A lane that stops walking never walks again, so the passes run in sequence: all lanes in
     # place while more than the largest buffer walk, then each buffer, largest first, until
     # the next one holds the lanes left (the smallest: until none is left).
-    caps = sorted({max(1, lanes // d) for d in _WALK_LEVELS}, reverse=True)
+    caps = sorted({_rounds.buffer(lanes // d) for d in _WALK_LEVELS}, reverse=True)
 
     def walks(k, left, last):  # lanes at categories k with remainders left, last categories
         return (left > 0.0) & (k < last)
@@ -416,7 +416,7 @@ def _binomial_lanes(lane_seed, step, n, s, paths):
 
     x_small = _rounds.stored(jnp.any(small), lambda: _inversion_steps(rng.uniform_pairs(
         lane_seed, step, jnp.uint32(0), dtype)[0], n, q_small, _UNROLLED_STEPS), jnp.zeros_like(n))
-    cap = max(1, lanes // _SPARSE)
+    cap = _rounds.buffer(lanes // _SPARSE)
 
     def inversion(j, pad):
         u = uniforms(j, 0)[0]
@@ -432,7 +432,7 @@ def _binomial_lanes(lane_seed, step, n, s, paths):
         return jnp.where(pad, 0.0, _btrs_candidate(jnp.take(n_big, j), jnp.take(q_big, j),
                                                    *uniforms(j, 0)))
 
-    x_big = _finish(big, btrs_first, max(1, lanes // _BIG), dtype)
+    x_big = _finish(big, btrs_first, _rounds.buffer(lanes // _BIG), dtype)
 
     def btrs(j, pad):
         n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)

@@ -131,8 +131,9 @@ def log_gamma_rows(seed, count, a):
     Rows are drawn one at a time (their temporaries stay in cache).  Rejections are rare
     (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of 32 lanes of a row
     that hold one (an ``O(B T / 32)`` compaction), then every rejected lane of those
-    groups is redrawn until accepted, with a buffer of ``n/256``, ``n/32`` or all ``n`` groups
-    chosen by ``lax.switch`` on their number.
+    groups is redrawn until accepted, with a buffer of ``n/256``, ``n/32`` (each rounded up by
+    :func:`~collapse_theory.samplers._rounds.buffer`) or all ``n`` groups chosen by
+    ``lax.switch`` on their number.
     """
     dtype = a.dtype
     rows, trials = count.shape[0], seed.shape[0]
@@ -158,7 +159,7 @@ def log_gamma_rows(seed, count, a):
 
     value, pending = (x.reshape((n,) + x.shape[2:])
                       for x in jax.lax.map(first_round, (count, a, small, d, c)))
-    caps = sorted({max(1, n // 256), max(1, n // 32), n})
+    caps = sorted({min(_rounds.buffer(n // 256), n), min(_rounds.buffer(n // 32), n), n})
     slots = jnp.arange(_GAMMA_CANDIDATES, dtype=jnp.uint32)
 
     def fix(cap, value, pending):
