@@ -17,15 +17,23 @@ from .. import rng
 GROUP = 32
 
 
-def buffer(n: int) -> int:
-    """Lanes of a gathered buffer that serves up to ``n``: a multiple of :data:`GROUP`.
+#: Gathered buffers hold a multiple of this many lanes (:func:`buffer`), as the engine's
+#: batches hold a multiple of 8 trials per device.
+LANES = 8
+
+
+def buffer(n: int, per: int = 1) -> int:
+    """Units of ``per`` lanes in a gathered buffer that serves up to ``n`` units: the fewest
+    ``≥ max(n, 1)`` that make a multiple of :data:`LANES` lanes.
 
     XLA:CPU compiles elementwise code for small or odd sizes apart from its vector loop (on
-    AVX-512: float32 ``log``/``exp`` of 3, 5–7, 11 or 13–15 elements, a Marsaglia–Tsang
-    candidate of 1), and rounds differently there.  A lane's value must not depend on the
-    size of the buffer that served it, which the batch (so the device count) decides.
+    AVX-512: float32 ``log``/``exp`` of 3, 5–7, 11 or 13–15 elements, ``log1p`` of 9, a
+    Marsaglia–Tsang candidate of 1), and rounds differently there.  A lane's value must not
+    depend on the size of the buffer that served it, which the batch (so the device count)
+    decides.
     """
-    return GROUP * max(1, -(-n // GROUP))
+    step = LANES // math.gcd(per, LANES)
+    return step * max(1, -(-n // step))
 
 
 def _of_kind(dtype, kind, what: str):
@@ -144,10 +152,10 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     ``lane_seed(e)``, rounds ``r = 0, 1, …``, and keeps the first accepted candidate, so its
     value does not depend on the other lanes.  Each pass runs every lane still to do: in
     place while they are many (one round, then look again), else gathered into the smallest
-    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes (:func:`buffer`) that holds them, run until a
-    quarter of the buffer is left (the smallest: until done) and scattered back.  Gathering is
-    two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one, then the
-    lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
+    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes (:func:`buffer`) that holds them,
+    run until a quarter of the buffer is left (the smallest: until done) and scattered back.
+    Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one,
+    then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
     with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  A param is ``(L,)``
     or a scalar shared by every lane (prepared at its own shape, not per lane).  Lanes not in

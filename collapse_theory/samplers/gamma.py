@@ -159,7 +159,7 @@ def log_gamma_rows(seed, count, a):
 
     value, pending = (x.reshape((n,) + x.shape[2:])
                       for x in jax.lax.map(first_round, (count, a, small, d, c)))
-    caps = sorted({min(_rounds.buffer(n // 256), n), min(_rounds.buffer(n // 32), n), n})
+    caps = sorted({min(_rounds.buffer(n // d, size), n) for d in (256, 32)} | {n})
     slots = jnp.arange(_GAMMA_CANDIDATES, dtype=jnp.uint32)
 
     def fix(cap, value, pending):
