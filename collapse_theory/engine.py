@@ -51,7 +51,8 @@ _BLOCKS_FOR_PROGRESS = 20
 #: touches per generation (a few seconds at most on one CPU core), so that Ctrl-C acts between
 #: blocks of a long run whether or not progress is shown.
 BLOCK_BYTES = 1 << 28
-#: Per-device batches are padded to a multiple of this many trials.
+#: Per-device batches are padded to a multiple of this many trials (XLA:CPU rounds elementwise
+#: code of small or odd sizes apart; the samplers' gathered buffers use ``samplers._rounds.LANES``).
 _LANES = 8
 #: Memory one chunk of trials may hold (state, old and new, and working buffers) by default.
 #: Records do not shrink chunks: the result holds them whatever the chunking (a chunk's buffer,
