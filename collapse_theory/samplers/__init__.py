@@ -16,12 +16,13 @@ floating-point rounding of their acceptance tests) and organised for vector hard
   groups holding a Marsaglia–Tsang rejection;
 * **rejection** (BTRS for larger binomial means, Marsaglia–Tsang for gamma) runs in *rounds*.
   Each round takes the elements still unresolved, gathers them into a compact buffer (sizes
-  ``L/16`` or ``L`` of the ``L`` lanes, chosen by ``lax.switch`` on their number), draws a few
-  candidates for each at once and scatters back the accepted ones.  The work of a round is
-  that of the elements it serves, so a batch pays neither for the branch it does not need nor
-  for waiting on its slowest lane.  Under ``vmap`` the compaction spans the whole batch
-  (``jax.custom_batching.custom_vmap``), and element ``e`` of batch member ``b`` hashes its
-  own seed from ``(salt, e)`` under member ``b``'s key, drawing its ``r``-th round from it:
+  ``L/16`` or ``L`` of the ``L`` lanes, chosen by ``lax.switch`` on their number), draws
+  candidates for each (two a round in place, one a step once gathered) and scatters back the
+  accepted ones.  The work of a round is that of the elements it serves, so a batch pays
+  neither for the branch it does not need nor for waiting on its slowest lane.  Under ``vmap``
+  the compaction spans the whole batch (``jax.custom_batching.custom_vmap``), and element
+  ``e`` of batch member ``b`` hashes its own seed from ``(salt, e)`` under member ``b``'s key,
+  drawing its ``i``-th candidate from it:
   results depend only on each member's own key and inputs, ``vmap(f)(keys)[b] == f(keys[b])``;
 * random words come from Threefry-2x32 on explicit counters (:mod:`collapse_theory.rng`),
   written out in ``jnp`` (bit-identical to ``jax.random``'s hash, ~5× faster on CPU than its

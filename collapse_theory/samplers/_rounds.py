@@ -127,39 +127,34 @@ def positive(name: str, x, ftype):
 
 #: Counter word ``c0`` of per-lane seeds (dense streams use small ``c0``).
 LANE = 0x80000000
+#: The layout of a rejected lane's stream: its candidate ``i`` draws from the counters
+#: ``(i // PER_ROUND, i % PER_ROUND)``; a pass in place tries a round of them at once.
+PER_ROUND = 2
 
 
 # --------------------------------------------------------------------------------------------
 # Vectorised rejection in compacted rounds
 
 
-def pick(values, ok):
-    """The first accepted candidate along the (short) last axis and whether there is one.
-
-    Selects from the last candidate to the first: no gather (``argmax`` + ``take`` costs
-    ~40 ns per element on CPU).
-    """
-    value = values[..., -1]
-    for j in range(values.shape[-1] - 2, -1, -1):
-        value = jnp.where(ok[..., j], values[..., j], value)
-    return value, jnp.any(ok, axis=-1)
-
-
-def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
+def rejection_rounds(lane_seed, todo, params, prepare, propose):
     """Rejection sampling for the lanes ``todo`` (flat ``(L,)``) in compacted rounds.
 
-    Lane ``e`` draws ``candidates`` uniform pairs per round from the counters ``(r, j)`` under
-    ``lane_seed(e)``, rounds ``r = 0, 1, …``, and keeps the first accepted candidate, so its
-    value does not depend on the other lanes.  Each pass runs every lane still to do: in
-    place while they are many (one round, then look again), else gathered into the smallest
-    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes (:func:`buffer`) that holds them,
-    run until a quarter of the buffer is left (the smallest: until done) and scattered back.
+    Lane ``e`` draws its candidates ``i = 0, 1, …`` from the counters
+    ``(i // PER_ROUND, i % PER_ROUND)`` under ``lane_seed(e)`` and keeps its first accepted
+    candidate, so its value does not depend on the other lanes.  Each pass serves every lane
+    still to do: in place while they are many (``PER_ROUND`` candidates, then it looks
+    again), else gathered into the smallest buffer of ``L // 256``, ``L // 16`` or ``L // 4``
+    lanes (:func:`buffer`) that holds them, one candidate a step for at least a round and
+    until a quarter of the buffer is left (the smallest: until done), and scattered back.
+    A gathered pass thus holds one copy of ``propose`` in the compiled program (Gaussian
+    chains compile in ~0.8× the time of rounds of two, ``benchmarks/RESULTS.md``, stop 41); in
+    place, one candidate a round made BTRS 0.7× as fast, and so did gathered passes of one
+    step.
     Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one,
     then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
-    with ``u, v`` uniforms of shape ``(lanes,)``, one call per candidate.  A param is ``(L,)``
-    or a scalar shared by every lane (prepared at its own shape, not per lane).  Lanes not in
-    ``todo`` give 0.
+    with ``u, v`` uniforms of shape ``(lanes,)``.  A param is ``(L,)`` or a scalar shared by
+    every lane (prepared at its own shape, not per lane).  Lanes not in ``todo`` give 0.
     """
     lanes = todo.shape[0]
     dtype = params[0].dtype
@@ -170,58 +165,58 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose, candidates):
     # anywhere.
     levels = sorted({(max(1, groups // 16), buffer(lanes // 256)), (groups, buffer(lanes // 16)),
                      (groups, buffer(lanes // 4))})
+    per = jnp.uint32(PER_ROUND)
 
-    def one_round(seeds, consts, r):
-        """Candidates as separate ``(lanes,)`` arrays (XLA:CPU ran a trailing candidate axis
-        of size 2 at a fraction of the speed), each in a computation of its own (:func:`stored`:
-        fused with the selections that follow, a BTRS round took 2× as long); ``r`` is never
+    def candidate(seeds, consts, i):
+        """Candidate ``i`` as a ``(lanes,)`` array (XLA:CPU ran a trailing candidate axis of
+        size 2 at a fraction of the speed), in a computation of its own (:func:`stored`: fused
+        with the selections that follow, a BTRS round took 2× as long); ``i`` is never
         ``2³² − 1``, a condition XLA cannot fold."""
         none = (jnp.zeros(seeds.shape[:-1], dtype), jnp.zeros(seeds.shape[:-1], bool))
-        value = accepted = None
-        for j in range(candidates - 1, -1, -1):
-            v, ok = stored(r != jnp.uint32(0xFFFFFFFF), lambda j=j: propose(
-                consts, *rng.uniform_pairs(seeds, r, jnp.uint32(j), dtype)), none)
-            value = v if value is None else jnp.where(ok, v, value)
-            accepted = ok if accepted is None else accepted | ok
-        return value, accepted
+        return stored(i != jnp.uint32(0xFFFFFFFF), lambda: propose(
+            consts, *rng.uniform_pairs(seeds, i // per, i % per, dtype)), none)
 
-    def in_place(r, out, todo, counts):
+    def in_place(i, out, todo, counts):
         del counts
         consts = prepare(*params)
-        v, ok = one_round(lane_seed(jnp.arange(lanes, dtype=jnp.int32)), consts, r)
-        return r + 1, jnp.where(todo & ok, v, out), todo & ~ok
+        seeds = lane_seed(jnp.arange(lanes, dtype=jnp.int32))
+        v, ok = candidate(seeds, consts, i + jnp.uint32(PER_ROUND - 1))
+        for j in range(PER_ROUND - 2, -1, -1):
+            v_j, ok_j = candidate(seeds, consts, i + jnp.uint32(j))
+            v, ok = jnp.where(ok_j, v_j, v), ok | ok_j
+        return i + jnp.uint32(PER_ROUND), jnp.where(todo & ok, v, out), todo & ~ok
 
-    def gathered(level, r, out, todo, counts):
+    def gathered(level, i, out, todo, counts):
         idx = compact(todo, counts, *level)
         j = jnp.minimum(idx, lanes - 1)
         consts = prepare(*(p if p.ndim == 0 else jnp.take(p, j) for p in params))
         seeds = lane_seed(j)
 
         def more(state):
-            r, value, found = state
-            v, ok = one_round(seeds, consts, r)
-            return r + 1, jnp.where(found, value, v), found | ok
+            i, value, found = state
+            v, ok = candidate(seeds, consts, i)
+            return i + 1, jnp.where(found, value, v), found | ok
 
         stop = 0 if level == levels[0] else level[1] // 4
 
-        def again(state):  # at least one round; the rest at the next pass's level once few
+        def again(state):  # at least a round; the rest at the next pass's level once few
             left = jnp.sum((~state[2]).astype(jnp.float32))
-            return (left > 0) & ((state[0] == r) | (left > stop))
+            return (left > 0) & ((state[0] - i < per) | (left > stop))
 
-        state = (r, jnp.zeros(idx.shape, dtype), idx >= lanes)
-        r, value, found = jax.lax.while_loop(again, more, state)
+        state = (i, jnp.zeros(idx.shape, dtype), idx >= lanes)
+        i, value, found = jax.lax.while_loop(again, more, state)
         dest = jnp.where(found, idx, lanes)
-        return r, out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
+        return i, out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop")
 
     def body(state):
-        r, out, todo = state
+        i, out, todo = state
         counts = group_counts(todo)
         n_groups = jnp.sum((counts > 0).astype(jnp.int32))
         n_lanes = jnp.sum(counts).astype(jnp.int32)
         fits = [(n_groups <= g) & (n_lanes <= n) for g, n in levels]
         branch = len(levels) - jnp.sum(jnp.cumsum(jnp.stack(fits).astype(jnp.int32)) > 0)
         passes = [functools.partial(gathered, level) for level in levels] + [in_place]
-        return jax.lax.switch(branch, passes, r, out, todo, counts)
+        return jax.lax.switch(branch, passes, i, out, todo, counts)
 
     state = (jnp.uint32(0), jnp.zeros(lanes, dtype), todo)
     return jax.lax.while_loop(lambda s: jnp.any(s[2]), body, state)[1]
@@ -282,7 +277,7 @@ def nonzero(mask, size, block=128):
                                                          mode="drop")
 
 
-def compacted_sampler(prepare, propose, candidates):
+def compacted_sampler(prepare, propose):
     """``f(seed, salt, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
 
     Element ``e`` (flat index) hashes its own seed from ``(LANE | salt, e)`` under ``seed``.
@@ -297,8 +292,8 @@ def compacted_sampler(prepare, propose, candidates):
 
     def flat(lane_seed, todo, params):
         params = tuple(lanes(p, todo.shape) for p in params)
-        return rejection_rounds(lane_seed, todo.reshape(-1), params, prepare, propose,
-                                candidates).reshape(todo.shape)
+        return rejection_rounds(lane_seed, todo.reshape(-1), params, prepare,
+                                propose).reshape(todo.shape)
 
     def seeds(seed, salt, e):
         return jnp.stack(rng.words(seed, jnp.uint32(LANE) | salt, e), axis=-1)

@@ -15,8 +15,6 @@ from . import _rounds
 
 #: Binomial means ``n·min(p, 1−p)`` at or above this use BTRS (Hörmann 1993 requires ≥ 10).
 _BTRS_MIN_MEAN = 10.0
-#: Candidates per element per rejection round.
-_BTRS_CANDIDATES = 2
 #: Sequential-search steps per ``while_loop`` iteration of binomial inversion.
 _INVERSION_STEPS = 8
 # Multinomial steps (all measured on a 2-core CPU, K = 100 Zipf, M = 1000 chain):
@@ -194,7 +192,7 @@ def _btrs_propose(consts, u, v):
     return k, inside & (squeeze | (log_v <= bound))
 
 
-_btrs = _rounds.compacted_sampler(_btrs_prepare, _btrs_propose, _BTRS_CANDIDATES)
+_btrs = _rounds.compacted_sampler(_btrs_prepare, _btrs_propose)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,8 +11,6 @@ import numpy as np
 from .. import _validate, rng
 from . import _rounds
 
-_GAMMA_CANDIDATES = 2
-
 
 def log_gamma(key, a, shape=None, dtype=None):
     """``log G`` for ``G ~ Gamma(a, 1)``, accurate for any ``a > 0`` (no underflow).
@@ -94,7 +92,7 @@ def _mt_propose(consts, w, u):
     return jnp.log(d) + 3.0 * jnp.log1p(ts), ok
 
 
-_mt = _rounds.compacted_sampler(_mt_prepare, _mt_propose, _GAMMA_CANDIDATES)
+_mt = _rounds.compacted_sampler(_mt_prepare, _mt_propose)
 
 
 def _log_gamma(seed, a):
@@ -121,8 +119,8 @@ def log_gamma_rows(seed, count, a):
     ``seed[t]``: the first Marsaglia–Tsang candidate (:func:`log_gamma`) from counters
     ``(count, 0)`` (float64: and ``(count, 1)``), the ``a < 1`` boost from ``(count, 2)``;
     counters ``(count, c ≥ 3)`` are left to the caller.  A rejected element continues under its
-    own seed ``hash(seed[t], (2**31, count[b]))``, round ``r`` drawing two candidates from the
-    counters ``(r, 0..1)``.
+    own seed ``hash(seed[t], (2**31, count[b]))``, its candidate ``i`` from the counters
+    ``(i // 2, i % 2)``.
 
     The draw of the 1-D Gaussian chain's ``½ log χ²`` noise (:mod:`collapse_theory.gaussian`,
     an :class:`~collapse_theory.engine.BlockStep`): public so that chains outside the samplers
@@ -131,9 +129,9 @@ def log_gamma_rows(seed, count, a):
     Rows are drawn one at a time (their temporaries stay in cache).  Rejections are rare
     (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of 32 lanes of a row
     that hold one (an ``O(B T / 32)`` compaction), then every rejected lane of those
-    groups is redrawn until accepted, with a buffer of ``n/256``, ``n/32`` (each rounded up by
-    :func:`~collapse_theory.samplers._rounds.buffer`) or all ``n`` groups chosen by
-    ``lax.switch`` on their number.
+    groups is redrawn, one candidate a step, until accepted, with a buffer of ``n/256``,
+    ``n/32`` (each rounded up by :func:`~collapse_theory.samplers._rounds.buffer`) or all
+    ``n`` groups chosen by ``lax.switch`` on their number.
     """
     dtype = a.dtype
     rows, trials = count.shape[0], seed.shape[0]
@@ -160,22 +158,21 @@ def log_gamma_rows(seed, count, a):
     value, pending = (x.reshape((n,) + x.shape[2:])
                       for x in jax.lax.map(first_round, (count, a, small, d, c)))
     caps = sorted({min(_rounds.buffer(n // d, size), n) for d in (256, 32)} | {n})
-    slots = jnp.arange(_GAMMA_CANDIDATES, dtype=jnp.uint32)
+    per = jnp.uint32(_rounds.PER_ROUND)
 
     def fix(cap, value, pending):
         idx = _rounds.nonzero(pending, cap)
         j = jnp.minimum(idx, n - 1)
         row = j // per_row
         seeds, count_j = group_seed[j % per_row], count[row][:, None]
-        lane_seed = jnp.stack(rng.words(seeds, jnp.uint32(_rounds.LANE), count_j),
-                              axis=-1)[:, :, None, :]
-        consts = (d[row][:, None, None], c[row][:, None, None])
+        lane_seed = jnp.stack(rng.words(seeds, jnp.uint32(_rounds.LANE), count_j), axis=-1)
+        consts = (d[row][:, None], c[row][:, None])
 
         def more(state):
-            r, v, found = state
-            pair = rng.uniform_pairs(lane_seed, r, slots, dtype)
-            cand, acc = _rounds.pick(*_mt_propose(consts, *pair))
-            return r + 1, jnp.where(found, v, cand), found | acc
+            i, v, found = state
+            cand, acc = _mt_propose(consts, *rng.uniform_pairs(lane_seed, i // per, i % per,
+                                                               dtype))
+            return i + 1, jnp.where(found, v, cand), found | acc
 
         v = value[j]
         redo = jnp.isnan(v)
