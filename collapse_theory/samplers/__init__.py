@@ -16,9 +16,9 @@ floating-point rounding of their acceptance tests) and organised for vector hard
   groups holding a Marsaglia–Tsang rejection;
 * **rejection** (BTRS for larger binomial means, Marsaglia–Tsang for gamma) runs in *rounds*.
   Each round takes the elements still unresolved, gathers them into a compact buffer (sizes
-  ``L/16`` or ``L`` of the ``L`` lanes, chosen by ``lax.switch`` on their number), draws
-  candidates for each (two a round in place, one a step once gathered) and scatters back the
-  accepted ones.  The work of a round is that of the elements it serves, so a batch pays
+  ``L/256``, ``L/16`` or ``L/4`` of the ``L`` lanes, or all in place, chosen by ``lax.switch``
+  on their number), draws candidates for each (two a round in place, one a step once
+  gathered) and scatters back the accepted ones.  The work of a round is that of the elements it serves, so a batch pays
   neither for the branch it does not need nor for waiting on its slowest lane.  Under ``vmap``
   the compaction spans the whole batch (``jax.custom_batching.custom_vmap``), and element
   ``e`` of batch member ``b`` hashes its own seed from ``(salt, e)`` under member ``b``'s key,

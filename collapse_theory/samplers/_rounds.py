@@ -127,9 +127,16 @@ def positive(name: str, x, ftype):
 
 #: Counter word ``c0`` of per-lane seeds (dense streams use small ``c0``).
 LANE = 0x80000000
-#: The layout of a rejected lane's stream: its candidate ``i`` draws from the counters
-#: ``(i // PER_ROUND, i % PER_ROUND)``; a pass in place tries a round of them at once.
+#: The layout of a rejected lane's stream (:func:`candidate_uniforms`); a pass in place tries
+#: a round of candidates at once.
 PER_ROUND = 2
+
+
+def candidate_uniforms(lane_seed, i, dtype):
+    """The uniform pair of candidate ``i`` (uint32) of the lanes ``lane_seed``: the counters
+    ``(i // PER_ROUND, i % PER_ROUND)``, round ``i // PER_ROUND``'s slot ``i % PER_ROUND``."""
+    per = jnp.uint32(PER_ROUND)
+    return rng.uniform_pairs(lane_seed, i // per, i % per, dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,18 +146,16 @@ PER_ROUND = 2
 def rejection_rounds(lane_seed, todo, params, prepare, propose):
     """Rejection sampling for the lanes ``todo`` (flat ``(L,)``) in compacted rounds.
 
-    Lane ``e`` draws its candidates ``i = 0, 1, …`` from the counters
-    ``(i // PER_ROUND, i % PER_ROUND)`` under ``lane_seed(e)`` and keeps its first accepted
-    candidate, so its value does not depend on the other lanes.  Each pass serves every lane
-    still to do: in place while they are many (``PER_ROUND`` candidates, then it looks
-    again), else gathered into the smallest buffer of ``L // 256``, ``L // 16`` or ``L // 4``
-    lanes (:func:`buffer`) that holds them, one candidate a step for at least a round and
-    until a quarter of the buffer is left (the smallest: until done), and scattered back.
-    A gathered pass thus holds one copy of ``propose`` in the compiled program (Gaussian
-    chains compile in ~0.8× the time of rounds of two, ``benchmarks/RESULTS.md``, stop 41); in
-    place, one candidate a round made BTRS 0.7× as fast, and so did gathered passes of one
-    step.
-    Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one,
+    Lane ``e`` draws its candidates ``i = 0, 1, …`` under ``lane_seed(e)``
+    (:func:`candidate_uniforms`) and keeps its first accepted candidate, so its value does not
+    depend on the other lanes.  Each pass serves every lane still to do: in place while they
+    are many (``PER_ROUND`` candidates, then it looks again), else gathered into the smallest
+    buffer of ``L // 256``, ``L // 16`` or ``L // 4`` lanes (:func:`buffer`) that holds them,
+    one candidate a step for at least a round and until a quarter of the buffer is left (the
+    smallest: until done), and scattered back.  A gathered pass thus holds one copy of
+    ``propose`` in the compiled program (Gaussian chains compile in ~0.8× the time of rounds
+    of two, ``benchmarks/RESULTS.md``, stop 41); in place, one candidate a round made BTRS
+    0.7× as fast, and so did gathered passes of one step.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one,
     then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
     with ``u, v`` uniforms of shape ``(lanes,)``.  A param is ``(L,)`` or a scalar shared by
@@ -174,17 +179,17 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose):
         ``2³² − 1``, a condition XLA cannot fold."""
         none = (jnp.zeros(seeds.shape[:-1], dtype), jnp.zeros(seeds.shape[:-1], bool))
         return stored(i != jnp.uint32(0xFFFFFFFF), lambda: propose(
-            consts, *rng.uniform_pairs(seeds, i // per, i % per, dtype)), none)
+            consts, *candidate_uniforms(seeds, i, dtype)), none)
 
     def in_place(i, out, todo, counts):
         del counts
         consts = prepare(*params)
         seeds = lane_seed(jnp.arange(lanes, dtype=jnp.int32))
-        v, ok = candidate(seeds, consts, i + jnp.uint32(PER_ROUND - 1))
+        v, ok = candidate(seeds, consts, i + per - 1)
         for j in range(PER_ROUND - 2, -1, -1):
             v_j, ok_j = candidate(seeds, consts, i + jnp.uint32(j))
             v, ok = jnp.where(ok_j, v_j, v), ok | ok_j
-        return i + jnp.uint32(PER_ROUND), jnp.where(todo & ok, v, out), todo & ~ok
+        return i + per, jnp.where(todo & ok, v, out), todo & ~ok
 
     def gathered(level, i, out, todo, counts):
         idx = compact(todo, counts, *level)

@@ -120,7 +120,7 @@ def log_gamma_rows(seed, count, a):
     ``(count, 0)`` (float64: and ``(count, 1)``), the ``a < 1`` boost from ``(count, 2)``;
     counters ``(count, c ≥ 3)`` are left to the caller.  A rejected element continues under its
     own seed ``hash(seed[t], (2**31, count[b]))``, its candidate ``i`` from the counters
-    ``(i // 2, i % 2)``.
+    ``(i // 2, i % 2)`` (:func:`~collapse_theory.samplers._rounds.candidate_uniforms`).
 
     The draw of the 1-D Gaussian chain's ``½ log χ²`` noise (:mod:`collapse_theory.gaussian`,
     an :class:`~collapse_theory.engine.BlockStep`): public so that chains outside the samplers
@@ -158,7 +158,6 @@ def log_gamma_rows(seed, count, a):
     value, pending = (x.reshape((n,) + x.shape[2:])
                       for x in jax.lax.map(first_round, (count, a, small, d, c)))
     caps = sorted({min(_rounds.buffer(n // d, size), n) for d in (256, 32)} | {n})
-    per = jnp.uint32(_rounds.PER_ROUND)
 
     def fix(cap, value, pending):
         idx = _rounds.nonzero(pending, cap)
@@ -170,8 +169,7 @@ def log_gamma_rows(seed, count, a):
 
         def more(state):
             i, v, found = state
-            cand, acc = _mt_propose(consts, *rng.uniform_pairs(lane_seed, i // per, i % per,
-                                                               dtype))
+            cand, acc = _mt_propose(consts, *_rounds.candidate_uniforms(lane_seed, i, dtype))
             return i + 1, jnp.where(found, v, cand), found | acc
 
         v = value[j]
