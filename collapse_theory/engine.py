@@ -136,7 +136,8 @@ class BlockStep(NamedTuple):
     is ``(B, T, ...)``.  Trial ``t``'s noise must depend only on ``seeds[t]``, ``g`` and ``x``
     (counter-based words, per-lane rejection), so that results do not depend on the batch.
     ``rows > 1`` amortises per-draw work over more generations but keeps ``(B, T)`` noise in
-    memory; 1 was fastest for the 1-D Gaussian on CPU.
+    memory (count it in ``run_chain``'s ``trial_bytes``); the 1-D Gaussian draws 16.  The last
+    draw of a run is padded past ``G``; its padding is drawn but not applied.
     """
 
     draw: Callable[[jax.Array, jax.Array, PyTree], PyTree]
@@ -430,10 +431,11 @@ class _Plan:
 
         # Generations 2..G (or 1..G without a first step) run in blocks, each a whole number
         # of a BlockStep's draws of ``rows`` generations (1 for a plain step; a BlockStep's last
-        # draw is padded past G).  A block's work is bounded by BLOCK_BYTES of the chunk's state,
+        # draw is padded past G with generations that leave the state as it is).  A block's work is bounded by BLOCK_BYTES of the chunk's state,
         # working memory and records per generation; a run of at most two such blocks is one.
-        # Blocks have equal length (one compilation) where a divisor of the length allows it,
-        # else the last is shorter: a generation past G would change the state ``final`` reads.
+        # Blocks have equal length (one compilation) where a divisor of the length allows it
+        # or, for a BlockStep, by more padding; else the last is shorter: a plain step's
+        # generation past G would change the state ``final`` reads.
         self.first = first_step is not None and generations >= 1
         g_start = 2 if self.first else 1
         n_scan = max(generations - g_start + 1, 0)
@@ -451,7 +453,12 @@ class _Plan:
         else:
             sizes = np.arange(self.rows * math.ceil(block / 2 / self.rows), block + 1, self.rows)
             equal = sizes[(n_scan + pad) % sizes == 0]
-            block = int(equal[-1]) if equal.size else block
+            if equal.size:
+                block = int(equal[-1])
+            elif isinstance(step, BlockStep):
+                n_blocks = math.ceil((n_scan + pad) / block)
+                block = self.rows * math.ceil((n_scan + pad) / (self.rows * n_blocks))
+                pad = n_blocks * block - n_scan
         self.block = block
         self.n_blocks = math.ceil(n_scan / block) if n_scan else 0
         xs_np = jax.tree.map(np.asarray, xs)
@@ -461,7 +468,8 @@ class _Plan:
             if a.shape[0] else a, xs_np)
         self.x1 = jax.tree.map(lambda a: a[0], xs_np) if self.first else None
         self.g_scan = np.arange(g_start, g_start + n_scan + pad, dtype=np.uint32)
-        self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec, np.int32)])
+        # Slot n_rec: not recorded; n_rec + 1: padding, which leaves the state as it is.
+        self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec + 1, np.int32)])
         self.slot0, self.slot1 = slot[0], slot[min(1, generations)]
         self.progress = progress
 
@@ -831,7 +839,8 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
             def body(carry, row):
                 state, buf = carry
                 noise_i, x_i, s_i = row
-                state = v_apply(state, noise_i, x_i)
+                state = jax.tree.map(lambda new, old: jnp.where(s_i <= n_rec, new, old),
+                                     v_apply(state, noise_i, x_i), state)
                 return (state, write(buf, state, mask, s_i)), None
 
             return jax.lax.scan(body, carry, (noise, x_b, s_b))[0], None

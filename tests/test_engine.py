@@ -87,6 +87,43 @@ def test_block_step_trial_depends_only_on_key_and_index():
     assert not np.array_equal(_block_walk(jax.random.key(8), trials=3)[1], full[:3, :41])
 
 
+def test_block_step_padding_leaves_the_last_state():
+    """600 generations in draws of 7 (86 draws of 7, so 2 padded past G): ``final`` reads
+    generation G's state, the last record, not a state two generations further on."""
+    step = engine.BlockStep(_counter_draw, lambda s, noise, x: s + noise, 7)
+    run = engine.run_chain(jax.random.key(7), state0=jnp.zeros(()), step=step,
+                           observe=lambda s: s, generations=600, trials=13, xs=jnp.ones(600),
+                           record=[599, 600], final=lambda s: s)
+    np.testing.assert_array_equal(run.final, run.records[:, 1])
+    assert not np.array_equal(run.final, run.records[:, 0])
+
+
+def test_block_step_runs_in_blocks_of_one_length(monkeypatch):
+    """A long BlockStep run whose draws have no divisor in range (613 generations in draws of
+    2: 307 draws, prime; blocks of at most 22 draws) is padded to blocks of one length (one
+    compilation), with the records and last state of one block."""
+    lengths = []
+    compiled = engine._compiled
+
+    def spy(*args):
+        start, block = compiled(*args)
+        return start, lambda *a: lengths.append(a[4].shape[0]) or block(*a)
+
+    def run():
+        step = engine.BlockStep(_counter_draw, lambda s, noise, x: s + noise, 2)
+        return engine.run_chain(jax.random.key(2), state0=jnp.zeros(()), step=step,
+                                observe=lambda s: s, generations=613, trials=8,
+                                xs=jnp.ones(613), final=lambda s: s)
+
+    one = run()
+    monkeypatch.setattr(engine, "_compiled", spy)
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 8 * 12 * 44)  # 8 trials x 12 bytes x 44 gens
+    blocks = run()
+    assert len(lengths) > 10 and len(set(lengths)) == 1 and lengths[0] <= 44, lengths
+    np.testing.assert_array_equal(blocks.records, one.records)
+    np.testing.assert_array_equal(blocks.final, one.records[:, -1])
+
+
 def test_block_step_noise_is_the_counter_based_normal():
     """Trial t's increment at generation g is N(0, 1) from its seed's counter (g, 0), i.i.d.
     over generations: the walk at g = 100 has variance 100."""
