@@ -456,7 +456,8 @@ def _block_chain(params0: Params, m, estimator, source: RealData, common: dict,
     statistics)."""
     dtype = engine.float_dtype()
     m_1 = int(m[0]) if m.size and not source.is_gaussian else 0
-    trial_bytes = 4 * m_1 * np.dtype(dtype).itemsize
+    # A fit's points on non-Gaussian real data, and the drawn noise (two floats a generation).
+    trial_bytes = (4 * m_1 + 2 * _ROWS) * np.dtype(dtype).itemsize
     if not keep:
         engine.check_run(state0=params0, observe=_held_1d,
                          xs=(jax.ShapeDtypeStruct(m.shape, dtype),) * 2,
@@ -510,7 +511,7 @@ def _draw_1d(seeds, g, x):
     """
     m_g, _ = x
     log_g = log_gamma_rows(seeds, g, 0.5 * (m_g - 1.0))
-    z = jax.lax.map(lambda gm: rng.normal_at(seeds, gm[0], 3, m_g.dtype) / jnp.sqrt(gm[1]), (g, m_g))
+    z = rng.normal_at(seeds, g[:, None], 3, m_g.dtype) / jnp.sqrt(m_g)[:, None]
     return z, log_g
 
 
@@ -524,4 +525,7 @@ def _apply_1d(state: Params, noise, x) -> Params:
     return Params(mean + jnp.exp(ell) * z_mean, ell + log_a + log_sqrt_c, unit)
 
 
-_BLOCK_STEP = engine.BlockStep(_draw_1d, _apply_1d)
+#: Generations of noise per draw: 16 ran 1000 trials × 5000 generations 1.5× faster than 1
+#: (one draw per generation) on a 2-core Xeon, and 20 000 trials no slower (RESULTS, stop 42).
+_ROWS = 16
+_BLOCK_STEP = engine.BlockStep(_draw_1d, _apply_1d, _ROWS)
