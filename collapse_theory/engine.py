@@ -431,8 +431,9 @@ class _Plan:
 
         # Generations 2..G (or 1..G without a first step) run in blocks, each a whole number
         # of a BlockStep's draws of ``rows`` generations (1 for a plain step; a BlockStep's last
-        # draw is padded past G with generations that leave the state as it is).  A block's work is bounded by BLOCK_BYTES of the chunk's state,
-        # working memory and records per generation; a run of at most two such blocks is one.
+        # draw is padded past G with generations that leave the state as it is).  A block's
+        # work is bounded by BLOCK_BYTES of the chunk's state, working memory and records per
+        # generation; a run of at most two such blocks is one.
         # Blocks have equal length (one compilation) where a divisor of the length allows it
         # or, for a BlockStep, by more padding; else the last is shorter: a plain step's
         # generation past G would change the state ``final`` reads.

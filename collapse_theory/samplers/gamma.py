@@ -126,14 +126,13 @@ def log_gamma_rows(seed, count, a):
     an :class:`~collapse_theory.engine.BlockStep`): public so that chains outside the samplers
     can draw it on their own counters.
 
-    Rows are drawn at once: one program over ``B T`` lanes, so that a caller with few trials
-    spends its per-program cost on several rows (its temporaries stay in cache if ``B T`` is a
-    few ten thousand).  Rejections are rare
-    (0.06 % at ``a = 49.5``), so they are found in two steps: the groups of 32 lanes of a row
-    that hold one (an ``O(B T / 32)`` compaction), then every rejected lane of those
-    groups is redrawn, one candidate a step, until accepted, with a buffer of ``n/256``,
-    ``n/32`` (each rounded up by :func:`~collapse_theory.samplers._rounds.buffer`) or all
-    ``n`` groups chosen by ``lax.switch`` on their number.
+    The first candidates of all rows are one program over ``B T`` lanes: a caller with few
+    trials spends the program's fixed cost on several rows.  Rejections are rare (0.06 % at
+    ``a = 49.5``), so they are found in two steps: the groups of 32 lanes of a row that hold
+    one (an ``O(B T / 32)`` compaction), then every rejected lane of those groups is redrawn,
+    one candidate a step, until accepted, with a buffer of ``n/256``, ``n/32`` (each rounded
+    up by :func:`~collapse_theory.samplers._rounds.buffer`) or all ``n`` groups chosen by
+    ``lax.switch`` on their number.
     """
     dtype = a.dtype
     rows, trials = count.shape[0], seed.shape[0]
