@@ -136,7 +136,7 @@ class BlockStep(NamedTuple):
     is ``(B, T, ...)``.  Trial ``t``'s noise must depend only on ``seeds[t]``, ``g`` and ``x``
     (counter-based words, per-lane rejection), so that results do not depend on the batch.
     ``rows > 1`` amortises per-draw work over more generations but keeps ``(B, T)`` noise in
-    memory (count it in ``run_chain``'s ``trial_bytes``); the 1-D Gaussian draws 16.  The last
+    memory (count it in ``run_chain``'s ``trial_bytes``); the 1-D Gaussian draws 8.  The last
     draw of a run is padded past ``G``; its padding is drawn but not applied.
     """
 

@@ -525,7 +525,8 @@ def _apply_1d(state: Params, noise, x) -> Params:
     return Params(mean + jnp.exp(ell) * z_mean, ell + log_a + log_sqrt_c, unit)
 
 
-#: Generations of noise per draw: 16 ran 1000 trials × 5000 generations 1.4–1.6× faster than
-#: 1 (one draw a generation) on a 2-core Xeon, 20 000 trials no slower (RESULTS, stop 42).
-_ROWS = 16
+#: Generations of noise per draw (RESULTS, stop 42; 2-core Xeon): 8 ran 1000 trials × 5000
+#: generations 1.5× faster than 1 (one draw a generation), 16 a few % faster still but 65 536
+#: trials 1.4× slower than 1 (1M lanes a draw leave the cache); 8 did not slow 65 536.
+_ROWS = 8
 _BLOCK_STEP = engine.BlockStep(_draw_1d, _apply_1d, _ROWS)
