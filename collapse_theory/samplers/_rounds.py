@@ -155,8 +155,9 @@ def rejection_rounds(lane_seed, todo, params, prepare, propose):
     smallest: until done), and scattered back.  A gathered pass thus holds one copy of
     ``propose`` in the compiled program (Gaussian chains compile in ~0.8× the time of rounds
     of two, ``benchmarks/RESULTS.md``, stop 41); in place, one candidate a round made BTRS
-    0.7× as fast, and so did gathered passes of one step.  Gathering is two-level (:func:`compact`): the groups of :data:`GROUP` lanes that hold one,
-    then the lanes within them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
+    0.7× as fast, and so did gathered passes of one step.  Gathering is two-level
+    (:func:`compact`): the groups of :data:`GROUP` lanes that hold one, then the lanes within
+    them, so a sparse ``todo`` costs ``O(L / GROUP)``, not ``O(L)``.
     ``prepare(*params) -> consts`` (per lane), ``propose(consts, u, v) -> (values, accepted)``
     with ``u, v`` uniforms of shape ``(lanes,)``.  A param is ``(L,)`` or a scalar shared by
     every lane (prepared at its own shape, not per lane).  Lanes not in ``todo`` give 0.
