@@ -297,12 +297,14 @@ def _lane_seeds(seed, row):
 
 def _walk_table(probs_t):
     """From weights ``(K, L)``: the conditionals ``p_k / Σ_{j≥k} p_j`` (1 at a lane's last
-    positive category, 0 where ``p_k = 0``), the first live category ``≥ k`` (``K`` where
-    none, row ``K`` appended) and each lane's last live category (``K`` where none), by one
+    positive category, 0 where ``p_k = 0``), the first live category ``> k`` (``K`` where none;
+    in the narrowest integer type that holds ``K``: the table is read once per step but
+    written whole), and each lane's first and last live categories (``K`` where none), by one
     reverse scan over the categories.  The suffix sums are accumulated from the last category
     down, with no cancellation in the tail."""
     k_cat, lanes = probs_t.shape
     none = jnp.full((lanes,), k_cat, jnp.int32)
+    narrow = next(t for t in (jnp.uint8, jnp.int16, jnp.int32) if k_cat <= jnp.iinfo(t).max)
 
     def back(carry, row):
         later, last, suffix = carry
@@ -312,12 +314,12 @@ def _walk_table(probs_t):
         cond = jnp.where(later == k_cat, 1.0, jnp.minimum(p / jnp.where(live, suffix, 1.0), 1.0))
         here = jnp.where(live, k, later)
         last = jnp.where(live & (last == k_cat), k, last)
-        return (here, last, suffix), (here, jnp.where(live, cond, 0.0))
+        return (here, last, suffix), (later.astype(narrow), jnp.where(live, cond, 0.0))
 
     zero = jnp.zeros((lanes,), probs_t.dtype)
-    (_, last, _), (nxt, cond) = jax.lax.scan(back, (none, none, zero), (
+    (first, last, _), (after, cond) = jax.lax.scan(back, (none, none, zero), (
         jnp.arange(k_cat, dtype=jnp.int32), probs_t), reverse=True)
-    return cond, jnp.concatenate([nxt, none[None]]), last
+    return cond, after, first, last
 
 
 def _multinomial_rows(lane_seeds, n, probs, paths):
@@ -339,7 +341,7 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     lanes, k_cat = probs.shape
     if lanes == 0:  # no rows: nothing to walk (a buffer of one lane would index them)
         return jnp.zeros(probs.shape, n.dtype)
-    cond_t, nxt, last = _walk_table(probs.T)
+    cond_t, after, first, last = _walk_table(probs.T)
     lane = jnp.arange(lanes, dtype=jnp.int32)
     # A lane that stops walking never walks again, so the passes run in sequence: all lanes in
     # place while more than the largest buffer walk, then each buffer, largest first, until
@@ -358,7 +360,8 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
             s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
                 jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), at], 0.0))
             x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s, paths)
-            return nxt[k + 1, at], left - x, out.at[k, to].set(x, mode="drop")
+            k_next = after[jnp.minimum(k, k_cat - 1), at].astype(jnp.int32)
+            return k_next, left - x, out.at[to, k].set(x, mode="drop")
 
         return advance
 
@@ -373,14 +376,14 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
                                               inner)
         return k.at[to].set(k_g, mode="drop"), left.at[to].set(left_g, mode="drop"), out
 
-    state = (nxt[0], n, jnp.zeros((k_cat, lanes), n.dtype))
+    state = (first, n, jnp.zeros((lanes, k_cat), n.dtype))
     lane_seed = _rounds.stored(walking(last, 0)(state), lane_seeds,
                                jnp.zeros((lanes, 2), jnp.uint32))
     state = jax.lax.while_loop(walking(last, caps[0]), step(lane_seed, lane, lane), state)
     for cap, stop in zip(caps, caps[1:] + [0]):
         state = gathered(state, cap, stop)
     k, left, out = state
-    return out.at[k, lane].set(left, mode="drop").T
+    return out.at[lane, k].set(left, mode="drop")
 
 
 def _binomial_lanes(lane_seed, step, n, s, paths):
@@ -391,7 +394,7 @@ def _binomial_lanes(lane_seed, step, n, s, paths):
     word of round 0), ``_UNROLLED_STEPS`` unrolled steps for all lanes at once.  From
     ``_LARGE_MEAN``: BTRS (Hörmann 1993) on the gathered lanes that need it, rounds
     ``0, 1, …`` one candidate each.  Stragglers (a longer search, all first candidates
-    rejected) finish in compacted buffers (:func:`_finish`); ``paths`` (:class:`_Paths`) leaves
+    rejected) finish in compacted buffers (:func:`_finish`, :func:`_redraw`); ``paths`` (:class:`_Paths`) leaves
     out those no lane can take.  Inversion is cheap per step and has no rejections, so it
     covers means up to 30 (the float CDF sums ≤ ~80 terms); BTRS costs ~10 transcendental
     functions per candidate.
@@ -432,19 +435,11 @@ def _binomial_lanes(lane_seed, step, n, s, paths):
 
     x_big = _finish(big, btrs_first, _rounds.buffer(lanes // _BIG), dtype)
 
-    def btrs(j, pad):
-        n_j, q_j = jnp.take(n_big, j), jnp.take(q_big, j)
-
-        def more(state):
-            r, value = state
-            draw = _btrs_candidate(n_j, q_j, *uniforms(j, r))
-            return r + 1, jnp.where(value < 0.0, draw, value)
-
-        state = (jnp.uint32(1), jnp.where(pad, 0.0, -1.0).astype(dtype))
-        return jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, state)[1]
+    def btrs(j, r):
+        return _btrs_candidate(jnp.take(n_big, j), jnp.take(q_big, j), *uniforms(j, r))
 
     late = x_big < 0.0
-    x_big = jnp.where(late, _finish(late, btrs, cap, dtype), x_big)
+    x_big = jnp.where(late, _redraw(late, btrs, cap, dtype), x_big)
     x = jnp.where(big, x_big, x_small)
     return jnp.where(flip, n - x, x)
 
@@ -500,4 +495,45 @@ def _finish(todo, solve, cap, dtype):
         return jax.lax.cond(many, in_place, gathered, state)
 
     state = (jnp.zeros(size, dtype), todo)
+    return jax.lax.while_loop(lambda st: jnp.any(st[1]), body, state)[0]
+
+
+def _redraw(todo, candidate, cap, dtype):
+    """Rejection rounds ``1, 2, …`` for the lanes ``todo``: ``candidate(j, r)`` is round ``r``'s
+    value of the lanes ``j``, or −1 if rejected; each lane keeps its first accepted value.
+
+    While more than ``cap`` lanes are left, a pass over every lane in place tries one round
+    and looks again (looping in place until every lane is done ran the whole pool through as
+    many rounds as its unluckiest lane needs); then the rest are gathered into a buffer of
+    ``cap`` lanes, which runs the following rounds until done.  All lanes left have tried the
+    same rounds, so a lane's value depends only on its own candidates.
+    """
+    size = todo.shape[0]
+    lanes = jnp.arange(size, dtype=jnp.int32)
+
+    def in_place(state):
+        out, todo, r = state
+        value = candidate(lanes, r)
+        done = todo & (value >= 0.0)
+        return jnp.where(done, value, out), todo & ~done, r + 1
+
+    def gathered(state):
+        out, todo, r = state
+        idx = _rounds.nonzero(todo, cap)
+        j = jnp.minimum(idx, size - 1)
+
+        def more(inner):
+            r, value = inner
+            return r + 1, jnp.where(value < 0.0, candidate(j, r), value)
+
+        inner = (r, jnp.where(idx >= size, 0.0, -1.0).astype(dtype))
+        r, value = jax.lax.while_loop(lambda st: jnp.any(st[1] < 0.0), more, inner)
+        dest = jnp.where(idx < size, idx, size)
+        return out.at[dest].set(value, mode="drop"), todo.at[dest].set(False, mode="drop"), r
+
+    def body(state):
+        many = jnp.sum(state[1].astype(jnp.float32)) > cap
+        return jax.lax.cond(many, in_place, gathered, state)
+
+    state = (jnp.zeros(size, dtype), todo, jnp.uint32(1))
     return jax.lax.while_loop(lambda st: jnp.any(st[1]), body, state)[0]
