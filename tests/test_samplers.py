@@ -265,6 +265,23 @@ def test_multinomial_walk_gathers_the_lanes_still_walking():
     assert (pooled[63, :65] > 0).sum() > 50  # the longest walk spread its 1000 draws
 
 
+def test_multinomial_rows_draw_alone_through_rounds_in_place():
+    """512 rows with three live categories among 300 (the walk's table in int16), every
+    conditional mean large: ~16 % of the BTRS candidates are rejected, more than the L/16
+    lanes a gathered buffer holds, so the pool redraws in place one round at a time before it
+    gathers; every row still draws what it draws alone (a pool of one lane gathers at once)."""
+    k_cat, lanes = 300, 512
+    probs = jnp.zeros((lanes, k_cat)).at[:, jnp.array([0, 150, 299])].set(
+        jnp.array([0.3, 0.3, 0.4]))
+    keys = jax.random.split(jax.random.key(17), lanes)
+    draw = jax.jit(lambda k, p: samplers.multinomial(k, 5000, p))
+    pooled = np.asarray(jax.jit(jax.vmap(draw))(keys, probs))
+    alone = np.stack([np.asarray(draw(keys[i], probs[i])) for i in range(lanes)])
+    np.testing.assert_array_equal(pooled, alone)
+    np.testing.assert_array_equal(pooled.sum(axis=1), 5000)
+    assert (pooled[:, [0, 150, 299]] > 1000).all()
+
+
 def test_multinomial_n_max_changes_the_program_not_the_counts():
     """With ``n_max`` < 60 no conditional mean ``n·min(s, 1−s)`` reaches BTRS, and up to 48 the
     unrolled inversion finds every count: those paths are not compiled (fewer while loops in
