@@ -395,9 +395,9 @@ def _binomial_lanes(lane_seed, step, n, s, paths):
     ``_LARGE_MEAN``: BTRS (Hörmann 1993) on the gathered lanes that need it, rounds
     ``0, 1, …`` one candidate each.  Stragglers (a longer search, all first candidates
     rejected) finish in compacted buffers (:func:`_finish`, :func:`_redraw`); ``paths``
-    (:class:`_Paths`) leaves out those no lane can take.  Inversion is cheap per step and has no rejections, so it
-    covers means up to 30 (the float CDF sums ≤ ~80 terms); BTRS costs ~10 transcendental
-    functions per candidate.
+    (:class:`_Paths`) leaves out those no lane can take.  Inversion is cheap per step and has
+    no rejections, so it covers means up to 30 (the float CDF sums ≤ ~80 terms); BTRS costs
+    ~10 transcendental functions per candidate.
     """
     lanes = n.shape[0]
     dtype = n.dtype
