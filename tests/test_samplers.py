@@ -266,11 +266,12 @@ def test_multinomial_walk_gathers_the_lanes_still_walking():
 
 
 def test_multinomial_rows_draw_alone_through_rounds_in_place():
-    """512 rows with three live categories among 300 (the walk's table in int16), every
-    conditional mean large: ~16 % of the BTRS candidates are rejected, more than the L/16
-    lanes a gathered buffer holds, so the pool redraws in place one round at a time before it
-    gathers; every row still draws what it draws alone (a pool of one lane gathers at once)."""
-    k_cat, lanes = 300, 512
+    """128 rows with three live categories among 300 (the walk's table in int16), every
+    conditional mean large: ~16 % of the BTRS candidates are rejected (~20 lanes), more than
+    the L/16 (8) lanes a gathered buffer holds, so the pool redraws in place one round at a
+    time before it gathers; every row still draws what it draws alone (a pool of one lane
+    gathers at once)."""
+    k_cat, lanes = 300, 128
     probs = jnp.zeros((lanes, k_cat)).at[:, jnp.array([0, 150, 299])].set(
         jnp.array([0.3, 0.3, 0.4]))
     keys = jax.random.split(jax.random.key(17), lanes)

@@ -357,11 +357,11 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     def step(seeds, at, to):  # lanes `at`, written to `to` (a padding slot: `lanes`, dropped)
         def advance(state):
             k, left, out = state
+            row = jnp.minimum(k, k_cat - 1)
             s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
-                jnp.where(k < k_cat, cond_t[jnp.minimum(k, k_cat - 1), at], 0.0))
+                jnp.where(k < k_cat, cond_t[row, at], 0.0))
             x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s, paths)
-            k_next = after[jnp.minimum(k, k_cat - 1), at].astype(jnp.int32)
-            return k_next, left - x, out.at[to, k].set(x, mode="drop")
+            return after[row, at].astype(jnp.int32), left - x, out.at[to, k].set(x, mode="drop")
 
         return advance
 
