@@ -250,7 +250,7 @@ def test_multinomial_walk_skips_the_last_live_category():
 
 def test_multinomial_walk_gathers_the_lanes_still_walking():
     """Lane ``i`` of a pool of 64 has ``2 + i`` live categories, so one lane stops walking per
-    step: the pool walks in place, then in a buffer of 4 lanes (``_WALK_LEVELS``), and every row
+    step: the pool walks in place, then in a buffer of 8 lanes (``_WALK``), and every row
     still draws what it draws alone."""
     k_cat, lanes = 70, 64
     probs = (jnp.arange(k_cat)[None, :] < 2 + jnp.arange(lanes)[:, None]).astype(jnp.float32)
@@ -263,6 +263,30 @@ def test_multinomial_walk_gathers_the_lanes_still_walking():
     np.testing.assert_array_equal(pooled.sum(axis=1), n)
     np.testing.assert_array_equal(pooled[np.asarray(probs) == 0], 0)
     assert (pooled[63, :65] > 0).sum() > 50  # the longest walk spread its 1000 draws
+
+
+def test_multinomial_gathers_the_few_walking_rows_with_their_table():
+    """A pool of 160 lanes, 12 of them with categories alive to walk (at most L/16 = 16) and
+    the rest with one: only the 12 are gathered and walked, on the table of their own rows.
+    They draw what they draw in a pool where every lane walks (which walks in place on the
+    whole table); the others take ``n`` at their category; with none walking, every lane
+    does."""
+    k_cat, lanes = 5, 160
+    rng = np.random.default_rng(18)
+    walking = rng.dirichlet(np.full(k_cat, 0.5), size=lanes)
+    walking[::2, 1] = 0.0  # some with categories dead inside the walk
+    single = np.eye(k_cat)[rng.integers(k_cat, size=lanes)]
+    few = np.where((np.arange(lanes) % 13 == 0)[:, None], walking, single)  # 12 lanes walk
+    n = jnp.asarray(rng.integers(0, 1000, size=lanes), jnp.int32)
+    keys = jax.random.split(jax.random.key(18), lanes)
+    draw = jax.jit(jax.vmap(lambda k, m, p: samplers.multinomial(k, m, p)))
+    every, gathered, none = (np.asarray(draw(keys, n, p)) for p in (walking, few, single))
+    rows = np.arange(lanes) % 13 == 0
+    np.testing.assert_array_equal(gathered[rows], every[rows])
+    np.testing.assert_array_equal(gathered[~rows], none[~rows])
+    np.testing.assert_array_equal(none, np.asarray(n)[:, None] * single)
+    np.testing.assert_array_equal(every.sum(axis=1), n)
+    assert (every[::2, 1] == 0).all() and ((gathered[rows] > 0).sum(axis=1) > 1).sum() >= 8
 
 
 def test_multinomial_rows_draw_alone_through_rounds_in_place():

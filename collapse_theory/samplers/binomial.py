@@ -26,13 +26,15 @@ _UNROLLED_STEPS = 48
 _BIG = 8
 #: and the rejected ones (stragglers) into buffers of 1/_SPARSE, one candidate per round;
 _SPARSE = 16
-#: the lanes still walking are gathered into buffers of 1/d of the pool, d in _WALK_LEVELS.
-#: Every candidate and every level is code of its own in the compiled chain: with one candidate
-#: a round (was 2, then 3) and one level (was 4 and 16) the discrete chain compiles about 2×
-#: faster at the same speed within the machine's noise, except late in a collapse (Zipf, 500
-#: generations), where it ran ~5–10 % slower (benchmarks/RESULTS.md, stop 37); restoring the
-#: level of 4 alone made no measurable difference there (stop 38).
-_WALK_LEVELS = (16,)
+#: the lanes that walk (two categories alive or more, and draws left) are gathered into a
+#: buffer of 1/_WALK of the pool once they are few, with their rows of the walk's table: a step
+#: costs what they number, and the table what they need.  Every candidate and every buffer is
+#: code of its own in the compiled chain: with one candidate a round (was 2, then 3) and one
+#: buffer (was 1/4 and 1/16) the discrete chain compiles about 2× faster at the same speed
+#: within the machine's noise, except late in a collapse (Zipf, 500 generations), where it ran
+#: ~5–10 % slower (benchmarks/RESULTS.md, stop 37); restoring the buffer of 1/4 alone made no
+#: measurable difference there (stop 38).
+_WALK = 16
 #: Counter word ``c0`` of the multinomial's per-row seeds.
 _ROW_SEEDS = 0x40000000
 # Loader's stirlerr(k) = log k! − log(√(2πk) (k/e)^k) for k = 0..15 (entry 0 unused).
@@ -281,9 +283,8 @@ def _pooled(seed, n, probs, paths):
     members, k_cat = probs.shape[0], probs.shape[-1]
     rows = math.prod(probs.shape[1:-1])
 
-    def lane_seeds():
-        row = jnp.arange(rows, dtype=jnp.uint32)[None, :]
-        return _lane_seeds(seed[:, None, :], row).reshape(members * rows, 2)
+    def lane_seeds(j):  # of the flat lanes j
+        return _lane_seeds(seed[j // rows], (j % rows).astype(jnp.uint32))
 
     counts = _multinomial_rows(lane_seeds, n.reshape(-1), probs.reshape(members * rows, k_cat),
                                paths)
@@ -295,6 +296,11 @@ def _lane_seeds(seed, row):
     return jnp.stack(rng.words(seed, jnp.uint32(_ROW_SEEDS), row), axis=-1)
 
 
+def _category_dtype(k_cat):
+    """The narrowest integer type that holds the category ``K``."""
+    return next(t for t in (jnp.uint8, jnp.int16, jnp.int32) if k_cat <= jnp.iinfo(t).max)
+
+
 def _walk_table(probs_t):
     """From weights ``(K, L)``: the conditionals ``p_k / Σ_{j≥k} p_j`` (1 at a lane's last
     positive category, 0 where ``p_k = 0``), the first live category ``> k`` (``K`` where none;
@@ -304,7 +310,7 @@ def _walk_table(probs_t):
     down, with no cancellation in the tail."""
     k_cat, lanes = probs_t.shape
     none = jnp.full((lanes,), k_cat, jnp.int32)
-    narrow = next(t for t in (jnp.uint8, jnp.int16, jnp.int32) if k_cat <= jnp.iinfo(t).max)
+    narrow = _category_dtype(k_cat)
 
     def back(carry, row):
         later, last, suffix = carry
@@ -323,8 +329,8 @@ def _walk_table(probs_t):
 
 
 def _multinomial_rows(lane_seeds, n, probs, paths):
-    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and the lane
-    seeds ``lane_seeds()`` (hashed only when some lane draws):
+    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and its seed
+    ``lane_seeds(b)`` (hashed only for lanes that draw):
     ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
     category (lanes are the contiguous axis).
 
@@ -333,20 +339,21 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     conditional is 1: that category takes the remainder with no draw, so counts sum to ``n``.
     A lane thus walks one step fewer than it has categories alive, as numpy stops where the
     remainder is 0, so a collapsing chain's multinomials shorten (under replace an extinct
-    category never returns).  The lanes still walking are gathered once they are few
-    (:data:`_WALK_LEVELS`): a step costs what they number, not what the pool does.  A
-    category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the counters of
-    ``k``, so the counts are those of the walk over all ``K``.
+    category never returns), and a lane with one category alive takes ``n`` there with no
+    table and no step.  While more than ``L/_WALK`` lanes walk, the pool walks in place on the
+    whole table; the lanes left (or, when few walk from the start, those lanes alone, with the
+    table of their rows) are gathered into a buffer of ``L/_WALK`` lanes that walks until none
+    is left.  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
+    counters of ``k``, so the counts are those of the walk over all ``K`` whatever the pool.
     """
     lanes, k_cat = probs.shape
     if lanes == 0:  # no rows: nothing to walk (a buffer of one lane would index them)
         return jnp.zeros(probs.shape, n.dtype)
-    cond_t, after, first, last = _walk_table(probs.T)
+    live = probs > 0.0
+    alive = jnp.sum(live.astype(jnp.float32), axis=1)  # compared with 1: exact for any K
+    walk = (alive > 1.0) & (n > 0.0)
+    cap = _rounds.buffer(lanes // _WALK)
     lane = jnp.arange(lanes, dtype=jnp.int32)
-    # A lane that stops walking never walks again, so the passes run in sequence: all lanes in
-    # place while more than the largest buffer walk, then each buffer, largest first, until
-    # the next one holds the lanes left (the smallest: until none is left).
-    caps = sorted({_rounds.buffer(lanes // d) for d in _WALK_LEVELS}, reverse=True)
 
     def walks(k, left, last):  # lanes at categories k with remainders left, last categories
         return (left > 0.0) & (k < last)
@@ -354,7 +361,9 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     def walking(last, stop):
         return lambda st: jnp.sum(walks(st[0], st[1], last).astype(jnp.float32)) > stop
 
-    def step(seeds, at, to):  # lanes `at`, written to `to` (a padding slot: `lanes`, dropped)
+    def step(cond_t, after, seeds, to):  # the table's lanes, written to `to` (`lanes`: dropped)
+        at = jnp.arange(cond_t.shape[1], dtype=jnp.int32)
+
         def advance(state):
             k, left, out = state
             row = jnp.minimum(k, k_cat - 1)
@@ -365,25 +374,41 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
 
         return advance
 
-    def gathered(state, cap, stop):
-        # Padding slots stand at category K with nothing left: they draw 0 and stay there.
-        k, left, out = state
+    # Each branch hands the buffer (lanes `to`, padding slots `lanes`) its walk state, last
+    # categories, seeds and table columns.  Padding slots have nothing left: they never walk.
+    def in_place(out):
+        cond_t, after, first, last = _walk_table(probs.T)
+        seeds = _rounds.stored(jnp.any(walk), lambda: lane_seeds(lane),
+                               jnp.zeros((lanes, 2), jnp.uint32))
+        k, left, out = jax.lax.while_loop(walking(last, cap), step(cond_t, after, seeds, lane),
+                                          (first, n, out))
+        out = out.at[lane, k].set(left)  # a lane still walking overwrites it at its next step
         to = _rounds.nonzero(walks(k, left, last), cap)
         at = jnp.minimum(to, lanes - 1)
-        pad = to >= lanes
-        inner = (jnp.where(pad, k_cat, k[at]), jnp.where(pad, 0.0, left[at]), out)
-        k_g, left_g, out = jax.lax.while_loop(walking(last[at], stop), step(lane_seed[at], at, to),
-                                              inner)
-        return k.at[to].set(k_g, mode="drop"), left.at[to].set(left_g, mode="drop"), out
+        return (to, k[at], jnp.where(to < lanes, left[at], 0.0), last[at], seeds[at],
+                cond_t[:, at], after[:, at], out)
 
-    state = (first, n, jnp.zeros((lanes, k_cat), n.dtype))
-    lane_seed = _rounds.stored(walking(last, 0)(state), lane_seeds,
-                               jnp.zeros((lanes, 2), jnp.uint32))
-    state = jax.lax.while_loop(walking(last, caps[0]), step(lane_seed, lane, lane), state)
-    for cap, stop in zip(caps, caps[1:] + [0]):
-        state = gathered(state, cap, stop)
-    k, left, out = state
-    return out.at[lane, k].set(left, mode="drop")
+    def few(out):
+        to = _rounds.nonzero(walk, cap)
+        at = jnp.minimum(to, lanes - 1)
+        cond_t, after, first, last = _walk_table(probs[at].T)
+        return (to, first, jnp.where(to < lanes, n[at], 0.0), last, lane_seeds(at), cond_t,
+                after, out)
+
+    def none(out):
+        idle = jnp.full((cap,), k_cat, jnp.int32)
+        return (jnp.full((cap,), lanes, jnp.int32), idle, jnp.zeros((cap,), n.dtype), idle,
+                jnp.zeros((cap, 2), jnp.uint32), jnp.zeros((k_cat, cap), probs.dtype),
+                jnp.zeros((k_cat, cap), _category_dtype(k_cat)), out)
+
+    # A lane with one category alive takes n there; the rows of the walking lanes are zeros.
+    out = jnp.where(live & (alive == 1.0)[:, None], n[:, None], 0.0)
+    branch = jnp.where(jnp.sum(walk.astype(jnp.float32)) > cap, 0, jnp.where(jnp.any(walk), 1, 2))
+    to, k, left, last, seeds, cond_t, after, out = jax.lax.switch(branch, (in_place, few, none),
+                                                                 out)
+    k, left, out = jax.lax.while_loop(walking(last, 0), step(cond_t, after, seeds, to),
+                                      (k, left, out))
+    return out.at[to, k].set(left, mode="drop")
 
 
 def _binomial_lanes(lane_seed, step, n, s, paths):
