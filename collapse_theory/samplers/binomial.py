@@ -340,10 +340,10 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     A lane thus walks one step fewer than it has categories alive, as numpy stops where the
     remainder is 0, so a collapsing chain's multinomials shorten (under replace an extinct
     category never returns), and a lane with one category alive takes ``n`` there with no
-    table and no step.  While more than ``L/_WALK`` lanes walk, the pool walks in place on the
-    whole table; the lanes left (or, when few walk from the start, those lanes alone, with the
-    table of their rows) are gathered into a buffer of ``L/_WALK`` lanes that walks until none
-    is left.  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
+    step.  While more than ``L/_WALK`` lanes walk, the pool walks in place on the whole table;
+    the lanes left (or, when few walk from the start, those lanes alone, with the table of
+    their rows only; when none walk, no table) are gathered into a buffer of ``L/_WALK`` lanes
+    that walks until none is left.  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
     counters of ``k``, so the counts are those of the walk over all ``K`` whatever the pool.
     """
     lanes, k_cat = probs.shape
