@@ -343,8 +343,9 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     step.  While more than ``L/_WALK`` lanes walk, the pool walks in place on the whole table;
     the lanes left (or, when few walk from the start, those lanes alone, with the table of
     their rows only; when none walk, no table) are gathered into a buffer of ``L/_WALK`` lanes
-    that walks until none is left.  A category with ``p_k = 0`` draws 0 and category ``k``'s binomial uses the
-    counters of ``k``, so the counts are those of the walk over all ``K`` whatever the pool.
+    that walks until none is left.  A category with ``p_k = 0`` draws 0 and category ``k``'s
+    binomial uses the counters of ``k``, so the counts are those of the walk over all ``K``
+    whatever the pool.
     """
     lanes, k_cat = probs.shape
     if lanes == 0:  # no rows: nothing to walk (a buffer of one lane would index them)
