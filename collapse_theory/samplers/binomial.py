@@ -247,8 +247,8 @@ def multinomial(key, n, probs, *, dtype=None, n_max=None):
     except ValueError:
         raise ValueError(f"n of shape {n.shape} does not broadcast to probs.shape[:-1]={batch}") from None
     rows = _rows(_Paths(btrs=n_max is None or n_max >= 2 * _LARGE_MEAN,
-                        late=n_max is None or n_max > _UNROLLED_STEPS))
-    return rows(rng.seed(key), n.reshape(batch), probs).astype(itype)
+                        late=n_max is None or n_max > _UNROLLED_STEPS), jnp.dtype(itype))
+    return rows(rng.seed(key), n.reshape(batch), probs)
 
 
 class _Paths(NamedTuple):
@@ -260,24 +260,24 @@ class _Paths(NamedTuple):
 
 
 @functools.lru_cache(maxsize=None)
-def _rows(paths: _Paths):
-    """Multinomial counts as floats holding exact integers (see :func:`_multinomial_rows`):
+def _rows(paths: _Paths, itype):
+    """Multinomial counts of integer type ``itype`` (see :func:`_multinomial_rows`):
     ``rows(seed, n, probs)``, row ``b`` of ``probs`` under the lane seed of ``(seed, b)``."""
     @jax.custom_batching.custom_vmap
     def rows(seed, n, probs):
-        return _pooled(seed[None], n[None], probs[None], paths)[0]
+        return _pooled(seed[None], n[None], probs[None], paths, itype)[0]
 
     @rows.def_vmap
     def rows_batched(axis_size, in_batched, seed, n, probs):
         """All members' rows form one pool of lanes (stragglers are compacted across the batch)."""
         seed, n, probs = (x if b else jnp.broadcast_to(x, (axis_size,) + x.shape)
                           for x, b in zip((seed, n, probs), in_batched))
-        return _pooled(seed, n, probs, paths), True
+        return _pooled(seed, n, probs, paths, itype), True
 
     return rows
 
 
-def _pooled(seed, n, probs, paths):
+def _pooled(seed, n, probs, paths, itype):
     """The rows of ``V`` members (leading axis) drawn as one set of lanes; member ``v``'s row
     ``b`` uses the lane seed of ``(seed[v], b)``, so its counts do not depend on the pool."""
     members, k_cat = probs.shape[0], probs.shape[-1]
@@ -287,7 +287,7 @@ def _pooled(seed, n, probs, paths):
         return _lane_seeds(seed[j // rows], (j % rows).astype(jnp.uint32))
 
     counts = _multinomial_rows(lane_seeds, n.reshape(-1), probs.reshape(members * rows, k_cat),
-                               paths)
+                               paths, itype)
     return counts.reshape(probs.shape)
 
 
@@ -328,7 +328,7 @@ def _walk_table(probs_t):
     return cond, after, first, last
 
 
-def _multinomial_rows(lane_seeds, n, probs, paths):
+def _multinomial_rows(lane_seeds, n, probs, paths, itype):
     """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and its seed
     ``lane_seeds(b)`` (hashed only for lanes that draw):
     ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
@@ -349,7 +349,7 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
     """
     lanes, k_cat = probs.shape
     if lanes == 0:  # no rows: nothing to walk (a buffer of one lane would index them)
-        return jnp.zeros(probs.shape, n.dtype)
+        return jnp.zeros(probs.shape, itype)
     live = probs > 0.0
     alive = jnp.sum(live.astype(jnp.float32), axis=1)  # compared with 1: exact for any K
     walk = (alive > 1.0) & (n > 0.0)
@@ -371,45 +371,46 @@ def _multinomial_rows(lane_seeds, n, probs, paths):
             s = jax.lax.optimization_barrier(  # gathered once, not in each of its consumers
                 jnp.where(k < k_cat, cond_t[row, at], 0.0))
             x = _binomial_lanes(seeds, k.astype(jnp.uint32), left, s, paths)
-            return after[row, at].astype(jnp.int32), left - x, out.at[to, k].set(x, mode="drop")
+            out = out.at[to, k].set(x.astype(itype), mode="drop")
+            return after[row, at].astype(jnp.int32), left - x, out
 
         return advance
 
     # Each branch hands the buffer (lanes `to`, padding slots `lanes`) its walk state, last
     # categories, seeds and table columns.  Padding slots have nothing left: they never walk.
-    def in_place(out):
+    def in_place():  # every lane takes its remainder where it stops: out starts from zeros
         cond_t, after, first, last = _walk_table(probs.T)
         seeds = _rounds.stored(jnp.any(walk), lambda: lane_seeds(lane),
                                jnp.zeros((lanes, 2), jnp.uint32))
         k, left, out = jax.lax.while_loop(walking(last, cap), step(cond_t, after, seeds, lane),
-                                          (first, n, out))
-        out = out.at[lane, k].set(left)  # a lane still walking overwrites it at its next step
+                                          (first, n, jnp.zeros(probs.shape, itype)))
+        out = out.at[lane, k].set(left.astype(itype))  # a lane still walking overwrites it
         to = _rounds.nonzero(walks(k, left, last), cap)
         at = jnp.minimum(to, lanes - 1)
         return (to, k[at], jnp.where(to < lanes, left[at], 0.0), last[at], seeds[at],
                 cond_t[:, at], after[:, at], out)
 
-    def few(out):
+    def few():
         to = _rounds.nonzero(walk, cap)
         at = jnp.minimum(to, lanes - 1)
         cond_t, after, first, last = _walk_table(probs[at].T)
         return (to, first, jnp.where(to < lanes, n[at], 0.0), last, lane_seeds(at), cond_t,
-                after, out)
+                after, one_category())
 
-    def none(out):
+    def none():
         idle = jnp.full((cap,), k_cat, jnp.int32)
         return (jnp.full((cap,), lanes, jnp.int32), idle, jnp.zeros((cap,), n.dtype), idle,
                 jnp.zeros((cap, 2), jnp.uint32), jnp.zeros((k_cat, cap), probs.dtype),
-                jnp.zeros((k_cat, cap), _category_dtype(k_cat)), out)
+                jnp.zeros((k_cat, cap), _category_dtype(k_cat)), one_category())
 
-    # A lane with one category alive takes n there; the rows of the walking lanes are zeros.
-    out = jnp.where(live & (alive == 1.0)[:, None], n[:, None], 0.0)
+    def one_category():  # a lane with one category alive takes n there; walking rows are 0
+        return jnp.where(live & (alive == 1.0)[:, None], n[:, None], 0.0).astype(itype)
+
     branch = jnp.where(jnp.sum(walk.astype(jnp.float32)) > cap, 0, jnp.where(jnp.any(walk), 1, 2))
-    to, k, left, last, seeds, cond_t, after, out = jax.lax.switch(branch, (in_place, few, none),
-                                                                 out)
+    to, k, left, last, seeds, cond_t, after, out = jax.lax.switch(branch, (in_place, few, none))
     k, left, out = jax.lax.while_loop(walking(last, 0), step(cond_t, after, seeds, to),
                                       (k, left, out))
-    return out.at[to, k].set(left, mode="drop")
+    return out.at[to, k].set(left.astype(itype), mode="drop")
 
 
 def _binomial_lanes(lane_seed, step, n, s, paths):
