@@ -380,8 +380,7 @@ def _multinomial_rows(lane_seeds, n, probs, paths, itype):
     # categories, seeds and table columns.  Padding slots have nothing left: they never walk.
     def in_place():  # every lane takes its remainder where it stops: out starts from zeros
         cond_t, after, first, last = _walk_table(probs.T)
-        seeds = _rounds.stored(jnp.any(walk), lambda: lane_seeds(lane),
-                               jnp.zeros((lanes, 2), jnp.uint32))
+        seeds = lane_seeds(lane)
         k, left, out = jax.lax.while_loop(walking(last, cap), step(cond_t, after, seeds, lane),
                                           (first, n, jnp.zeros(probs.shape, itype)))
         out = out.at[lane, k].set(left.astype(itype))  # a lane still walking overwrites it
@@ -406,7 +405,8 @@ def _multinomial_rows(lane_seeds, n, probs, paths, itype):
     def one_category():  # a lane with one category alive takes n there; walking rows are 0
         return jnp.where(live & (alive == 1.0)[:, None], n[:, None], 0.0).astype(itype)
 
-    branch = jnp.where(jnp.sum(walk.astype(jnp.float32)) > cap, 0, jnp.where(jnp.any(walk), 1, 2))
+    count = jnp.sum(walk.astype(jnp.float32))
+    branch = jnp.where(count > cap, 0, jnp.where(count > 0.0, 1, 2))
     to, k, left, last, seeds, cond_t, after, out = jax.lax.switch(branch, (in_place, few, none))
     k, left, out = jax.lax.while_loop(walking(last, 0), step(cond_t, after, seeds, to),
                                       (k, left, out))
