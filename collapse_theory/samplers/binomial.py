@@ -329,8 +329,8 @@ def _walk_table(probs_t):
 
 
 def _multinomial_rows(lane_seeds, n, probs, paths, itype):
-    """``Multinomial(n_b, p_b)`` for every lane ``b`` from its weights ``p_b`` and its seed
-    ``lane_seeds(b)`` (hashed only for lanes that draw):
+    """``Multinomial(n_b, p_b)`` counts of integer type ``itype`` for every lane ``b`` from its
+    weights ``p_b`` and its seed ``lane_seeds(b)`` (hashed only for lanes that draw):
     ``X_k ~ Bin(n − Σ_{j<k} X_j, p_k / Σ_{j≥k} p_j)``, one :func:`_binomial_lanes` step per
     category (lanes are the contiguous axis).
 
