@@ -21,7 +21,8 @@ The engine runs ``trials`` independent copies of it:
   and generation ``g`` is written to row ``slot[g]`` (``slot[g] = R``: not recorded, no write).
   A leaf whose record per trial holds at least :data:`ROW_BYTES` is kept trial-major
   ``(batch, R, ...)`` (each trial writes its row in one piece); smaller ones generation-major
-  ``(R, batch, ...)`` and transposed once per chunk.
+  ``(R, batch, ...)`` and transposed once per chunk.  A plain step that records every
+  generation writes them a span of generations at a time (:data:`MAX_SPAN`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ MIN_CACHE_CHUNK = 1024
 #: Bytes of one trial's record of a leaf from which its buffer is kept trial-major (2-core
 #: CPU: 40-byte rows, K = 10 int32 counts, ran 1.3× faster so; 4-byte rows 1.4× slower).
 ROW_BYTES = 32
+#: A plain step that records every generation writes the records of up to this many
+#: generations at once (a span: an inner scan's stacked observations), and of at most
+#: :data:`SPAN_BYTES` of one device's records; a span divides every block.  One generation's
+#: rows lie strided across a trial-major buffer, a span's rows of a trial are contiguous:
+#: K = 10 int32 counts, 10 000 trials recorded every generation, spans of 20 took the
+#: discrete chain to absorption in 124 ns per trial-generation rather than 153 (2-core
+#: Xeon, ``benchmarks/RESULTS.md``); at K = 100 spans of 5 did not pay.
+MAX_SPAN = 32
+SPAN_BYTES = 1 << 24
 
 
 class Content:
@@ -443,8 +453,8 @@ class _Plan:
         rows = step.rows if isinstance(step, BlockStep) else 1
         self.rows = math.ceil(n_scan / math.ceil(n_scan / rows)) if n_scan else 1
         pad = self.rows * math.ceil(n_scan / self.rows) - n_scan
-        touched = self.chunk_size * (2 * _nbytes(state0) + extra
-                                     + _nbytes(shape_of(observe, state0)))
+        obs_bytes = _nbytes(shape_of(observe, state0))
+        touched = self.chunk_size * (2 * _nbytes(state0) + extra + obs_bytes)
         block = max(1, BLOCK_BYTES // max(touched, 1))
         if progress:
             block = min(block, math.ceil(n_scan / _BLOCKS_FOR_PROGRESS) if n_scan else 1)
@@ -462,6 +472,14 @@ class _Plan:
                 pad = n_blocks * block - n_scan
         self.block = block
         self.n_blocks = math.ceil(n_scan / block) if n_scan else 0
+        self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec + 1, np.int32)])
+        # Spans: every scanned generation recorded by a plain step, in whole spans per block.
+        self.span = 1
+        if (not isinstance(step, BlockStep) and not keep and n_scan
+                and np.array_equal(self.slot_scan, self.slot_scan[0] + np.arange(n_scan))):
+            self.span = min(MAX_SPAN, max(1, SPAN_BYTES // max(per_device * obs_bytes, 1)))
+            while block % self.span or (n_scan - (self.n_blocks - 1) * block) % self.span:
+                self.span -= 1
         xs_np = jax.tree.map(np.asarray, xs)
         # Per-generation inputs of the scanned generations, padded with their last row.
         self.xs_scan = jax.tree.map(
@@ -470,7 +488,6 @@ class _Plan:
         self.x1 = jax.tree.map(lambda a: a[0], xs_np) if self.first else None
         self.g_scan = np.arange(g_start, g_start + n_scan + pad, dtype=np.uint32)
         # Slot n_rec: not recorded; n_rec + 1: padding, which leaves the state as it is.
-        self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec + 1, np.int32)])
         self.slot0, self.slot1 = slot[0], slot[min(1, generations)]
         self.progress = progress
 
@@ -488,7 +505,8 @@ class _Plan:
         a list of this process's devices' ``(valid trials, buffer, state)``, in trial order.
         """
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
-                                       self.n_rec, summary, self.rows)
+                                       self.n_rec, summary,
+                                       self.rows if isinstance(step, BlockStep) else self.span)
         reporter = _Progress(label, self.n_chunks, self.generations, enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
@@ -776,7 +794,9 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
     generation ``g`` writes its observations ``(batch, ...)`` to row ``slot[g]`` of the
     buffer; otherwise it writes (mean, M2, min, max, first ``summary`` values) over the
     chunk's valid trials.  A :class:`BlockStep` draws ``rows`` generations of noise per outer
-    scan step and applies them in an inner scan.
+    scan step and applies them in an inner scan; a plain step with ``rows > 1`` (every
+    generation recorded, slots consecutive) runs spans of ``rows`` generations in an inner scan
+    and writes their records at once.
     """
     v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
     v_observe = jax.vmap(observe)
@@ -829,6 +849,27 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
         return jax.lax.scan(body, (state, buf), (g, x, s))[0]
 
+    def block_spans(keys, mask, state, buf, g, x, s):  # slots s consecutive, spans of `rows`
+        split = lambda a: a.reshape((-1, rows) + a.shape[1:])
+
+        def generation(state, inp):
+            state = v_step(gen_keys(keys, inp[0]), state, inp[1])
+            return state, v_observe(state)
+
+        def put(b, o, s0):  # o: (rows, batch, ...) to slots s0..s0 + rows - 1
+            zero = jnp.zeros_like(s0)
+            o, at = (jnp.swapaxes(o, 0, 1), (zero, s0)) if by_trial(o[0]) else (o, (s0,))
+            return jax.lax.dynamic_update_slice(b, o, at + (zero,) * (b.ndim - len(at)))
+
+        def span(carry, inp):
+            state, buf = carry
+            g_b, x_b, s_b = inp
+            state, obs = jax.lax.scan(generation, state, (g_b, x_b))
+            return (state, jax.tree.map(lambda b, o: put(b, o, s_b[0]), buf, obs)), None
+
+        inputs = (split(g), jax.tree.map(split, x), split(s))
+        return jax.lax.scan(span, (state, buf), inputs)[0]
+
     def block_rows(keys, mask, state, buf, g, x, s):
         seeds = trial_seeds(keys)
         split = lambda a: a.reshape((-1, rows) + a.shape[1:])
@@ -853,7 +894,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
         v_apply = jax.vmap(step.apply, in_axes=(0, 0, None))
         return jit(start), jit(block_rows, donate_argnums=(2, 3))
     v_step = jax.vmap(step, in_axes=(0, 0, None))
-    return jit(start), jit(block, donate_argnums=(2, 3))
+    return jit(start), jit(block if rows == 1 else block_spans, donate_argnums=(2, 3))
 
 
 def _trial_sharding(n_dev: int):

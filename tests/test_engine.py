@@ -184,6 +184,37 @@ def test_long_runs_run_in_bounded_blocks_with_the_same_results(monkeypatch):
                                                          generations=53)[1])
 
 
+def test_every_generation_is_recorded_in_spans_bit_for_bit(monkeypatch):
+    """A plain step that records every generation writes its records ``span`` generations at
+    a time (``engine.MAX_SPAN``): a trial-major leaf (12 float32 a trial) and a
+    generation-major one (a scalar), in 3 blocks of 4 spans of 5 generations, in one block of
+    spans of 30, and one generation at a time give the same records and last state."""
+    spans = []
+    compiled = engine._compiled
+    monkeypatch.setattr(engine, "_compiled", lambda *a: spans.append(a[-1]) or compiled(*a))
+
+    def step(k, s, x):
+        a, b = jax.random.normal(k, (2,))
+        return s[0] + x * a, s[1] + jnp.arange(12.0) * b
+
+    def run(max_span, block_bytes):
+        monkeypatch.setattr(engine, "MAX_SPAN", max_span)
+        monkeypatch.setattr(engine, "BLOCK_BYTES", block_bytes)
+        return engine.run_chain(jax.random.key(5), state0=(jnp.zeros(()), jnp.zeros(12)),
+                                step=step, observe=lambda s: s, generations=60, trials=13,
+                                xs=jnp.ones(60), final=lambda s: s)
+
+    # A chunk of 16 trials touches 16 x (2 x 52 + 52) bytes a generation: blocks of 20.
+    one = run(1, 20 * 16 * 156)
+    for max_span, block_bytes in ((8, 20 * 16 * 156), (32, 2 ** 62)):
+        spanned = run(max_span, block_bytes)
+        for a, b in zip(jax.tree.leaves((spanned.records, spanned.final)),
+                        jax.tree.leaves((one.records, one.final))):
+            np.testing.assert_array_equal(a, b)
+    assert spans == [1, 5, 30]
+    assert one.records[1].shape == (13, 61, 12) and np.all(np.diff(one.records[0], axis=1) != 0)
+
+
 def test_ctrl_c_in_the_api_acts_within_a_block(sigint_default):
     """A SIGINT to a long API call without progress (as in a Jupyter kernel), sent once the
     compiled run is under way, raises KeyboardInterrupt within seconds, not after the whole
