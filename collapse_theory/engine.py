@@ -720,8 +720,8 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
 
     Host memory: the records (``trials × R × bytes`` of one trial's observation, twice when
     chunks are concatenated; with ``keep`` > 0 streaming summaries instead: ``R × (4 + keep)``
-    values), a chunk's state (old and new), buffer and working memory (``extra`` per trial),
-    and the per-generation inputs — against :func:`resolve_memory_limit` (``memory_limit``
+    values), a chunk's state (old and new), buffer, working memory (``extra`` per trial) and
+    spans of records (:data:`MAX_SPAN`), and the per-generation inputs — against :func:`resolve_memory_limit` (``memory_limit``
     bytes, else the machine's physical memory).  Accelerator memory (GPU/TPU only): per
     device, its share of a chunk and of the records (which stay on the devices until read) —
     against ``memory_limit`` if given, else :func:`device_memory`.
@@ -742,7 +742,9 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
         records = trials * n_rec * per_trial * copies
         records_what = (f"records: {trials} trials x {n_rec} recorded generations x {per_trial} "
                         f"bytes{' x 2 while chunks are joined' if copies == 2 else ''}")
-        chunk_need = chunk * (2 * state_bytes + n_rec * per_trial + extra)
+        # a span's stacked observations and their transpose (MAX_SPAN)
+        spans = 2 * min(SPAN_BYTES * jax.device_count(), MAX_SPAN * chunk * per_trial)
+        chunk_need = chunk * (2 * state_bytes + n_rec * per_trial + extra) + spans
         on_device = chunk_need + records
     inputs = max(2 * _nbytes(xs) + 12 * (generations + 1),
                  INPUT_BYTES_PER_GENERATION * (generations + 1))
