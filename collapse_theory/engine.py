@@ -721,8 +721,9 @@ def check_memory(*, generations: int, trials: int, n_rec: int, chunk_size: int, 
     Host memory: the records (``trials × R × bytes`` of one trial's observation, twice when
     chunks are concatenated; with ``keep`` > 0 streaming summaries instead: ``R × (4 + keep)``
     values), a chunk's state (old and new), buffer, working memory (``extra`` per trial) and
-    spans of records (:data:`MAX_SPAN`), and the per-generation inputs — against :func:`resolve_memory_limit` (``memory_limit``
-    bytes, else the machine's physical memory).  Accelerator memory (GPU/TPU only): per
+    spans of records (:data:`MAX_SPAN`), and the per-generation inputs — against
+    :func:`resolve_memory_limit` (``memory_limit`` bytes, else the machine's physical
+    memory).  Accelerator memory (GPU/TPU only): per
     device, its share of a chunk and of the records (which stay on the devices until read) —
     against ``memory_limit`` if given, else :func:`device_memory`.
     """
