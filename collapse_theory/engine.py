@@ -473,13 +473,14 @@ class _Plan:
         self.block = block
         self.n_blocks = math.ceil(n_scan / block) if n_scan else 0
         self.slot_scan = np.concatenate([slot[g_start:], np.full(pad, n_rec + 1, np.int32)])
-        # Spans: every scanned generation recorded by a plain step, in whole spans per block.
-        self.span = 1
+        # A plain step recording every scanned generation runs spans (MAX_SPAN) of `rows`
+        # generations per outer scan step, whole spans per block.
         if (not isinstance(step, BlockStep) and not keep and n_scan
                 and np.array_equal(self.slot_scan, self.slot_scan[0] + np.arange(n_scan))):
-            self.span = min(MAX_SPAN, max(1, SPAN_BYTES // max(per_device * obs_bytes, 1)))
-            while block % self.span or (n_scan - (self.n_blocks - 1) * block) % self.span:
-                self.span -= 1
+            span = min(MAX_SPAN, max(1, SPAN_BYTES // max(per_device * obs_bytes, 1)))
+            while block % span or (n_scan - (self.n_blocks - 1) * block) % span:
+                span -= 1
+            self.rows = span
         xs_np = jax.tree.map(np.asarray, xs)
         # Per-generation inputs of the scanned generations, padded with their last row.
         self.xs_scan = jax.tree.map(
@@ -505,8 +506,7 @@ class _Plan:
         a list of this process's devices' ``(valid trials, buffer, state)``, in trial order.
         """
         start_fn, block_fn = _compiled(step, first_step if self.first else None, observe,
-                                       self.n_rec, summary,
-                                       self.rows if isinstance(step, BlockStep) else self.span)
+                                       self.n_rec, summary, self.rows)
         reporter = _Progress(label, self.n_chunks, self.generations, enabled=self.progress)
         for c in range(self.n_chunks):
             valid = min(self.chunk_size, self.trials - c * self.chunk_size)
@@ -852,9 +852,11 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
         return jax.lax.scan(body, (state, buf), (g, x, s))[0]
 
-    def block_spans(keys, mask, state, buf, g, x, s):  # slots s consecutive, spans of `rows`
+    def by_rows(g, x, s):  # a block's inputs as outer scan steps of `rows` generations
         split = lambda a: a.reshape((-1, rows) + a.shape[1:])
+        return split(g), jax.tree.map(split, x), split(s)
 
+    def block_spans(keys, mask, state, buf, g, x, s):  # slots s consecutive, spans of `rows`
         def generation(state, inp):
             state = v_step(gen_keys(keys, inp[0]), state, inp[1])
             return state, v_observe(state)
@@ -870,12 +872,10 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
             state, obs = jax.lax.scan(generation, state, (g_b, x_b))
             return (state, jax.tree.map(lambda b, o: put(b, o, s_b[0]), buf, obs)), None
 
-        inputs = (split(g), jax.tree.map(split, x), split(s))
-        return jax.lax.scan(span, (state, buf), inputs)[0]
+        return jax.lax.scan(span, (state, buf), by_rows(g, x, s))[0]
 
     def block_rows(keys, mask, state, buf, g, x, s):
         seeds = trial_seeds(keys)
-        split = lambda a: a.reshape((-1, rows) + a.shape[1:])
 
         def draws(carry, inp):
             g_b, x_b, s_b = inp
@@ -890,7 +890,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
             return jax.lax.scan(body, carry, (noise, x_b, s_b))[0], None
 
-        return jax.lax.scan(draws, (state, buf), (split(g), jax.tree.map(split, x), split(s)))[0]
+        return jax.lax.scan(draws, (state, buf), by_rows(g, x, s))[0]
 
     jit = functools.partial(jax.jit, compiler_options=compiler_options())
     if isinstance(step, BlockStep):
