@@ -440,7 +440,7 @@ def _steps(spec: _Spec):
         if spec.syn_max:
             batch = (from_d0(k, params0, syn, spec.syn_max) if first is True
                      else from_model(k, s.params, syn, spec.syn_max))
-        k_real = jax.random.fold_in(k, REAL_STREAM)
+        k_real = rng.fold_in(k, REAL_STREAM)
         pool, n = s.pool, s.n
         if spec.policy == "replace":
             data = batch
@@ -463,10 +463,10 @@ def _steps(spec: _Spec):
             pool, n = append(pool, n, batch), n + syn.astype(n.dtype)
             data = pool
             if spec.policy == "accumulate-subsample":
-                k_sub = jax.random.fold_in(k, SUBSAMPLE_STREAM)
+                k_sub = rng.fold_in(k, SUBSAMPLE_STREAM)
                 pick = rng.subsample(k_sub, n, syn, spec.syn_max, spec.cap)
                 data = (jax.tree.map(lambda a: a[pick], pool[0]), _mask(spec.syn_max, syn, dtype))
-        params = _fit_call(spec, data, jax.random.fold_in(k, FIT_STREAM), s.params)
+        params = _fit_call(spec, data, rng.fold_in(k, FIT_STREAM), s.params)
         first_ = s.first
         if spec.first_passage is not None:
             first_ = jax.tree.map(lambda f, e: jnp.where((f < 0) & e, g, f), s.first,

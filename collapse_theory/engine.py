@@ -803,7 +803,6 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
     """
     v_first = jax.vmap(first_step, in_axes=(0, 0, None)) if first_step is not None else None
     v_observe = jax.vmap(observe)
-    gen_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))
 
     def reduce(obs, mask):
         if not summary:
@@ -839,7 +838,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
                                                else (n_rec,) + o.shape, o.dtype), rows)
         buf = write(buf, state, mask, s0)
         if v_first is not None:
-            state = v_first(gen_keys(keys, 1), state, x1)
+            state = v_first(rng.fold_in(keys, 1), state, x1)
             buf = write(buf, state, mask, s1)
         return state, buf
 
@@ -847,7 +846,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
         def body(carry, inp):
             state, buf = carry
             g_i, x_i, s_i = inp
-            state = v_step(gen_keys(keys, g_i), state, x_i)
+            state = v_step(rng.fold_in(keys, g_i), state, x_i)
             return (state, write(buf, state, mask, s_i)), None
 
         return jax.lax.scan(body, (state, buf), (g, x, s))[0]
@@ -858,7 +857,7 @@ def _compiled(step, first_step, observe, n_rec: int, summary: int, rows: int):
 
     def block_spans(keys, mask, state, buf, g, x, s):  # slots s consecutive, spans of `rows`
         def generation(state, inp):
-            state = v_step(gen_keys(keys, inp[0]), state, inp[1])
+            state = v_step(rng.fold_in(keys, inp[0]), state, inp[1])
             return state, v_observe(state)
 
         def put(b, o, s0):  # o: (rows, batch, ...) to slots s0..s0 + rows - 1

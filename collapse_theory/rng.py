@@ -39,6 +39,27 @@ def seed(key):
     return jax.random.bits(key, (2,), jnp.uint32)
 
 
+def fold_in(keys, data):
+    """``jax.random.fold_in`` over an array of keys, bit for bit: key ``i`` folds in
+    ``data[i]`` (a uint32 array broadcastable to the keys' shape, or a scalar).
+
+    A Threefry key's new data is :func:`words` of the counters ``(0, data)`` under its own
+    (``fold_in`` hashes ``threefry_seed(data) = (0, data)``), hashed in fused ``jnp`` over the
+    whole array: on CPU ~2 ns a key against ~20 ns for the primitive, whose rounds run as a
+    rolled loop (and ~10 ns for this function under ``vmap``), a chain's every trial and
+    generation.  Other key implementations go through ``jax.random.fold_in``.
+    """
+    impl = jax.random.key_impl(keys)
+    data = jnp.broadcast_to(jnp.asarray(data, jnp.uint32), keys.shape)
+    if str(impl) != "threefry2x32":
+        fold = jax.random.fold_in
+        for _ in range(keys.ndim):
+            fold = jax.vmap(fold)
+        return fold(keys, data)
+    new = words(jax.random.key_data(keys), 0, data)
+    return jax.random.wrap_key_data(jnp.stack(new, axis=-1), impl=impl)
+
+
 def words(seed, c0, c1):
     """Threefry-2x32 (20 rounds; Salmon et al. 2011) of the counters ``(c0, c1)`` under
     ``seed`` (``(..., 2)``): two words, bit-identical to ``jax.random``'s ``threefry2x32``.
