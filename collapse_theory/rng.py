@@ -45,9 +45,10 @@ def fold_in(keys, data):
 
     A Threefry key's new data is :func:`words` of the counters ``(0, data)`` under its own
     (``fold_in`` hashes ``threefry_seed(data) = (0, data)``), hashed in fused ``jnp`` over the
-    whole array: on CPU ~2 ns a key against ~20 ns for the primitive, whose rounds run as a
-    rolled loop (and ~10 ns for this function under ``vmap``), a chain's every trial and
-    generation.  Other key implementations go through ``jax.random.fold_in``.
+    whole array: a chain's generation keys, every trial and generation, cost ~10–14 ns a key
+    on CPU against ~30 ns through the primitive, whose rounds run as a rolled loop
+    (``benchmarks/RESULTS.md``, stop 47).  Other key implementations go through
+    ``jax.random.fold_in``.
     """
     impl = jax.random.key_impl(keys)
     data = jnp.broadcast_to(jnp.asarray(data, jnp.uint32), keys.shape)
