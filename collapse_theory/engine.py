@@ -163,7 +163,7 @@ def trial_seeds(keys) -> jax.Array:
 def trial_keys(key, start, count: int):
     """Keys of trials ``start .. start + count - 1``: ``fold_in(key, i)``."""
     idx = start + jnp.arange(count, dtype=jnp.uint32)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, idx)
+    return rng.fold_in(key, idx)
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3))

@@ -40,8 +40,9 @@ def seed(key):
 
 
 def fold_in(keys, data):
-    """``jax.random.fold_in`` over an array of keys, bit for bit: key ``i`` folds in
-    ``data[i]`` (a uint32 array broadcastable to the keys' shape, or a scalar).
+    """``jax.random.fold_in`` elementwise, bit for bit: ``keys`` (a key array) and ``data``
+    (uint32) broadcast against each other, as a chunk's trial keys fold its generation in and
+    one key folds in every trial's index.
 
     A Threefry key's new data is :func:`words` of the counters ``(0, data)`` under its own
     (``fold_in`` hashes ``threefry_seed(data) = (0, data)``), hashed in fused ``jnp`` over the
@@ -51,7 +52,9 @@ def fold_in(keys, data):
     ``jax.random.fold_in``.
     """
     impl = jax.random.key_impl(keys)
-    data = jnp.broadcast_to(jnp.asarray(data, jnp.uint32), keys.shape)
+    data = jnp.asarray(data, jnp.uint32)
+    shape = jnp.broadcast_shapes(keys.shape, data.shape)
+    keys, data = jnp.broadcast_to(keys, shape), jnp.broadcast_to(data, shape)
     if str(impl) != "threefry2x32":
         fold = jax.random.fold_in
         for _ in range(keys.ndim):

@@ -487,9 +487,10 @@ def test_rng_normal_matches_scipy(shape):
 
 @pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
 def test_rng_fold_in_is_jax_fold_in(impl):
-    """``rng.fold_in`` over an array of keys (the engine's generation keys) is
-    ``jax.random.fold_in`` key by key, bit for bit: scalar and per-key data up to 2³² − 1,
-    jitted and under ``vmap``; other key implementations go through ``jax.random.fold_in``."""
+    """``rng.fold_in`` (the engine's trial and generation keys) is ``jax.random.fold_in``
+    element by element, bit for bit: keys with scalar or per-key data up to 2³² − 1, one key
+    with many data, jitted and under ``vmap``; other key implementations go through
+    ``jax.random.fold_in``."""
     keys = jax.random.split(jax.random.key(5, impl=impl), 33)
     data = np.array([0, 1, 7, 2**31, 2**32 - 3, 2**32 - 1] * 5 + [123, 456, 789], np.uint32)
     want = jax.vmap(jax.random.fold_in)(keys, data)
@@ -499,4 +500,6 @@ def test_rng_fold_in_is_jax_fold_in(impl):
     for d in (0, 2**32 - 1):
         want = jax.vmap(jax.random.fold_in, (0, None))(keys, np.uint32(d))
         np.testing.assert_array_equal(data_of(rng.fold_in(keys, d)), data_of(want))
+    want = jax.vmap(jax.random.fold_in, (None, 0))(keys[3], data)  # one key, every datum
+    np.testing.assert_array_equal(data_of(rng.fold_in(keys[3], data)), data_of(want))
     assert jax.random.key_impl(rng.fold_in(keys, 1)) == jax.random.key_impl(keys)
