@@ -52,9 +52,6 @@ _BLOCKS_FOR_PROGRESS = 20
 #: touches per generation (a few seconds at most on one CPU core), so that Ctrl-C acts between
 #: blocks of a long run whether or not progress is shown.
 BLOCK_BYTES = 1 << 28
-#: Per-device batches are padded to a multiple of this many trials (XLA:CPU rounds elementwise
-#: code of small or odd sizes apart; the samplers' gathered buffers use ``samplers._rounds.LANES``).
-_LANES = 8
 #: Memory one chunk of trials may hold (state, old and new, and working buffers) by default.
 #: Records do not shrink chunks: the result holds them whatever the chunking (a chunk's buffer,
 #: then its transposed copy, or every chunk's copy, then their concatenation: up to twice the
@@ -430,12 +427,12 @@ class _Plan:
         slot[self.gens] = np.arange(n_rec, dtype=np.int32)
 
         self.n_dev = n_dev = jax.device_count()
-        # Each device's batch is a multiple of _LANES: XLA's CPU code for a vmapped step can
-        # round differently for other batch sizes, and results must not depend on batch or
-        # device count.
+        # Each device's batch is a multiple of rng.LANES trials: XLA's CPU code for a vmapped
+        # step can round differently for other batch sizes, and results must not depend on
+        # batch or device count.
         # Chunks of equal size: 256 trials under a budget of 216 run as 2 x 128, not 2 x 216.
         n_chunks = math.ceil(trials / min(chunk_size, trials))
-        per_device = _LANES * math.ceil(trials / (n_chunks * n_dev * _LANES))
+        per_device = rng.LANES * math.ceil(trials / (n_chunks * n_dev * rng.LANES))
         self.chunk_size = n_dev * per_device
         self.n_chunks = math.ceil(trials / self.chunk_size)
 

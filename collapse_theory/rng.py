@@ -17,6 +17,13 @@ import jax.numpy as jnp
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
+#: Arrays whose floats must not depend on their size hold a multiple of this many elements: the
+#: engine's per-device batches and the samplers' gathered buffers.  XLA:CPU compiles elementwise
+#: code for small or odd sizes apart from its vector loop (on AVX-512: float32 ``log``/``exp``
+#: of 3, 5–7, 11 or 13–15 elements, ``log1p`` of 9) and rounds differently there, so a value
+#: made from the same words would depend on the batch, and so on the device count.
+LANES = 8
+
 
 def float_dtype():
     """The default float dtype: float64 when ``jax_enable_x64`` is on, else float32."""

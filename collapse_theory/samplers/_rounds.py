@@ -17,22 +17,16 @@ from .. import rng
 GROUP = 32
 
 
-#: Gathered buffers hold a multiple of this many lanes (:func:`buffer`), as the engine's
-#: batches hold a multiple of 8 trials per device.
-LANES = 8
-
-
 def buffer(n: int, per: int = 1) -> int:
     """Units of ``per`` lanes in a gathered buffer that serves up to ``n`` units: the fewest
-    ``≥ max(n, 1)`` that make a multiple of :data:`LANES` lanes.
+    ``≥ max(n, 1)`` that make a multiple of :data:`collapse_theory.rng.LANES` lanes.
 
-    XLA:CPU compiles elementwise code for small or odd sizes apart from its vector loop (on
-    AVX-512: float32 ``log``/``exp`` of 3, 5–7, 11 or 13–15 elements, ``log1p`` of 9, a
-    Marsaglia–Tsang candidate of 1), and rounds differently there.  A lane's value must not
+    XLA:CPU compiles elementwise code for small or odd sizes apart from its vector loop (a
+    Marsaglia–Tsang candidate of 1 too), and rounds differently there.  A lane's value must not
     depend on the size of the buffer that served it, which the batch (so the device count)
     decides.
     """
-    step = LANES // math.gcd(per, LANES)
+    step = rng.LANES // math.gcd(per, rng.LANES)
     return step * max(1, -(-n // step))
 
 
