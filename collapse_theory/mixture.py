@@ -25,7 +25,7 @@ import numpy as np
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
-from . import _validate
+from . import _validate, rng
 
 
 class Mixture(NamedTuple):
@@ -115,8 +115,7 @@ def _map(fn, *mixtures: Mixture, key=None):
         axes.append(0 if s else None)
     if key is not None:
         size = int(np.prod(batch))
-        args.insert(0, jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-            key, jnp.arange(size, dtype=jnp.uint32)))
+        args.insert(0, rng.fold_in(key, jnp.arange(size, dtype=jnp.uint32)))
         axes.insert(0, 0)
     out = jax.vmap(fn, in_axes=tuple(axes))(*args)
     return jax.tree.map(lambda a: a.reshape(batch + a.shape[1:]), out)
