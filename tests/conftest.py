@@ -1,5 +1,6 @@
 """Fixtures shared by the test modules."""
 
+import contextlib
 import json
 import os
 import signal
@@ -74,3 +75,25 @@ def no_work(monkeypatch):
 
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def backend_compiles():
+    """``with backend_compiles() as count:`` counts XLA compilations in the block (a listener
+    on JAX's backend-compile event; ``count[0]`` once the block is done)."""
+    import jax
+
+    @contextlib.contextmanager
+    def counting():
+        count = [0]
+
+        def listener(event, duration, **_):
+            count[0] += event == "/jax/core/compile/backend_compile_duration"
+
+        jax.monitoring.register_event_duration_secs_listener(listener)
+        try:
+            yield count
+        finally:
+            jax.monitoring.unregister_event_duration_listener(listener)
+
+    return counting

@@ -171,25 +171,17 @@ def test_real_array_first_fit_uses_every_point():
     assert np.all(np.isnan(np.asarray(res.params[0][:, 0])))  # no params0: generation 0 is NaN
 
 
-def test_equal_real_arrays_reuse_the_compiled_chain():
-    """real= points are hashed by content: an equal copy compiles nothing new (a listener on
-    JAX's backend-compile event counts XLA compilations); different points do compile."""
+def test_equal_real_arrays_reuse_the_compiled_chain(backend_compiles):
+    """real= points are hashed by content: an equal copy compiles nothing new; different
+    points do compile."""
     real = np.random.default_rng(1).standard_normal(M)
     run = lambda r: ct.simulate(jax.random.key(4), POINTS, None, real=r,  # noqa: E731
                                 sample_size=M, generations=2, trials=3)
     first = run(real)
-    count = [0]
-
-    def listener(event, duration, **_):
-        count[0] += event == "/jax/core/compile/backend_compile_duration"
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with backend_compiles() as count:
         again = run(real.copy())
         reused = count[0]
         run(real + 1.0)  # control: other points are another chain
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     assert reused == 0
     assert count[0] > 0
     np.testing.assert_array_equal(np.asarray(first.params[1]), np.asarray(again.params[1]))

@@ -155,14 +155,22 @@ def test_a_member_draws_the_same_in_a_batch_of_any_size():
         pytest.skip("this machine's XLA code rounds a 3-element log as a long one's")
 
 
-def test_shared_parameters_give_the_per_element_draws():
+def test_shared_parameters_give_the_per_element_draws(backend_compiles):
     """Scalar ``n, p`` (BTRS prepares its constants once, not per lane) draw exactly what the
-    same values given per element draw, also where some of BTRS's candidates are rejected."""
+    same values given per element draw, also where some of BTRS's candidates are rejected.
+    Called eagerly, the sampler compiles once per shape: new values compile nothing."""
     key = jax.random.key(12)
-    for n, p in [(1000, 0.3), (40, 0.5), (100, 0.9), (2 ** 20, 0.25)]:
+
+    def both(n, p):
         shared = samplers.binomial(key, n, p, (4099,))
         each = samplers.binomial(key, jnp.full(4099, n), jnp.full(4099, p, jnp.float32))
         np.testing.assert_array_equal(shared, each)
+
+    both(1000, 0.3)
+    with backend_compiles() as count:
+        for n, p in [(40, 0.5), (100, 0.9), (2 ** 20, 0.25)]:
+            both(n, p)
+    assert count[0] == 0
 
 
 def test_binomial_validation():
@@ -230,10 +238,11 @@ def test_multinomial_marginals_zipf():
         assert chi2_pvalue(x[:, k], st.binom(1000, perturbed_p(p))) < ALPHA  # negative control
 
 
-def test_multinomial_walk_skips_the_last_live_category():
+def test_multinomial_walk_skips_the_last_live_category(backend_compiles):
     """A lane's last positive category takes the remainder with no draw, so a pool of lanes
     with one live category each runs no walk step; mixed with lanes that do walk, each row
-    draws what it draws alone (its counters do not depend on the pool)."""
+    draws what it draws alone (its counters do not depend on the pool).  Called eagerly, the
+    sampler compiles once for rows of one shape (not each of its loops at each call)."""
     eye = jnp.eye(5)[jnp.array([4, 0, 2, 2])]
     n = jnp.array([7, 0, 2 ** 24, 1], dtype=jnp.int32)
     one = jax.jit(jax.vmap(lambda k, m, p: samplers.multinomial(k, m, p)))
@@ -242,8 +251,12 @@ def test_multinomial_walk_skips_the_last_live_category():
     probs = eye.at[1].set(jnp.array([0.1, 0.0, 0.3, 0.0, 0.6])).at[3, 3].set(0.5)
     n = jnp.array([7, 1000, 50, 9], dtype=jnp.int32)
     pooled = one(keys, n, probs)
+    alone = [samplers.multinomial(keys[0], n[0], probs[0])]
+    with backend_compiles() as count:
+        alone += [samplers.multinomial(keys[i], n[i], probs[i]) for i in range(1, 4)]
+    assert count[0] == 0
     for i in range(4):
-        np.testing.assert_array_equal(pooled[i], samplers.multinomial(keys[i], n[i], probs[i]))
+        np.testing.assert_array_equal(pooled[i], alone[i])
     np.testing.assert_array_equal(pooled.sum(axis=1), n)
     assert pooled[0, 4] == 7 and pooled[2, 2] == 50 and pooled[1, 1] == pooled[1, 3] == 0
 
@@ -323,7 +336,8 @@ def test_multinomial_n_max_changes_the_program_not_the_counts():
     assert (full[:, 0] > 24).sum() > 100  # the largest means were drawn
     loops = {}
     for bound in (None, 59, 48):
-        np.testing.assert_array_equal(np.asarray(draw(bound)(keys, n, probs)), full)
+        if bound is not None:
+            np.testing.assert_array_equal(np.asarray(draw(bound)(keys, n, probs)), full)
         loops[bound] = str(jax.make_jaxpr(draw(bound))(keys, n, probs)).count("while[")
     assert loops[None] > loops[59] > loops[48], loops  # the paths are left out
 
@@ -393,6 +407,17 @@ def test_log_gamma_x64(a):
         x = np.asarray(x)
     assert st.kstest(x, log_gamma_cdf(a)).pvalue > ALPHA
     assert st.kstest(x, log_gamma_cdf(a * 1.02)).pvalue < ALPHA  # negative control
+
+
+def test_gamma_called_eagerly_compiles_once_per_shape(backend_compiles):
+    """An eager call compiles the sampler's loops once per shape, not anew at each call (for
+    ``a < 1`` and ``a ≥ 1`` alike: one program holds both)."""
+    keys = list(jax.random.split(jax.random.key(5), 3))  # indexed outside the count
+    samplers.log_chisquare(keys[0], 3.0, (64,))
+    with backend_compiles() as count:
+        for k, dof in zip(keys[1:], (0.5, 40.0)):
+            assert np.isfinite(samplers.log_chisquare(k, dof, (64,))).all()
+    assert count[0] == 0
 
 
 def test_chisquare_and_gamma_are_the_log_samplers_transformed():

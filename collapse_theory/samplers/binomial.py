@@ -63,8 +63,14 @@ def binomial(key, n, p, shape=None, *, dtype=None):
     n = _rounds.check_counts("n", n, ftype)
     p = _rounds.check_probability("p", p, ftype)
     shape = _rounds.out_shape("shape", shape, n, p)
-    seed = rng.seed(key)
-    u = rng.uniform(seed, 0, shape, ftype)
+    return _binomial(rng.seed(key), n, p, shape, jnp.dtype(itype))
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _binomial(seed, n, p, shape, itype):
+    """:func:`binomial` past its checks, compiled once per shape (an eager call would compile
+    each of its loops anew)."""
+    u = rng.uniform(seed, 0, shape, p.dtype)
     return _binomial_from(u, seed, jnp.uint32(0), n, p).astype(itype)
 
 
@@ -262,7 +268,8 @@ class _Paths(NamedTuple):
 @functools.lru_cache(maxsize=None)
 def _rows(paths: _Paths, itype):
     """Multinomial counts of integer type ``itype`` (see :func:`_multinomial_rows`):
-    ``rows(seed, n, probs)``, row ``b`` of ``probs`` under the lane seed of ``(seed, b)``."""
+    ``rows(seed, n, probs)``, row ``b`` of ``probs`` under the lane seed of ``(seed, b)``;
+    compiled once per shape (an eager call would compile each of its loops anew)."""
     @jax.custom_batching.custom_vmap
     def rows(seed, n, probs):
         return _pooled(seed[None], n[None], probs[None], paths, itype)[0]
@@ -274,7 +281,7 @@ def _rows(paths: _Paths, itype):
                           for x, b in zip((seed, n, probs), in_batched))
         return _pooled(seed, n, probs, paths, itype), True
 
-    return rows
+    return jax.jit(rows)
 
 
 def _pooled(seed, n, probs, paths, itype):

@@ -95,8 +95,10 @@ def _mt_propose(consts, w, u):
 _mt = _rounds.compacted_sampler(_mt_prepare, _mt_propose)
 
 
+@jax.jit
 def _log_gamma(seed, a):
-    """``log G(a)`` (float ``a`` of the output's shape and dtype) from the Threefry ``seed``.
+    """``log G(a)`` (float ``a`` of the output's shape and dtype) from the Threefry ``seed``;
+    compiled once per shape (an eager call would compile each of its loops anew).
 
     Streams: ``c0 = 1`` the first candidate of element ``e`` (counter ``e``), ``2`` the
     ``a < 1`` boost, lanes (salt 0) for the later rounds of rejected elements.
