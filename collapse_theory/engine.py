@@ -75,7 +75,9 @@ CACHE_BYTES = 1 << 23
 #: Fewest trials in a chunk sized by :data:`CACHE_BYTES` (1024: 484 ns in that run).
 MIN_CACHE_CHUNK = 1024
 #: Bytes of one trial's record of a leaf from which its buffer is kept trial-major (2-core
-#: CPU: 40-byte rows, K = 10 int32 counts, ran 1.3× faster so; 4-byte rows 1.4× slower).
+#: CPU, before spans: 40-byte rows, K = 10 int32 counts, ran 1.3× faster so; 4-byte rows
+#: 1.4× slower.  With spans the 40-byte rows no longer tell the two apart: absorption row,
+#: 2.94/3.02/2.94 s against 2.84/3.20/2.61 s generation-major, benchmarks/RESULTS.md, stop 48).
 ROW_BYTES = 32
 #: A plain step that records every generation writes the records of up to this many
 #: generations at once (a span: an inner scan's stacked observations), and of at most
