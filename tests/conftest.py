@@ -80,7 +80,7 @@ pytest_plugins = ["pytester"]
 @pytest.fixture
 def backend_compiles():
     """``with backend_compiles() as count:`` counts XLA compilations in the block (a listener
-    on JAX's backend-compile event; ``count[0]`` once the block is done)."""
+    on the event JAX records once per XLA compilation, not for a cache hit; ``count[0]``)."""
     import jax
 
     @contextlib.contextmanager

@@ -1,7 +1,6 @@
 """collapse_theory.testing.strategies: every strategy's contract, its argument errors, and a
 property test of the Gaussian chain under drawn policies that compiles once per policy name."""
 
-import contextlib
 import os
 import re
 import subprocess
@@ -19,24 +18,6 @@ from collapse_theory.testing import strategies as S
 
 #: Fast strategy contracts: many examples, still derandomised.
 MANY = settings(S.SETTINGS, max_examples=200)
-#: Event JAX records once per XLA compilation (not for a cache hit).
-BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def compilations():
-    """A one-element list counting XLA compilations while the block runs."""
-    count = [0]
-
-    def listener(event, duration, **_):
-        if event == BACKEND_COMPILE:
-            count[0] += 1
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield count
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def condition_number(cov):
@@ -259,7 +240,7 @@ def test_argument_errors_name_the_parameter(call, param):
 # Property tests of chains built from the strategies
 
 
-def test_gaussian_chain_property_compiles_once_per_policy_name():
+def test_gaussian_chain_property_compiles_once_per_policy_name(backend_compiles):
     """The issue's must-show: 50 examples of a Gaussian chain (d = 2, covariances up to
     condition 10⁶, drawn schedules and policies), each property checked, and an example whose
     policy name was seen before compiles nothing.  The wall time is printed, not asserted."""
@@ -284,7 +265,7 @@ def test_gaussian_chain_property_compiles_once_per_policy_name():
         np.testing.assert_array_equal(np.triu(unit, 1), 0.0)
         seen.append((policies.parse(cfg["policy"]).name, count[0] - before))
 
-    with compilations() as count:
+    with backend_compiles() as count:
         jax.jit(lambda x: x * 3 + 1)(np.arange(3.0))  # the counter sees a compilation
         assert count[0] == 1
         start = time.perf_counter()
