@@ -30,12 +30,13 @@ from collapse_theory import discrete  # noqa: E402
 
 def boundaries(key, probs, m, generations, trials) -> tuple[int, int]:
     """The last generations with more than ``trials/16`` trials, and with any trial, holding
-    two categories or more (``generations`` where that lasts to the end)."""
+    two categories or more (``generations`` where that lasts to the end, 0 where no
+    generation does: that phase is empty)."""
     counts = np.asarray(discrete.simulate(key, probs, sample_size=m, generations=generations,
                                           trials=trials).counts)
     walking = np.sum(np.count_nonzero(counts, axis=-1) > 1, axis=0)  # per generation 1..G
-    g1 = int(np.nonzero(walking > trials / 16)[0].max(initial=0)) + 1
-    g2 = int(np.nonzero(walking > 0)[0].max(initial=0)) + 1
+    g1 = int(np.nonzero(walking > trials / 16)[0].max(initial=-1)) + 1
+    g2 = int(np.nonzero(walking > 0)[0].max(initial=-1)) + 1
     return g1, g2
 
 
@@ -46,7 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     key, probs, m, t = jax.random.key(0), np.full(10, 0.1), 100, args.trials
-    cuts = sorted({*boundaries(key, probs, m, args.generations, t), args.generations})
+    ends = (*boundaries(key, probs, m, args.generations, t), args.generations)
+    cuts = sorted({g for g in ends if g})  # an empty phase (0) is left out
     spans = list(zip([0] + cuts[:-1], cuts))  # phases that run out by G are left out
     print(f"uniform K = 10, M = {m}, {t} trials: phases "
           f"{', '.join(f'{a + 1}–{b}' for a, b in spans)}; median of {args.repeats}, "
