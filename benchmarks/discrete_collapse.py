@@ -1,6 +1,6 @@
 """The discrete chain through a whole collapse, against numpy's ``Generator.multinomial`` chain.
 
-    python benchmarks/discrete_collapse.py [--trials T] [--only NAME,...] [--repeats N]
+    python benchmarks/discrete_collapse.py [--trials T,...] [--only NAME,...] [--repeats N]
 
 Issue 14's goal 1: the package at least as fast as numpy at every stage of a collapse, where
 numpy speeds up as the support shrinks (its multinomial stops once the remaining count is 0).
@@ -9,6 +9,10 @@ Configurations (name: law, M, trials × generations):
 * ``zipf``: Zipf(1.1) over K = 100, M = 1000, T × G for G = 20, 100, 500 (default T = 10 000);
 * ``absorption``: uniform over K = 10, M = 100, T × 2000 (every trial absorbed: one category);
 * ``english``: the 10 000 most frequent English words (wordfreq), M = 10⁵, 1000 × 50.
+
+``--trials 250,1000,4000`` runs ``zipf`` and ``absorption`` at each trial count (``english``
+once): the package's fixed cost per generation (its loops' steps, whatever the batch) weighs
+more in a small batch, where numpy's cost per trial-generation stays about the same.
 
 Each is timed with every generation recorded (``record=None``; numpy stores each generation's
 counts as int32 into a ``(G + 1, T, K)`` array) and with ``record="log"`` (numpy keeps the last
@@ -48,27 +52,36 @@ def configurations(trials: int):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--trials", default="10000", help="trial counts, comma-separated")
     parser.add_argument("--only", default="zipf,absorption,english")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    try:
+        counts = [int(t) for t in args.trials.split(",")]
+    except ValueError:
+        parser.error(f"--trials must be comma-separated integers, got {args.trials!r}")
+    if min(counts) < 1:
+        parser.error(f"--trials must be >= 1, got {args.trials!r}")
+    unknown = set(args.only.split(",")) - set(configurations(1))
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; valid: {sorted(configurations(1))}")
     key, rng = jax.random.key(0), np.random.default_rng(0)
-    confs = configurations(args.trials)
+    runs = {conf[0]: conf for t in counts for name in args.only.split(",")
+            for conf in configurations(t)[name]}  # by label: english once
     print("| configuration | records | package trial-gen/s | numpy trial-gen/s | package/numpy "
           "(min–max) | final mean support |\n|---|---|---:|---:|---:|---:|", flush=True)
-    for name in args.only.split(","):
-        for label, probs, m, g, t in confs[name]:
-            for record in (None, "log"):
-                run = lambda: discrete.simulate(  # noqa: E731
-                    key, probs, sample_size=m, generations=g, trials=t, record=record).counts
-                support = float(np.mean(np.count_nonzero(np.asarray(run())[:, -1], axis=-1)))
-                times = alternated({"package": run, "numpy": lambda: discrete_numpy(
-                    rng, probs, m, g, t, record is None)}, args.repeats)
-                package, numpy = (t * g / np.median(times[k]) for k in ("package", "numpy"))
-                mid, lo, hi = ratio(times, "numpy", "package")
-                what = "every generation" if record is None else "log (numpy: last only)"
-                print(f"| {label} | {what} | {package:.3g} | {numpy:.3g} | {mid:.2f} "
-                      f"({lo:.2f}–{hi:.2f}) | {support:.2f} |", flush=True)
+    for label, probs, m, g, t in runs.values():
+        for record in (None, "log"):
+            run = lambda: discrete.simulate(  # noqa: E731
+                key, probs, sample_size=m, generations=g, trials=t, record=record).counts
+            support = float(np.mean(np.count_nonzero(np.asarray(run())[:, -1], axis=-1)))
+            times = alternated({"package": run, "numpy": lambda: discrete_numpy(
+                rng, probs, m, g, t, record is None)}, args.repeats)
+            package, numpy = (t * g / np.median(times[k]) for k in ("package", "numpy"))
+            mid, lo, hi = ratio(times, "numpy", "package")
+            what = "every generation" if record is None else "log (numpy: last only)"
+            print(f"| {label} | {what} | {package:.3g} | {numpy:.3g} | {mid:.2f} "
+                  f"({lo:.2f}–{hi:.2f}) | {support:.2f} |", flush=True)
     return 0
 
 
