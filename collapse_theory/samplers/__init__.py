@@ -22,7 +22,7 @@ floating-point rounding of their acceptance tests) and organised for vector hard
   it serves, so a batch pays neither for the branch it does not need nor for waiting on its
   slowest lane.  Under ``vmap`` the compaction spans the whole batch
   (``jax.custom_batching.custom_vmap``), and element ``e`` of batch member ``b`` hashes its
-  own seed from ``(salt, e)`` under member ``b``'s key, drawing its ``i``-th candidate from it:
+  own seed from ``(LANE, e)`` under member ``b``'s key, drawing its ``i``-th candidate from it:
   results depend only on each member's own key and inputs, ``vmap(f)(keys)[b] == f(keys[b])``;
 * random words come from Threefry-2x32 on explicit counters (:mod:`collapse_theory.rng`),
   written out in ``jnp`` (bit-identical to ``jax.random``'s hash, ~5× faster on CPU than its

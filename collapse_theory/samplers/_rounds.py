@@ -278,9 +278,9 @@ def nonzero(mask, size, block=128):
 
 
 def compacted_sampler(prepare, propose):
-    """``f(seed, salt, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
+    """``f(seed, todo, *params)``: rejection samples where ``todo`` (0 elsewhere).
 
-    Element ``e`` (flat index) hashes its own seed from ``(LANE | salt, e)`` under ``seed``.
+    Element ``e`` (flat index) hashes its own seed from ``(LANE, e)`` under ``seed``.
     Each param broadcasts to ``todo``; one holding a single value stays a scalar (the same
     for every lane, see :func:`rejection_rounds`).  Under ``vmap`` all members' elements form
     one pool of lanes (member ``b`` using ``seed[b]``), so the rounds are compacted across the
@@ -295,16 +295,16 @@ def compacted_sampler(prepare, propose):
         return rejection_rounds(lane_seed, todo.reshape(-1), params, prepare,
                                 propose).reshape(todo.shape)
 
-    def seeds(seed, salt, e):
-        return jnp.stack(rng.words(seed, jnp.uint32(LANE) | salt, e), axis=-1)
+    def seeds(seed, e):
+        return jnp.stack(rng.words(seed, jnp.uint32(LANE), e), axis=-1)
 
     @jax.custom_batching.custom_vmap
-    def sample(seed, salt, todo, *params):
-        return flat(lambda j: seeds(seed, salt, j), todo, params)
+    def sample(seed, todo, *params):
+        return flat(lambda j: seeds(seed, j), todo, params)
 
     @sample.def_vmap
-    def sample_batched(axis_size, in_batched, seed, salt, todo, *params):
-        seed_b, salt_b, todo_b, *params_b = in_batched
+    def sample_batched(axis_size, in_batched, seed, todo, *params):
+        seed_b, todo_b, *params_b = in_batched
         if not todo_b:
             todo = jnp.broadcast_to(todo, (axis_size,) + todo.shape)
 
@@ -320,8 +320,7 @@ def compacted_sampler(prepare, propose):
 
         def lane_seed(j):
             member = j // size
-            return seeds(seed[member] if seed_b else seed, salt[member] if salt_b else salt,
-                         j % size)
+            return seeds(seed[member] if seed_b else seed, j % size)
 
         return flat(lane_seed, todo, params), True
 

@@ -78,14 +78,14 @@ def _binomial_from(u, seed, n, p):
     """Binomial counts (floats holding integers) from the inversion uniforms ``u``; ``n`` and
     ``p`` broadcast to ``u.shape`` (scalars: BTRS prepares its constants once, not per element).
 
-    BTRS lanes hash their seeds from ``(seed, 0)`` (salt 0, :func:`_rounds.compacted_sampler`).
+    BTRS lanes hash their seeds under ``seed`` (:func:`_rounds.compacted_sampler`).
     """
     flip = p > 0.5
     q = jnp.where(flip, 1.0 - p, p)
     n = jnp.maximum(n, 0.0)
     big = n * q >= _BTRS_MIN_MEAN
     small = _binomial_inversion(u, n, jnp.where(big, 0.0, q), ~big)
-    large = _btrs(seed, jnp.uint32(0), jnp.broadcast_to(big, u.shape), n, jnp.where(big, q, 0.5))
+    large = _btrs(seed, jnp.broadcast_to(big, u.shape), n, jnp.where(big, q, 0.5))
     x = jnp.where(big, large, small)
     return jnp.where(flip, n - x, x)
 

@@ -101,13 +101,14 @@ def _log_gamma(seed, a):
     compiled once per shape (an eager call would compile each of its loops anew).
 
     Streams: ``c0 = 1`` the first candidate of element ``e`` (counter ``e``), ``2`` the
-    ``a < 1`` boost, lanes (salt 0) for the later rounds of rejected elements.
+    ``a < 1`` boost, ``c0 = LANE`` (:func:`_rounds.compacted_sampler`) the later rounds of
+    rejected elements.
     """
     small = a < 1.0
     b = jnp.where(small, a + 1.0, a)
     count = jnp.arange(a.size, dtype=jnp.uint32).reshape(a.shape)
     value, found = _mt_propose(_mt_prepare(b), *rng.uniform_pairs(seed, 1, count, a.dtype))
-    value = jnp.where(found, value, _mt(seed, jnp.uint32(0), ~found, b))
+    value = jnp.where(found, value, _mt(seed, ~found, b))
     boost = jnp.log1p(-rng.uniform(seed, 2, a.shape, a.dtype)) / a
     return value + jnp.where(small, boost, 0.0)
 
